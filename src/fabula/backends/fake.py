@@ -1,0 +1,84 @@
+"""A scripted engine for tests and documentation examples.
+
+It is a real Backend: it honours max_tokens (in words), stop strings, seeds and n, and streams
+word by word, so the pipeline, the CLI and the store can be exercised without loading a model.
+The model name selects a script: `echo` repeats the prompt, anything else cycles through
+`FakeBackend.scripts` (tests may set it) or a built-in sample.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+
+from fabula.backends.base import Capabilities, OnText, candidate_seeds
+from fabula.settings import Settings
+from fabula.types import Completion, Request
+
+SAMPLE = (
+    "The lighthouse keeper counted the ships that never came. Each night she lit the lamp anyway, "
+    "and each morning the sea returned a single shell to her doorstep. On the hundredth morning "
+    "the shell was warm."
+)
+
+
+class FakeBackend:
+    name = "fake"
+    capabilities = Capabilities(steerable=False, streaming=True, logprobs=True, chat_template=True)
+    scripts: list[str] = []
+
+    def __init__(self, model: str, settings: Settings) -> None:
+        self.model_name = model or "fake-sample"
+        self.settings = settings
+
+    def model_info(self) -> dict[str, object]:
+        return {"name": self.model_name, "path": None, "sha256": None}
+
+    def _script(self, request: Request, index: int, seed: int | None) -> str:
+        if self.model_name == "echo":
+            return request.messages[-1].content if request.messages else request.completion_prompt
+        scripts = type(self).scripts or [SAMPLE]
+        text = scripts[index % len(scripts)]
+        if seed is not None and not type(self).scripts:
+            words = text.split(" ")
+            random.Random(seed).shuffle(words)
+            text = " ".join(words)
+        return text
+
+    def complete(self, request: Request, on_text: OnText | None = None) -> list[Completion]:
+        out = []
+        for index, seed in enumerate(candidate_seeds(request.params.seed, request.params.n)):
+            start = time.perf_counter()
+            words = self._script(request, index, seed).split(" ")
+            finish = "stop"
+            if len(words) > request.params.max_tokens:
+                words, finish = words[: request.params.max_tokens], "length"
+            text = ""
+            for i, word in enumerate(words):
+                piece = word if i == 0 else " " + word
+                candidate_text = text + piece
+                hit = [s for s in request.params.stop if s in candidate_text]
+                if hit:
+                    piece = candidate_text[: candidate_text.index(hit[0])][len(text) :]
+                    finish = "stop"
+                if on_text and piece:
+                    on_text(index, piece)
+                text += piece
+                if hit:
+                    break
+            out.append(
+                Completion(
+                    text=text,
+                    finish_reason=finish,
+                    seed=seed,
+                    prompt_tokens=len(request.completion_prompt.split()),
+                    completion_tokens=len(text.split()),
+                    token_logprobs=tuple(-1.0 for _ in text.split()) or None,
+                    first_token_s=0.0,
+                    total_s=time.perf_counter() - start,
+                )
+            )
+        return out
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,250 @@
+"""Hugging Face Transformers + torch: the steerable engine.
+
+We run our own decode loop instead of `generate` so that every step's logits pass through our
+processors (fabula.decoding) and extra processors a caller adds (form constraints, watermarks),
+each candidate row samples from its own seeded generator (candidate i is reproducible alone), and
+streaming, stop strings and token log-probabilities come out of one place.
+
+Models: a local Hugging Face directory (GPT-2 style or any causal LM), or a GGUF file, which
+Transformers dequantizes; the result is cached as safetensors under FABULA_HOME/converted so the
+slow conversion happens once.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fabula.backends.base import Capabilities, OnText, candidate_seeds
+from fabula.errors import BackendError, ConfigError
+from fabula.models import file_sha256, resolve_gguf
+from fabula.settings import Settings
+from fabula.types import Completion, Request
+
+if TYPE_CHECKING:
+    import torch
+
+    from fabula.decoding import LogitsProcessor
+
+ENGINE = "hf"
+
+
+def convert_gguf(gguf: Path, cache_root: Path) -> Path:
+    """Dequantize a GGUF into a Transformers checkpoint once; later loads read the cache."""
+    digest = file_sha256(gguf, cache_root)
+    target = cache_root / "converted" / f"{gguf.stem}-{digest[:12]}"
+    if (target / "config.json").is_file():
+        return target
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    # The dequantized model refuses save_pretrained; rebuild from config and copy the weights.
+    model = AutoModelForCausalLM.from_config(loaded.config, dtype=torch.float32)
+    model.load_state_dict(loaded.state_dict())
+    model.generation_config = loaded.generation_config
+    tmp = target.with_name(target.name + f".tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    os.replace(tmp, target)
+    return target
+
+
+def resolve_hf_model(model: str, settings: Settings) -> tuple[Path, Path | None]:
+    """(directory to load, original GGUF if converted) for `--model` on the hf engine."""
+    path = Path(model).expanduser() if model else None
+    if path is not None and path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ConfigError(f"{model!r} has no config.json; it is not a Hugging Face model folder")
+        return path, None
+    gguf = resolve_gguf(model)
+    return convert_gguf(gguf, settings.ensure_home() / "cache"), gguf
+
+
+class HFBackend:
+    name = ENGINE
+
+    def __init__(self, model: str, settings: Settings) -> None:
+        try:
+            import torch
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+        except ImportError as exc:  # pragma: no cover - depends on the installation
+            raise ConfigError("the hf engine needs `pip install fabula[hf]`") from exc
+        self.settings = settings
+        self.directory, self.source_gguf = resolve_hf_model(model, settings)
+        self.model_name = (self.source_gguf or self.directory).name
+        torch.set_num_threads(settings.threads)
+        dtype = getattr(torch, settings.hf_dtype)
+        self.tokenizer = AutoTokenizer.from_pretrained(self.directory)
+        self.model = AutoModelForCausalLM.from_pretrained(self.directory, dtype=dtype).eval()
+        self._chat = bool(getattr(self.tokenizer, "chat_template", None))
+        self.capabilities = Capabilities(steerable=True, streaming=True, logprobs=True, chat_template=self._chat)
+        self.eos_ids = self._eos_ids()
+        self.extra_processors: list[LogitsProcessor] = []
+        self._lock = threading.Lock()
+
+    def _eos_ids(self) -> set[int]:
+        ids: set[int] = set()
+        for source in (self.model.generation_config.eos_token_id, self.tokenizer.eos_token_id):
+            if isinstance(source, int):
+                ids.add(source)
+            elif source:
+                ids.update(source)
+        return ids
+
+    def model_info(self) -> dict[str, object]:
+        if self.source_gguf is not None:
+            digest: str | None = file_sha256(self.source_gguf, self.settings.home / "cache")
+            return {"name": self.model_name, "path": str(self.source_gguf), "sha256": digest}
+        weights = next(iter(sorted(self.directory.glob("*.safetensors"))), None)
+        digest = file_sha256(weights, self.settings.home / "cache") if weights else None
+        return {"name": self.model_name, "path": str(self.directory), "sha256": digest}
+
+    def prompt_ids(self, request: Request) -> list[int]:
+        if self._chat:
+            encoded: Any = self.tokenizer.apply_chat_template(
+                request.chat_dicts(), add_generation_prompt=True, tokenize=True
+            )
+            if hasattr(encoded, "keys"):
+                encoded = encoded["input_ids"]
+            return list(encoded)
+        return list(self.tokenizer.encode(request.completion_prompt))
+
+    def complete(self, request: Request, on_text: OnText | None = None) -> list[Completion]:
+        with self._lock:
+            return self._decode(request, on_text)
+
+    def _decode(self, request: Request, on_text: OnText | None) -> list[Completion]:
+        import torch
+
+        from fabula.decoding import build_processors, run_processors
+
+        params = request.params
+        prompt = self.prompt_ids(request)
+        limit = getattr(self.model.config, "max_position_embeddings", 0) or 1 << 30
+        if len(prompt) + params.max_tokens > limit:
+            raise BackendError(
+                f"prompt ({len(prompt)} tokens) + max_tokens ({params.max_tokens}) exceeds the "
+                f"model's context of {limit}; lower max_tokens",
+                engine=ENGINE,
+            )
+        seeds = candidate_seeds(params.seed, params.n)
+        generators = [torch.Generator().manual_seed(s if s is not None else _random_seed()) for s in seeds]
+        chain = build_processors(params, len(prompt)) + list(self.extra_processors)
+        rows = [_Row(self.tokenizer, params.stop) for _ in seeds]
+        start = time.perf_counter()
+        first: float | None = None
+        ids = torch.tensor([prompt] * len(seeds), dtype=torch.long)  # [n, T]
+        with torch.inference_mode():
+            out = self.model(input_ids=ids, use_cache=True)
+            past = out.past_key_values
+            logits = out.logits[:, -1, :].float()  # [n, V]
+            for _step in range(params.max_tokens):
+                scores = run_processors(chain, ids, logits)  # [n, V]
+                chosen = self._sample(scores, generators, params.greedy)  # [n]
+                logp = logits.log_softmax(-1).gather(1, chosen[:, None])[:, 0]  # [n]
+                for i, row in enumerate(rows):
+                    if not row.done:
+                        delta = row.push(int(chosen[i]), float(logp[i]), self.eos_ids)
+                        if delta and on_text:
+                            on_text(i, delta)
+                if first is None:
+                    first = time.perf_counter() - start
+                if all(row.done for row in rows):
+                    break
+                ids = torch.cat([ids, chosen[:, None]], dim=1)  # [n, T+1]
+                out = self.model(input_ids=chosen[:, None], past_key_values=past, use_cache=True)
+                past = out.past_key_values
+                logits = out.logits[:, -1, :].float()
+        total = time.perf_counter() - start
+        completions = []
+        for i, row in enumerate(rows):
+            tail = row.finish()
+            if tail and on_text:
+                on_text(i, tail)
+            completions.append(
+                Completion(
+                    text=row.text,
+                    finish_reason=row.reason,
+                    seed=seeds[i],
+                    prompt_tokens=len(prompt),
+                    completion_tokens=len(row.tokens),
+                    token_logprobs=tuple(row.logprobs) or None,
+                    first_token_s=first,
+                    total_s=total,
+                    prompt_mode="chat" if self._chat else "completion",
+                )
+            )
+        return completions
+
+    @staticmethod
+    def _sample(scores: torch.Tensor, generators: list[torch.Generator], greedy: bool) -> torch.Tensor:
+        import torch
+
+        if greedy:
+            return scores.argmax(-1)
+        probs = scores.softmax(-1)  # [n, V]
+        picks = [torch.multinomial(probs[i], 1, generator=g) for i, g in enumerate(generators)]
+        return torch.cat(picks)  # [n]
+
+    def close(self) -> None:
+        pass
+
+
+def _random_seed() -> int:
+    import secrets
+
+    return secrets.randbelow(2**32 - 1)
+
+
+class _Row:
+    """One candidate's tokens and text: incremental detokenisation, EOS and stop strings.
+
+    Text that could still turn into a stop string, or that ends in an incomplete UTF-8 sequence,
+    is held back from the stream until it is settled.
+    """
+
+    def __init__(self, tokenizer: Any, stop: tuple[str, ...]) -> None:
+        self.tokenizer = tokenizer
+        self.stop = stop
+        self.hold = max((len(s) for s in stop), default=1) - 1
+        self.tokens: list[int] = []
+        self.logprobs: list[float] = []
+        self.text = ""
+        self.emitted = 0
+        self.done = False
+        self.reason = "length"
+
+    def push(self, token: int, logprob: float, eos_ids: set[int]) -> str:
+        if token in eos_ids:
+            self.done, self.reason = True, "stop"
+            return ""
+        self.tokens.append(token)
+        self.logprobs.append(logprob)
+        self.text = self.tokenizer.decode(self.tokens, skip_special_tokens=True)
+        for stop in self.stop:
+            cut = self.text.find(stop)
+            if cut >= 0:
+                self.text = self.text[:cut]
+                self.done, self.reason = True, "stop"
+        if self.done:
+            return ""
+        safe = len(self.text) - self.hold
+        if self.text.endswith("\ufffd"):
+            safe = min(safe, len(self.text.rstrip("\ufffd")))
+        if safe <= self.emitted:
+            return ""
+        delta = self.text[self.emitted : safe]
+        self.emitted = safe
+        return delta
+
+    def finish(self) -> str:
+        delta = self.text[self.emitted :]
+        self.emitted = len(self.text)
+        return delta

@@ -1,0 +1,147 @@
+"""llama.cpp through the prebuilt `xllamacpp` wheel: the fast default engine on CPU.
+
+The model is loaded once into an in-process llama.cpp server and called through its Python
+handlers (no HTTP hop). That server also listens on 127.0.0.1; we lock its HTTP side with a random
+API key so nothing else on the machine can use it. Chat models get their own GGUF chat template
+applied by llama.cpp; GGUFs without one are prompted as plain continuations.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from fabula.backends.base import Capabilities, OnText, candidate_seeds
+from fabula.errors import BackendError, ConfigError
+from fabula.models import file_sha256, resolve_gguf
+from fabula.settings import Settings
+from fabula.types import Completion, Request
+
+ENGINE = "llamacpp"
+
+
+def gguf_has_chat_template(path: Path) -> bool:
+    from gguf import GGUFReader
+
+    return "tokenizer.chat_template" in GGUFReader(str(path)).fields
+
+
+def sampling_fields(request: Request, seed: int | None) -> dict[str, Any]:
+    """SamplingParams as llama.cpp server request fields (its native samplers cover them all)."""
+    p = request.params
+    body: dict[str, Any] = {
+        "max_tokens": p.max_tokens,
+        "temperature": p.temperature,
+        "top_k": p.top_k,
+        "top_p": p.top_p,
+        "min_p": p.min_p,
+        "typical_p": p.typical_p,
+        "repeat_penalty": p.repetition_penalty,
+        "presence_penalty": p.presence_penalty,
+        "frequency_penalty": p.frequency_penalty,
+        "stop": list(p.stop),
+        "logprobs": True,
+        "top_logprobs": 1,
+    }
+    if seed is not None:
+        body["seed"] = seed
+    return body
+
+
+class LlamaCppBackend:
+    name = ENGINE
+
+    def __init__(self, model: str, settings: Settings) -> None:
+        try:
+            import xllamacpp
+        except ImportError as exc:  # pragma: no cover - depends on the installation
+            raise ConfigError("the llamacpp engine needs `pip install fabula[llamacpp]`") from exc
+        self.path = resolve_gguf(model)
+        self.settings = settings
+        self.model_name = self.path.name
+        self._chat = gguf_has_chat_template(self.path)
+        self.capabilities = Capabilities(steerable=False, streaming=True, logprobs=True, chat_template=self._chat)
+        params = xllamacpp.CommonParams()
+        params.model.path = str(self.path)
+        params.n_ctx = settings.n_ctx
+        params.n_parallel = 1
+        params.cpuparams.n_threads = settings.threads
+        params.cpuparams_batch.n_threads = settings.threads
+        params.verbosity = -1
+        params.api_keys = [secrets.token_hex(16)]
+        try:
+            self._server = xllamacpp.Server(params)
+        except Exception as exc:
+            raise BackendError(f"could not load {self.path}: {exc}", engine=ENGINE) from exc
+        self._lock = threading.Lock()
+        self._hash: str | None = None
+
+    def model_info(self) -> dict[str, object]:
+        if self._hash is None:
+            self._hash = file_sha256(self.path, self.settings.home / "cache")
+        return {"name": self.model_name, "path": str(self.path), "sha256": self._hash}
+
+    def complete(self, request: Request, on_text: OnText | None = None) -> list[Completion]:
+        results = []
+        for index, seed in enumerate(candidate_seeds(request.params.seed, request.params.n)):
+            results.append(self._one(request, seed, index, on_text))
+        return results
+
+    def _one(self, request: Request, seed: int | None, index: int, on_text: OnText | None) -> Completion:
+        body = sampling_fields(request, seed)
+        body["stream"] = True
+        if self._chat:
+            body["messages"] = request.chat_dicts()
+            handler = self._server.handle_chat_completions
+        else:
+            body["prompt"] = request.completion_prompt
+            handler = self._server.handle_completions
+        pieces: list[str] = []
+        logprobs: list[float] = []
+        state: dict[str, Any] = {"finish": "length", "first": None, "usage": {}, "error": None}
+        start = time.perf_counter()
+
+        def on_chunk(chunk: dict[str, Any]) -> bool | None:
+            if "error" in chunk:
+                state["error"] = chunk["error"]
+                return True
+            choice = (chunk.get("choices") or [{}])[0]
+            delta = choice.get("delta", {}).get("content") if self._chat else choice.get("text")
+            for item in (choice.get("logprobs") or {}).get("content") or []:
+                logprobs.append(float(item["logprob"]))
+            if delta:
+                if state["first"] is None:
+                    state["first"] = time.perf_counter() - start
+                pieces.append(delta)
+                if on_text is not None:
+                    on_text(index, delta)
+            if choice.get("finish_reason"):
+                state["finish"] = choice["finish_reason"]
+            if "timings" in chunk:
+                state["usage"] = chunk["timings"]
+            return None
+
+        with self._lock:
+            reply = handler(body, on_chunk)
+        error = state["error"] or (reply.get("error") if isinstance(reply, dict) else None)
+        if error:
+            message = error.get("message", error) if isinstance(error, dict) else error
+            raise BackendError(f"llama.cpp refused the request: {message}", engine=ENGINE)
+        usage = state["usage"]
+        return Completion(
+            text="".join(pieces),
+            finish_reason="length" if state["finish"] == "length" else "stop",
+            seed=seed,
+            prompt_tokens=int(usage.get("prompt_n", 0)) + int(usage.get("cache_n", 0)),
+            completion_tokens=int(usage.get("predicted_n", len(logprobs))),
+            token_logprobs=tuple(logprobs) or None,
+            first_token_s=state["first"],
+            total_s=time.perf_counter() - start,
+            prompt_mode="chat" if self._chat else "completion",
+        )
+
+    def close(self) -> None:
+        self._server = None

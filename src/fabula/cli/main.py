@@ -1,0 +1,56 @@
+"""Entry point: the `fabula` group, shared options, and one place that turns errors into messages.
+
+Every FabulaError becomes `error: ...` on stderr with exit code 2 (3 for a rejected work, which
+is still saved); nothing here imports an engine, so `fabula --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from fabula import __version__
+from fabula.errors import FabulaError, Rejected
+
+
+class FabulaGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Rejected as exc:
+            click.echo(f"rejected: {exc}", err=True)
+            sys.exit(3)
+        except FabulaError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+
+
+@click.group(cls=FabulaGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="fabula")
+def cli() -> None:
+    """fabula: stories, poems and more from language models, with measured controls.
+
+    Works are saved with their provenance under FABULA_HOME (see `fabula works list`).
+    """
+
+
+def _register() -> None:
+    from fabula.cli.models import models
+    from fabula.cli.works import works
+    from fabula.cli.write import write
+
+    cli.add_command(write)
+    cli.add_command(works)
+    cli.add_command(models)
+
+
+_register()
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,75 @@
+"""`fabula works list|show|export`: browse and export saved works."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from fabula.settings import get_settings
+from fabula.store.works import EXPORT_FORMATS
+
+
+def _store():  # type: ignore[no-untyped-def]
+    from fabula.store import WorkStore
+
+    return WorkStore(get_settings().db_url)
+
+
+@click.group()
+def works() -> None:
+    """Saved works and their provenance."""
+
+
+@works.command("list")
+@click.option("--limit", type=int, default=20, show_default=True)
+@click.option("--form", help="Only this form.")
+@click.option("--json", "as_json", is_flag=True)
+def list_works(limit: int, form: str | None, as_json: bool) -> None:
+    """The newest works first."""
+    rows = _store().list(limit=limit, form=form)
+    if as_json:
+        click.echo(json.dumps([{k: v for k, v in r.items() if k != "text"} for r in rows], ensure_ascii=False))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("id", "form", "created", "words", "engine", "prompt")
+    for r in rows:
+        table.add_row(r["id"], r["form"], r["created_at"][:19], str(r["words"]), r["engine"], r["prompt"][:50])
+    Console().print(table if rows else "no works yet: try `fabula write story`")
+
+
+@works.command("show")
+@click.argument("work_id")
+@click.option("--json", "as_json", is_flag=True)
+def show(work_id: str, as_json: bool) -> None:
+    """One work: its text, candidates, verdicts and provenance."""
+    data = _store().get(work_id)
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False))
+        return
+    click.echo(data["text"])
+    click.echo()
+    for i, cand in enumerate(data["candidates"]):
+        mark = "*" if cand["chosen"] else " "
+        failed = [v["check"] for v in cand["verdicts"] if not v["passed"]]
+        click.echo(f"{mark} candidate {i + 1}: {cand['scores']}" + (f"  failed: {failed}" if failed else ""))
+    click.echo(json.dumps(data["provenance"], ensure_ascii=False, indent=2))
+
+
+@works.command("export")
+@click.argument("work_id")
+@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="md", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File (default: stdout).")
+def export(work_id: str, fmt: str, output: Path | None) -> None:
+    """Export a work as Markdown (with provenance), plain text or JSON."""
+    from fabula.store.works import write_atomic
+
+    content = _store().export(work_id, fmt)
+    if output is None:
+        click.echo(content, nl=False)
+    else:
+        write_atomic(output, content)
+        click.echo(f"wrote {output}", err=True)

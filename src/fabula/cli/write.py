@@ -1,0 +1,140 @@
+"""`fabula write FORM [PROMPT]`: generate, stream, save, and say where and how."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from fabula.errors import InvalidParam, Rejected
+from fabula.forms import FORMS
+from fabula.sampling import SamplingParams
+from fabula.settings import get_settings
+
+
+def parse_sets(pairs: tuple[str, ...]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InvalidParam("--set", pair, "must look like KEY=VALUE, e.g. --set genre=mystery")
+        values[key.strip()] = value
+    return values
+
+
+def build_params(options: dict[str, Any]) -> SamplingParams:
+    fields = (
+        "max_tokens",
+        "temperature",
+        "top_k",
+        "top_p",
+        "min_p",
+        "typical_p",
+        "repetition_penalty",
+        "presence_penalty",
+        "frequency_penalty",
+        "seed",
+        "n",
+    )
+    given = {name: options[name] for name in fields if options.get(name) is not None}
+    if options.get("stop"):
+        given["stop"] = tuple(options["stop"])
+    return SamplingParams.from_mapping(given)
+
+
+@click.command()
+@click.argument("form", type=click.Choice(FORMS))
+@click.argument("prompt", required=False)
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Form input, e.g. genre=mystery.")
+@click.option("--engine", help="llamacpp (default), hf, openai or fake.")
+@click.option("--model", help="GGUF path, Hugging Face folder, or server model name.")
+@click.option("--n", type=int, help="Number of candidates (1-16); the best is chosen.")
+@click.option("--seed", type=int, help="Seed; candidate i uses seed+i. Random if omitted (and recorded).")
+@click.option("--max-tokens", type=int)
+@click.option("--temperature", type=float, help="0 is greedy.")
+@click.option("--top-k", type=int)
+@click.option("--top-p", type=float)
+@click.option("--min-p", type=float)
+@click.option("--typical-p", type=float)
+@click.option("--repetition-penalty", type=float)
+@click.option("--presence-penalty", type=float)
+@click.option("--frequency-penalty", type=float)
+@click.option("--stop", multiple=True, help="Stop string (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (the work) and nothing else.")
+@click.option("--no-stream", is_flag=True, help="Print the text when done instead of as it is written.")
+def write(
+    form: str,
+    prompt: str | None,
+    sets: tuple[str, ...],
+    engine: str | None,
+    model: str | None,
+    as_json: bool,
+    no_stream: bool,
+    **options: Any,
+) -> None:
+    """Write a FORM (story, poem) from PROMPT with a language model, and save it."""
+    from fabula.backends import get_backend
+    from fabula.pipeline import write as run_pipeline
+    from fabula.store import WorkStore
+    from fabula.store.works import provenance_line, write_atomic
+
+    settings = get_settings()
+    params = build_params(options)
+    inputs = parse_sets(sets)
+    store = WorkStore(settings.db_url)  # open (and migrate) before the slow part: fail early
+    stream = not (as_json or no_stream)
+    err = click.get_text_stream("stderr")
+    engine_name = engine or settings.engine
+    if not as_json:
+        click.echo(f"loading {engine_name} engine…", file=err)
+    backend = get_backend(engine_name, model if model is not None else settings.model, settings)
+    on_text = _streamer(params.n) if stream else None
+    work = run_pipeline(backend, form, prompt, inputs, params, on_text)
+    store.save(work)
+    export_path = settings.home / "works" / f"{work.id}.md"
+    write_atomic(export_path, store.export(work.id, "md"))
+    if as_json:
+        click.echo(json.dumps(work.to_json(), ensure_ascii=False))
+    else:
+        if stream and params.n == 1:
+            click.echo()
+        else:
+            click.echo(work.text)
+        _report(work, export_path, settings.db_url, provenance_line(work.provenance), err)
+    if not work.provenance["post"]["passed"]:
+        failed = [
+            v["check"] + ": " + v["detail"]
+            for v in work.candidates[work.provenance["post"]["chosen_index"]].verdicts
+            if not v["passed"] and v["severity"] == "error"
+        ]
+        raise Rejected(f"work {work.id} was saved, but no candidate passed its checks ({'; '.join(failed)})")
+
+
+def _streamer(n: int) -> Any:
+    """Stream candidate text live when n=1; with several candidates show which one is running."""
+    state = {"current": -1}
+
+    def on_text(index: int, delta: str) -> None:
+        if n == 1:
+            sys.stdout.write(delta)
+            sys.stdout.flush()
+        elif index != state["current"]:
+            state["current"] = index
+            click.echo(f"  candidate {index + 1}/{n}…", err=True)
+
+    return on_text
+
+
+def _report(work: Any, export_path: Any, db_url: str, summary: str, err: Any) -> None:
+    post = work.provenance["post"]
+    timing = work.provenance["timing"]
+    if len(work.candidates) > 1:
+        click.echo(f"chose candidate {post['chosen_index'] + 1} of {len(work.candidates)}: {post['why']}", file=err)
+    click.echo(
+        f"saved work {work.id} → {export_path}  (database {db_url}); "
+        f"{timing['completion_tokens']} tokens in {timing['seconds']} s, {timing['tokens_per_second']} tok/s",
+        file=err,
+    )
+    click.echo(f"provenance: {summary}", file=err)

@@ -1,0 +1,54 @@
+"""The one error hierarchy every layer raises, so surfaces can turn any failure into a clear message.
+
+Each error says what was wrong and how to fix it. `BackendError.retryable` tells callers (the CLI's
+retry loop, batch jobs, the HTTP API) whether trying again can help.
+"""
+
+from __future__ import annotations
+
+
+class FabulaError(Exception):
+    """Base class: anything fabula raises on purpose."""
+
+
+class ConfigError(FabulaError):
+    """A setting, a model path or an installation step is missing or wrong."""
+
+
+class InvalidParam(FabulaError, ValueError):
+    """A parameter value is out of range or of the wrong type; the message names it."""
+
+    def __init__(self, name: str, value: object, allowed: str, hint: str = "") -> None:
+        self.name = name
+        self.value = value
+        self.allowed = allowed
+        message = f"{name}={value!r} is not allowed: {allowed}"
+        if hint:
+            message += f" ({hint})"
+        super().__init__(message)
+
+
+class BackendError(FabulaError):
+    """An engine failed; `retryable` says whether the same call may succeed later."""
+
+    def __init__(self, message: str, *, retryable: bool = False, engine: str = "") -> None:
+        self.retryable = retryable
+        self.engine = engine
+        prefix = f"[{engine}] " if engine else ""
+        super().__init__(prefix + message)
+
+
+class FormError(FabulaError):
+    """A creative form was asked for with missing or bad inputs, or its template is broken."""
+
+
+class Rejected(FabulaError):
+    """Every candidate failed post-processing; the verdicts say why."""
+
+    def __init__(self, message: str, verdicts: list[list[dict[str, object]]] | None = None) -> None:
+        self.verdicts = verdicts or []
+        super().__init__(message)
+
+
+class NotFound(FabulaError):
+    """A stored work (or other record) with that id does not exist."""

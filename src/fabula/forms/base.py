@@ -1,0 +1,128 @@
+"""A creative form: its inputs, its prompt template (a data file) and its validators.
+
+Templates live in `forms/templates/NAME.toml` so writers can change prompts without touching
+code; the template's `version` goes into provenance so a work records exactly which prompt made it.
+"""
+
+from __future__ import annotations
+
+import string
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+from fabula.errors import FormError
+from fabula.types import Message
+
+Validator = Callable[[str], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    name: str
+    default: str
+    help: str = ""
+    choices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RenderedPrompt:
+    messages: tuple[Message, ...]
+    completion_prompt: str
+    inputs: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Form:
+    name: str
+    version: int
+    description: str
+    default_prompt: str
+    inputs: tuple[InputSpec, ...]
+    system: str
+    user: str
+    completion: str
+    checks: dict[str, Any]
+    validators: tuple[Validator, ...] = field(default=())
+
+    @property
+    def template_id(self) -> str:
+        return f"{self.name}@{self.version}"
+
+    def resolve_inputs(self, prompt: str | None, values: Mapping[str, str]) -> dict[str, str]:
+        """Defaults filled in, unknown keys and values outside `choices` refused by name."""
+        known = {spec.name: spec for spec in self.inputs}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise FormError(
+                f"form {self.name!r} has no input {unknown[0]!r}; its inputs are: "
+                f"{', '.join(known) or 'none'} (use --set NAME=VALUE)"
+            )
+        resolved = {name: str(values.get(name, spec.default)) for name, spec in known.items()}
+        for name, spec in known.items():
+            if spec.choices and resolved[name] not in spec.choices:
+                raise FormError(
+                    f"{name}={resolved[name]!r} is not allowed for {self.name}; choose one of: "
+                    f"{', '.join(spec.choices)}"
+                )
+        text = (prompt if prompt is not None else self.default_prompt).strip()
+        if not text:
+            raise FormError(f"the {self.name} prompt is empty; give a premise or leave it out")
+        resolved["prompt"] = text
+        return resolved
+
+    def render(self, prompt: str | None, values: Mapping[str, str]) -> RenderedPrompt:
+        inputs = self.resolve_inputs(prompt, values)
+        messages = (
+            Message("system", _fill(self.system, inputs, self.name)),
+            Message("user", _fill(self.user, inputs, self.name)),
+        )
+        return RenderedPrompt(messages, _fill(self.completion, inputs, self.name), inputs)
+
+    def validate(self, text: str) -> list[dict[str, Any]]:
+        return [validator(text) for validator in self.validators]
+
+
+def _fill(template: str, values: Mapping[str, str], form: str) -> str:
+    """Substitute {name} placeholders; user text is inserted verbatim, never re-interpreted."""
+    out = []
+    for literal, name, _spec, _conv in string.Formatter().parse(template):
+        out.append(literal)
+        if name is None:
+            continue
+        if name not in values:
+            raise FormError(f"template of {form!r} uses {{{name}}}, which is not an input of the form")
+        out.append(values[name])
+    return "".join(out)
+
+
+def load_form(name: str, validators: tuple[Validator, ...] = ()) -> Form:
+    source = resources.files("fabula.forms.templates").joinpath(f"{name}.toml")
+    try:
+        data = tomllib.loads(source.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise FormError(f"the template for form {name!r} cannot be read: {exc}") from exc
+    inputs = tuple(
+        InputSpec(key, str(spec.get("default", "")), spec.get("help", ""), tuple(spec.get("choices", ())))
+        for key, spec in data.get("inputs", {}).items()
+    )
+    prompt = data["prompt"]
+    return Form(
+        name=data["name"],
+        version=int(data["version"]),
+        description=data.get("description", ""),
+        default_prompt=data.get("default_prompt", ""),
+        inputs=inputs,
+        system=prompt["system"],
+        user=prompt["user"],
+        completion=prompt["completion"],
+        checks=dict(data.get("checks", {})),
+        validators=validators,
+    )
+
+
+def verdict(check: str, passed: bool, detail: str, severity: str = "error") -> dict[str, Any]:
+    """One check's outcome; `error` severity rejects a candidate, `warning` only marks it."""
+    return {"check": check, "passed": passed, "detail": detail, "severity": severity}

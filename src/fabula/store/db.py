@@ -1,0 +1,126 @@
+"""Engine creation and schema migrations.
+
+Migrations are ordered, named functions recorded in `schema_migrations`; each runs in its own
+transaction, so a crash mid-upgrade leaves the database at the last completed step. SQLite runs
+in WAL mode with synchronous=FULL: a commit that returned is on disk (FACTS: 150 SIGKILLs lost
+nothing acknowledged).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    inspect,
+    select,
+)
+from sqlalchemy.engine import Connection, Engine
+
+from fabula.errors import ConfigError
+
+metadata = MetaData()
+
+schema_migrations = Table(
+    "schema_migrations",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("applied_at", DateTime(timezone=True), nullable=False),
+)
+
+works = Table(
+    "works",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("form", String(40), nullable=False, index=True),
+    Column("prompt", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("engine", String(40), nullable=False),
+    Column("model", String(300), nullable=False),
+    Column("seed", Integer, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("provenance", JSON, nullable=False),
+)
+
+candidates = Table(
+    "candidates",
+    metadata,
+    Column("work_id", String(32), ForeignKey("works.id", ondelete="CASCADE"), primary_key=True),
+    Column("idx", Integer, primary_key=True),
+    Column("text", Text, nullable=False),
+    Column("raw_text", Text, nullable=False),
+    Column("seed", Integer, nullable=True),
+    Column("finish_reason", String(20), nullable=False),
+    Column("tokens_per_second", Float, nullable=True),
+    Column("scores", JSON, nullable=False),
+    Column("verdicts", JSON, nullable=False),
+    Column("chosen", Boolean, nullable=False),
+)
+
+
+def _m001_works_and_candidates(conn: Connection) -> None:
+    works.create(conn, checkfirst=True)
+    candidates.create(conn, checkfirst=True)
+
+
+MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
+    ("001_works_and_candidates", _m001_works_and_candidates),
+]
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def open_engine(url: str) -> Engine:
+    """Create the engine for `url` and bring its schema up to date."""
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    try:
+        engine = create_engine(url, future=True)
+    except Exception as exc:
+        raise ConfigError(f"database URL {url!r} is not usable: {exc}") from exc
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    migrate(engine)
+    return engine
+
+
+def migrate(engine: Engine) -> list[str]:
+    """Apply the migrations not yet recorded; return their names."""
+    with engine.begin() as conn:
+        schema_migrations.create(conn, checkfirst=True)
+    applied_now = []
+    for name, step in MIGRATIONS:
+        with engine.begin() as conn:
+            done = conn.execute(select(schema_migrations.c.name).where(schema_migrations.c.name == name))
+            if done.first() is not None:
+                continue
+            step(conn)
+            conn.execute(schema_migrations.insert().values(name=name, applied_at=datetime.now(UTC)))
+            applied_now.append(name)
+    return applied_now
+
+
+def table_names(engine: Engine) -> list[str]:
+    return sorted(inspect(engine).get_table_names())

@@ -1,0 +1,157 @@
+"""WorkStore: save, list, fetch and export works with their candidates and provenance."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+
+from fabula.errors import InvalidParam, NotFound
+from fabula.store.db import candidates, open_engine, works
+from fabula.types import Work
+
+EXPORT_FORMATS = ("md", "txt", "json")
+
+
+class WorkStore:
+    def __init__(self, engine: Engine | str) -> None:
+        self.engine = open_engine(engine) if isinstance(engine, str) else engine
+
+    def save(self, work: Work) -> str:
+        prov = work.provenance
+        created = datetime.fromisoformat(prov["created_at"]) if "created_at" in prov else datetime.now(UTC)
+        with self.engine.begin() as conn:
+            conn.execute(
+                works.insert().values(
+                    id=work.id,
+                    form=work.form,
+                    prompt=prov.get("prompt", {}).get("user_prompt", ""),
+                    text=work.text,
+                    engine=prov.get("engine", ""),
+                    model=(prov.get("model") or {}).get("name", ""),
+                    seed=prov.get("seed"),
+                    created_at=created,
+                    provenance=prov,
+                )
+            )
+            for idx, cand in enumerate(work.candidates):
+                conn.execute(
+                    candidates.insert().values(
+                        work_id=work.id,
+                        idx=idx,
+                        text=cand.text,
+                        raw_text=cand.raw_text,
+                        seed=cand.completion.seed,
+                        finish_reason=cand.completion.finish_reason,
+                        tokens_per_second=cand.completion.tokens_per_second,
+                        scores=cand.scores,
+                        verdicts=cand.verdicts,
+                        chosen=cand.chosen,
+                    )
+                )
+        return work.id
+
+    def resolve_id(self, work_id: str) -> str:
+        """Full id from a full id or a unique prefix (at least 6 characters)."""
+        if len(work_id) < 6:
+            raise InvalidParam("id", work_id, "give at least 6 characters of a work id")
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(works.c.id).where(works.c.id.startswith(work_id, autoescape=True)).limit(2)
+            ).all()
+        if not rows:
+            raise NotFound(f"no work with id {work_id!r}; `fabula works list` shows the ids")
+        if len(rows) > 1:
+            raise InvalidParam("id", work_id, "matches more than one work; give more characters")
+        return str(rows[0][0])
+
+    def get(self, work_id: str) -> dict[str, Any]:
+        full = self.resolve_id(work_id)
+        with self.engine.connect() as conn:
+            row = conn.execute(select(works).where(works.c.id == full)).mappings().one()
+            cands = (
+                conn.execute(select(candidates).where(candidates.c.work_id == full).order_by(candidates.c.idx))
+                .mappings()
+                .all()
+            )
+        return {
+            "id": row["id"],
+            "form": row["form"],
+            "text": row["text"],
+            "candidates": [
+                {"text": c["text"], "scores": c["scores"], "verdicts": c["verdicts"], "chosen": c["chosen"]}
+                for c in cands
+            ],
+            "provenance": row["provenance"],
+        }
+
+    def list(self, limit: int = 20, form: str | None = None) -> list[dict[str, Any]]:
+        if not 1 <= limit <= 10_000:
+            raise InvalidParam("limit", limit, "must be from 1 to 10000")
+        query = select(
+            works.c.id,
+            works.c.form,
+            works.c.prompt,
+            works.c.text,
+            works.c.engine,
+            works.c.model,
+            works.c.created_at,
+        )
+        if form:
+            query = query.where(works.c.form == form)
+        query = query.order_by(works.c.created_at.desc(), works.c.id.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [{**dict(r), "created_at": r["created_at"].isoformat(), "words": len(r["text"].split())} for r in rows]
+
+    def count(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(works)).scalar_one())
+
+    def export(self, work_id: str, fmt: str = "md") -> str:
+        if fmt not in EXPORT_FORMATS:
+            raise InvalidParam("format", fmt, f"choose one of: {', '.join(EXPORT_FORMATS)}")
+        data = self.get(work_id)
+        if fmt == "json":
+            return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+        if fmt == "txt":
+            return data["text"].rstrip() + "\n"
+        prov = data["provenance"]
+        return (
+            f"# {data['form'].title()}: {prov.get('prompt', {}).get('user_prompt', '')}\n\n"
+            f"{data['text'].rstrip()}\n\n---\n\n"
+            f"*{provenance_line(prov)}*\n"
+        )
+
+
+def provenance_line(prov: dict[str, Any]) -> str:
+    """The one-line provenance summary printed after `fabula write` and in exports."""
+    params = prov.get("params", {})
+    model = prov.get("model") or {}
+    digest = (model.get("sha256") or "")[:12]
+    parts = [
+        f"engine={prov.get('engine')}",
+        f"model={model.get('name')}" + (f" ({digest})" if digest else ""),
+        f"seed={prov.get('seed')}",
+        f"temperature={params.get('temperature')}",
+        f"top_p={params.get('top_p')}",
+        f"template={prov.get('template')}",
+        f"fabula {prov.get('fabula_version')}",
+    ]
+    return " · ".join(parts)
+
+
+def write_atomic(path: Path, content: str) -> None:
+    """Write via a temp file, fsync and rename, so a crash never leaves half an export."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with tmp.open("w", encoding="utf-8") as handle:
+        handle.write(content)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)

@@ -1,0 +1,93 @@
+"""Frozen value types passed between layers: what is asked of an engine and what comes back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from fabula.sampling import SamplingParams
+
+Role = Literal["system", "user", "assistant"]
+
+
+@dataclass(frozen=True)
+class Message:
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True)
+class Request:
+    """One generation request.
+
+    `messages` is used by engines whose model has a chat template; `completion_prompt` is the
+    plain-text continuation prompt for base models without one (GPT-2 style). Forms supply both.
+    """
+
+    messages: tuple[Message, ...]
+    completion_prompt: str
+    params: SamplingParams
+
+    def chat_dicts(self) -> list[dict[str, str]]:
+        return [{"role": m.role, "content": m.content} for m in self.messages]
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One candidate as the engine produced it, before cleaning."""
+
+    text: str
+    finish_reason: str  # "stop" | "length"
+    seed: int | None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    token_logprobs: tuple[float, ...] | None = None
+    first_token_s: float | None = None
+    total_s: float = 0.0
+    prompt_mode: Literal["chat", "completion"] = "chat"
+
+    @property
+    def tokens_per_second(self) -> float:
+        decode = self.total_s - (self.first_token_s or 0.0)
+        steps = max(self.completion_tokens - 1, 0)
+        return steps / decode if decode > 0 and steps else 0.0
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A cleaned candidate with its scores and the verdicts of every check it went through."""
+
+    text: str
+    raw_text: str
+    scores: dict[str, Any]
+    verdicts: list[dict[str, Any]]
+    completion: Completion
+    chosen: bool = False
+
+    @property
+    def passed(self) -> bool:
+        return all(v["passed"] for v in self.verdicts if v.get("severity") == "error")
+
+
+@dataclass(frozen=True)
+class Work:
+    """A finished piece: the chosen text, every candidate, and the provenance to reproduce it."""
+
+    id: str
+    form: str
+    text: str
+    candidates: tuple[Candidate, ...]
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The `--json` contract of `fabula write` (these key names are relied on outside)."""
+        return {
+            "id": self.id,
+            "form": self.form,
+            "text": self.text,
+            "candidates": [
+                {"text": c.text, "scores": c.scores, "verdicts": c.verdicts, "chosen": c.chosen}
+                for c in self.candidates
+            ],
+            "provenance": self.provenance,
+        }
