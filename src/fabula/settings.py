@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from platformdirs import user_data_dir
 from pydantic import Field, field_validator
@@ -33,7 +34,7 @@ class Settings(BaseSettings):
     openai_base_url: str = "http://127.0.0.1:8080/v1"
     openai_api_key: str = ""
     openai_timeout_s: float = Field(default=120.0, gt=0)
-    openai_strict: bool = False
+    openai_dialect: Literal["llamacpp", "vllm", "openai"] = "llamacpp"
     hf_dtype: str = "float32"
 
     @field_validator("hf_dtype")

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from fabula.sampling import SamplingParams
 
 Role = Literal["system", "user", "assistant"]
+EXPORT_FORMATS = ("md", "txt", "json")
 
 
 @dataclass(frozen=True)

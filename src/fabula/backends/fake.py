@@ -18,7 +18,8 @@ from fabula.types import Completion, Request
 SAMPLE = (
     "The lighthouse keeper counted the ships that never came. Each night she lit the lamp anyway, "
     "and each morning the sea returned a single shell to her doorstep. On the hundredth morning "
-    "the shell was warm."
+    "the shell was warm, and inside it, folded small as a moth, was a letter in her own handwriting "
+    "dated ten years from now."
 )
 
 

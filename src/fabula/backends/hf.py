@@ -12,6 +12,7 @@ slow conversion happens once.
 
 from __future__ import annotations
 
+import inspect
 import os
 import shutil
 import threading
@@ -86,6 +87,11 @@ class HFBackend:
         self._chat = bool(getattr(self.tokenizer, "chat_template", None))
         self.capabilities = Capabilities(steerable=True, streaming=True, logprobs=True, chat_template=self._chat)
         self.eos_ids = self._eos_ids()
+        # Transformers 5.x renamed `past_key_values` to `cache` (the old name warns, then goes).
+        forward_args = inspect.signature(self.model.forward).parameters
+        self._cache_name = "cache" if "cache" in forward_args else "past_key_values"
+        # Only the last position's logits are needed: skip a [T, vocab] projection on prefill.
+        self._keep = {"logits_to_keep": 1} if "logits_to_keep" in forward_args else {}
         self.extra_processors: list[LogitsProcessor] = []
         self._lock = threading.Lock()
 
@@ -142,8 +148,8 @@ class HFBackend:
         first: float | None = None
         ids = torch.tensor([prompt] * len(seeds), dtype=torch.long)  # [n, T]
         with torch.inference_mode():
-            out = self.model(input_ids=ids, use_cache=True)
-            past = out.past_key_values
+            out = self.model(input_ids=ids, use_cache=True, **self._keep)
+            past = getattr(out, self._cache_name)
             logits = out.logits[:, -1, :].float()  # [n, V]
             for _step in range(params.max_tokens):
                 scores = run_processors(chain, ids, logits)  # [n, V]
@@ -159,8 +165,9 @@ class HFBackend:
                 if all(row.done for row in rows):
                     break
                 ids = torch.cat([ids, chosen[:, None]], dim=1)  # [n, T+1]
-                out = self.model(input_ids=chosen[:, None], past_key_values=past, use_cache=True)
-                past = out.past_key_values
+                step_args = {self._cache_name: past}
+                out = self.model(input_ids=chosen[:, None], use_cache=True, **self._keep, **step_args)
+                past = getattr(out, self._cache_name)
                 logits = out.logits[:, -1, :].float()
         total = time.perf_counter() - start
         completions = []

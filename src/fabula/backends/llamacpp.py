@@ -45,6 +45,10 @@ def sampling_fields(request: Request, seed: int | None) -> dict[str, Any]:
         "stop": list(p.stop),
         "logprobs": True,
         "top_logprobs": 1,
+        # Reusing a cached prompt re-evaluates its last token alone, whose logits differ in the
+        # last bits from a batched prefill: the same seed would then give another text. A cold
+        # prefill costs ~0.1 s for a form prompt and makes every candidate reproducible alone.
+        "cache_prompt": False,
     }
     if seed is not None:
         body["seed"] = seed

@@ -1,9 +1,11 @@
 """Any OpenAI-compatible server (vLLM, llama.cpp server, Ollama, ...) over HTTP: a black-box engine.
 
 SamplingParams become request fields. The standard ones (temperature, top_p, max_tokens, seed,
-stop, presence/frequency penalty) go as they are; top_k, min_p, typical_p and repetition_penalty
-are sent as the extra fields vLLM and llama.cpp understand. With `openai_strict` (a server that
-speaks only the official API) a non-neutral extra is an error instead of being silently dropped.
+stop, presence/frequency penalty) go as they are. The others are extensions whose names differ by
+server, so the `openai_dialect` setting says which server it is: `llamacpp` (top_k, min_p,
+typical_p, repeat_penalty), `vllm` (top_k, min_p, repetition_penalty; no typical_p) or `openai`
+(none: also right for Ollama's /v1). A non-neutral value the dialect cannot carry is an error,
+never silently dropped.
 HTTP failures become BackendError with `retryable` set for connection errors, timeouts, 408, 429
 and 5xx; retryable failures before the first streamed token are retried with backoff.
 """
@@ -23,10 +25,16 @@ from fabula.types import Completion, Request
 
 ENGINE = "openai"
 RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
-EXTRA_FIELDS = {"top_k": 0, "min_p": 0.0, "typical_p": 1.0, "repetition_penalty": 1.0}
+NEUTRAL = {"top_k": 0, "min_p": 0.0, "typical_p": 1.0, "repetition_penalty": 1.0}
+# our parameter name -> the server's field name, per dialect
+DIALECTS: dict[str, dict[str, str]] = {
+    "llamacpp": {"top_k": "top_k", "min_p": "min_p", "typical_p": "typical_p", "repetition_penalty": "repeat_penalty"},
+    "vllm": {"top_k": "top_k", "min_p": "min_p", "repetition_penalty": "repetition_penalty"},
+    "openai": {},
+}
 
 
-def request_body(request: Request, model: str, seed: int | None, strict: bool) -> dict[str, Any]:
+def request_body(request: Request, model: str, seed: int | None, dialect: str) -> dict[str, Any]:
     p = request.params
     body: dict[str, Any] = {
         "model": model,
@@ -41,20 +49,24 @@ def request_body(request: Request, model: str, seed: int | None, strict: bool) -
     }
     if p.stop:
         body["stop"] = list(p.stop)
+    if dialect == "llamacpp":
+        # llama.cpp server: a cached prompt changes the last bits of the first logits, so the
+        # same seed could give another text.
+        body["cache_prompt"] = False
     if seed is not None:
         body["seed"] = seed
-    for name, neutral in EXTRA_FIELDS.items():
+    fields = DIALECTS[dialect]
+    for name, neutral in NEUTRAL.items():
         value = getattr(p, name)
-        if value == neutral:
-            continue
-        if strict:
+        if name in fields:
+            body[fields[name]] = value
+        elif value != neutral:
             raise InvalidParam(
                 name,
                 value,
-                "this server speaks only the official OpenAI API and cannot honour it",
-                hint=f"set {name} to {neutral} or unset FABULA_OPENAI_STRICT",
+                f"an OpenAI-compatible server of dialect {dialect!r} cannot honour it",
+                hint=f"set {name} to {neutral}, or FABULA_OPENAI_DIALECT to a server that supports it",
             )
-        body[name] = value
     return body
 
 
@@ -95,7 +107,7 @@ class OpenAIBackend:
     def complete(self, request: Request, on_text: OnText | None = None) -> list[Completion]:
         out = []
         for index, seed in enumerate(candidate_seeds(request.params.seed, request.params.n)):
-            body = request_body(request, self.model_name, seed, self.settings.openai_strict)
+            body = request_body(request, self.model_name, seed, self.settings.openai_dialect)
             out.append(self._with_retries(body, seed, index, on_text))
         return out
 
@@ -167,7 +179,7 @@ class OpenAIBackend:
     def complete_once(self, request: Request) -> Completion:
         """A non-streaming call (one candidate), for servers or proxies that buffer streams."""
         seed = candidate_seeds(request.params.seed, 1)[0]
-        body = request_body(request, self.model_name, seed, self.settings.openai_strict)
+        body = request_body(request, self.model_name, seed, self.settings.openai_dialect)
         body["stream"] = False
         start = time.perf_counter()
         try:

@@ -8,11 +8,11 @@ from pathlib import Path
 import click
 
 from fabula.settings import get_settings
-from fabula.store.works import EXPORT_FORMATS
+from fabula.types import EXPORT_FORMATS
 
 
 def _store():  # type: ignore[no-untyped-def]
-    from fabula.store import WorkStore
+    from fabula.store.works import WorkStore
 
     return WorkStore(get_settings().db_url)
 

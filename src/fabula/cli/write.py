@@ -77,18 +77,16 @@ def write(
     """Write a FORM (story, poem) from PROMPT with a language model, and save it."""
     from fabula.backends import get_backend
     from fabula.pipeline import write as run_pipeline
-    from fabula.store import WorkStore
-    from fabula.store.works import provenance_line, write_atomic
+    from fabula.store.works import WorkStore, provenance_line, write_atomic
 
     settings = get_settings()
     params = build_params(options)
     inputs = parse_sets(sets)
     store = WorkStore(settings.db_url)  # open (and migrate) before the slow part: fail early
     stream = not (as_json or no_stream)
-    err = click.get_text_stream("stderr")
     engine_name = engine or settings.engine
     if not as_json:
-        click.echo(f"loading {engine_name} engine…", file=err)
+        click.echo(f"loading {engine_name} engine…", err=True)
     backend = get_backend(engine_name, model if model is not None else settings.model, settings)
     on_text = _streamer(params.n) if stream else None
     work = run_pipeline(backend, form, prompt, inputs, params, on_text)
@@ -102,7 +100,7 @@ def write(
             click.echo()
         else:
             click.echo(work.text)
-        _report(work, export_path, settings.db_url, provenance_line(work.provenance), err)
+        _report(work, export_path, settings.db_url, provenance_line(work.provenance))
     if not work.provenance["post"]["passed"]:
         failed = [
             v["check"] + ": " + v["detail"]
@@ -127,14 +125,17 @@ def _streamer(n: int) -> Any:
     return on_text
 
 
-def _report(work: Any, export_path: Any, db_url: str, summary: str, err: Any) -> None:
+def _report(work: Any, export_path: Any, db_url: str, summary: str) -> None:
     post = work.provenance["post"]
     timing = work.provenance["timing"]
     if len(work.candidates) > 1:
-        click.echo(f"chose candidate {post['chosen_index'] + 1} of {len(work.candidates)}: {post['why']}", file=err)
+        click.echo(f"chose candidate {post['chosen_index'] + 1} of {len(work.candidates)}: {post['why']}", err=True)
     click.echo(
         f"saved work {work.id} → {export_path}  (database {db_url}); "
         f"{timing['completion_tokens']} tokens in {timing['seconds']} s, {timing['tokens_per_second']} tok/s",
-        file=err,
+        err=True,
     )
-    click.echo(f"provenance: {summary}", file=err)
+    chosen = work.candidates[post["chosen_index"]]
+    for note in (v for v in chosen.verdicts if v["severity"] == "info"):
+        click.echo(f"cleaned: {note['detail']}", err=True)
+    click.echo(f"provenance: {summary}", err=True)

@@ -9,6 +9,8 @@ from typing import Any
 
 # Chat-template control tokens of the common families (ChatML, Llama, Gemma, Mistral, GPT-2).
 SPECIAL_TOKEN = re.compile(r"<\|[a-zA-Z0-9_]{1,40}\|>|</?s>|\[/?INST\]|<<\/?SYS>>|<(?:start|end)_of_turn>|<pad>|<unk>")
+# A turn ends at these; anything after them is a new (hallucinated) turn, not the work.
+END_OF_TURN = re.compile(r"<\|im_end\|>|<\|eot_id\|>|<\|endoftext\|>|<\|im_start\|>|</s>|<end_of_turn>|\[INST\]")
 ROLE_HEADER = re.compile(r"\A\s*(?:assistant|Assistant|ASSISTANT)\s*[:\n]\s*")
 PREAMBLE = re.compile(
     r"\A\s*(?:Sure|Certainly|Of course|Here(?: is|'s)|Absolutely)\b[^\n]{0,120}?[:!.]\s*\n+",
@@ -32,6 +34,12 @@ def clean(raw: str, *, prompt: str = "", truncated: bool = False, drop_title: bo
     """Return the cleaned text and one verdict per cleaning step that changed something."""
     notes: list[dict[str, Any]] = []
     text = raw
+    end = END_OF_TURN.search(text.lstrip()[1:])  # a leading token may open the turn itself
+    if end is not None:
+        cut = len(text) - len(text.lstrip()) + 1 + end.start()
+        if text[cut:].strip(" \n" + end.group()):
+            notes.append(_note("end_of_turn", f"cut a new turn after {end.group()}: {text[cut:][:60]!r}"))
+        text = text[:cut]
     stripped = SPECIAL_TOKEN.sub("", text)
     if stripped != text:
         notes.append(_note("special_tokens", f"removed {len(SPECIAL_TOKEN.findall(text))} control tokens"))

@@ -1,6 +1,4 @@
-"""Storage: every work, its candidates and provenance, in SQLite (default) or PostgreSQL by URL."""
+"""Storage: every work, its candidates and provenance, in SQLite (default) or PostgreSQL by URL.
 
-from fabula.store.db import open_engine
-from fabula.store.works import WorkStore
-
-__all__ = ["WorkStore", "open_engine"]
+Import `fabula.store.works.WorkStore`; this package imports nothing itself so the CLI stays fast.
+"""

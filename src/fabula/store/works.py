@@ -13,9 +13,7 @@ from sqlalchemy.engine import Engine
 
 from fabula.errors import InvalidParam, NotFound
 from fabula.store.db import candidates, open_engine, works
-from fabula.types import Work
-
-EXPORT_FORMATS = ("md", "txt", "json")
+from fabula.types import EXPORT_FORMATS, Work
 
 
 class WorkStore:

@@ -1,0 +1,63 @@
+"""Cleaners remove leaked template text and report every change they make."""
+
+from __future__ import annotations
+
+from fabula.post.clean import clean
+from fabula.post.rank import choose, score
+from fabula.types import Candidate, Completion
+
+
+def checks(result: object) -> set[str]:
+    return {v["check"] for v in result.verdicts}  # type: ignore[attr-defined]
+
+
+def test_special_tokens_and_role_header_removed() -> None:
+    result = clean("assistant\nThe sea was calm.<|im_end|><|im_start|>user")
+    assert result.text == "The sea was calm."
+    assert {"end_of_turn", "role_header"} <= checks(result)
+
+
+def test_stray_control_tokens_removed() -> None:
+    result = clean("The sea<|reserved_7|> was calm.<pad>")
+    assert result.text == "The sea was calm."
+    assert "special_tokens" in checks(result)
+
+
+def test_preamble_and_prompt_echo_removed() -> None:
+    result = clean("Sure! Here is a story about a fox:\n\nThe fox ran.", prompt="a fox")
+    assert result.text == "The fox ran."
+    assert "preamble" in checks(result)
+    echo = clean("a lighthouse keeper finds a bottle. She opened it.", prompt="a lighthouse keeper finds a bottle.")
+    assert echo.text == "She opened it." and "prompt_echo" in checks(echo)
+
+
+def test_truncated_tail_dropped_only_when_truncated() -> None:
+    text = "She opened the door. The wind came in and"
+    assert clean(text, truncated=True).text == "She opened the door."
+    assert clean(text, truncated=False).text == text
+
+
+def test_clean_text_is_untouched_and_reports_nothing() -> None:
+    text = "Snow on the roofs.\n\nQuiet as breath."
+    result = clean(text)
+    assert result.text == text and result.verdicts == []
+
+
+def _candidate(text: str, logprob: float, passed: bool) -> Candidate:
+    completion = Completion(text, "stop", 1, completion_tokens=4, token_logprobs=(logprob,) * 4)
+    verdicts = [{"check": "x", "passed": passed, "detail": "", "severity": "error"}]
+    return Candidate(text, text, score(text, completion), verdicts, completion)
+
+
+def test_choose_prefers_passing_then_fluent_and_says_why() -> None:
+    cands = [_candidate("a b c d", -0.1, False), _candidate("e f g h", -2.0, True), _candidate("i j k l", -1.0, True)]
+    best, why = choose(cands)
+    assert best == 2
+    assert "2 of 3 that passed" in why
+
+
+def test_loops_score_lower() -> None:
+    loop = "the cat sat down " * 10
+    fresh = "a quiet fox crossed the frozen river under a low moon and the reeds bent away from it"
+    completion = Completion("", "stop", 1, completion_tokens=40, token_logprobs=(-1.0,) * 40)
+    assert score(loop, completion)["rank_score"] < score(fresh, completion)["rank_score"]
