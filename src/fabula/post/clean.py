@@ -65,7 +65,7 @@ def clean(raw: str, *, prompt: str = "", truncated: bool = False, drop_title: bo
     if truncated:
         ends = list(SENTENCE_END.finditer(text))
         if ends and ends[-1].end() < len(text):
-            cut = text[ends[-1].end() :].strip()
+            tail = text[ends[-1].end() :].strip()
             text = text[: ends[-1].end()]
-            notes.append(_note("truncated_tail", f"dropped an unfinished sentence cut by max_tokens: {cut[:60]!r}"))
+            notes.append(_note("truncated_tail", f"dropped an unfinished sentence cut by max_tokens: {tail[:60]!r}"))
     return Cleaned(text, notes)
