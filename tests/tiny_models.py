@@ -50,3 +50,28 @@ def build_tiny_llama(target: Path, chat: bool = True, vocab_size: int = 300) -> 
     model.save_pretrained(target)
     tokenizer.save_pretrained(target)
     return target
+
+
+def build_tiny_gpt2(target: Path, vocab_size: int = 300) -> Path:
+    """A GPT-2-layout checkpoint (the seed project's path): no chat template, plain continuation."""
+    import torch
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+    raw = ByteLevelBPETokenizer()
+    raw.train_from_iterator(CORPUS, vocab_size=vocab_size, special_tokens=["<|endoftext|>"])
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=raw, eos_token="<|endoftext|>")
+    torch.manual_seed(0)
+    config = GPT2Config(
+        vocab_size=len(tokenizer),
+        n_positions=128,
+        n_embd=32,
+        n_layer=2,
+        n_head=2,
+        eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=tokenizer.eos_token_id,
+    )
+    target.mkdir(parents=True, exist_ok=True)
+    GPT2LMHeadModel(config).save_pretrained(target)
+    tokenizer.save_pretrained(target)
+    return target

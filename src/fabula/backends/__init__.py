@@ -38,7 +38,7 @@ def engine_class(name: str) -> Callable[..., Backend]:
 
 def get_backend(name: str, model: str, settings: Settings) -> Backend:
     """The engine `name` with `model` loaded (cached: a model is loaded once per process)."""
-    key = (name, model, f"{settings.threads}/{settings.n_ctx}/{settings.openai_base_url}")
+    key = (name, model, settings.model_dump_json())
     with _lock:
         backend = _cache.get(key)
         if backend is None:

@@ -107,10 +107,11 @@ class HFBackend:
     def model_info(self) -> dict[str, object]:
         if self.source_gguf is not None:
             digest: str | None = file_sha256(self.source_gguf, self.settings.home / "cache")
-            return {"name": self.model_name, "path": str(self.source_gguf), "sha256": digest}
-        weights = next(iter(sorted(self.directory.glob("*.safetensors"))), None)
-        digest = file_sha256(weights, self.settings.home / "cache") if weights else None
-        return {"name": self.model_name, "path": str(self.directory), "sha256": digest}
+        else:
+            weights = next(iter(sorted(self.directory.glob("*.safetensors"))), None)
+            digest = file_sha256(weights, self.settings.home / "cache") if weights else None
+        path = self.source_gguf or self.directory
+        return {"name": self.model_name, "path": str(path), "sha256": digest, "dtype": self.settings.hf_dtype}
 
     def prompt_ids(self, request: Request) -> list[int]:
         if self._chat:
