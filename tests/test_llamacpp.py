@@ -77,3 +77,17 @@ def test_missing_or_wrong_model_file_is_a_config_error(tmp_path: Path) -> None:
     broken.write_bytes(b"GGUF" + b"\0" * 64)
     with pytest.raises((BackendError, ConfigError, ValueError)):
         LlamaCppBackend(model=str(broken), settings=settings)
+
+
+def test_an_exception_in_the_stream_callback_stops_generation_and_propagates(backend: LlamaCppBackend) -> None:
+    seen: list[str] = []
+
+    def on_text(index: int, delta: str) -> None:
+        seen.append(delta)
+        if len(seen) == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        backend.complete(story_request(max_tokens=200, seed=2), on_text)
+    assert len(seen) == 3  # llama.cpp stopped at once instead of finishing 200 tokens
+    assert backend.complete(story_request(max_tokens=5, seed=2))[0].completion_tokens == 5  # still usable

@@ -105,10 +105,19 @@ class LlamaCppBackend:
             handler = self._server.handle_completions
         pieces: list[str] = []
         logprobs: list[float] = []
-        state: dict[str, Any] = {"finish": "length", "first": None, "usage": {}, "error": None}
+        state: dict[str, Any] = {"finish": "length", "first": None, "usage": {}, "error": None, "raised": None}
         start = time.perf_counter()
 
         def on_chunk(chunk: dict[str, Any]) -> bool | None:
+            # llama.cpp calls this from C++, which swallows exceptions: catch everything here
+            # (Ctrl-C, a closed pipe, a failing on_text), stop generating, and re-raise below.
+            try:
+                return consume(chunk)
+            except BaseException as exc:  # noqa: BLE001 - re-raised after the handler returns
+                state["raised"] = exc
+                return True
+
+        def consume(chunk: dict[str, Any]) -> bool | None:
             if "error" in chunk:
                 state["error"] = chunk["error"]
                 return True
@@ -130,6 +139,8 @@ class LlamaCppBackend:
 
         with self._lock:
             reply = handler(body, on_chunk)
+        if state["raised"] is not None:
+            raise state["raised"]
         error = state["error"] or (reply.get("error") if isinstance(reply, dict) else None)
         if error:
             message = error.get("message", error) if isinstance(error, dict) else error

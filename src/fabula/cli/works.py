@@ -33,11 +33,13 @@ def list_works(limit: int, form: str | None, as_json: bool) -> None:
         click.echo(json.dumps([{k: v for k, v in r.items() if k != "text"} for r in rows], ensure_ascii=False))
         return
     from rich.console import Console
-    from rich.table import Table
+    from rich.table import Column, Table
 
-    table = Table("id", "form", "created", "words", "engine", "prompt")
+    table = Table("form", "created (UTC)", "words", "engine", "prompt")
+    table.columns.insert(0, Column("id", no_wrap=True, min_width=20))
     for r in rows:
-        table.add_row(r["id"], r["form"], r["created_at"][:19], str(r["words"]), r["engine"], r["prompt"][:50])
+        created = r["created_at"][:16].replace("T", " ")
+        table.add_row(r["id"], r["form"], created, str(r["words"]), r["engine"], r["prompt"][:50])
     Console().print(table if rows else "no works yet: try `fabula write story`")
 
 
