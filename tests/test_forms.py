@@ -49,8 +49,20 @@ def test_empty_prompt_is_refused_and_unknown_form_named() -> None:
 
 def test_validators_judge_text() -> None:
     poem = get_form("poem")
-    good = {v["check"]: v["passed"] for v in poem.validate("snow\non the roofs\nquiet as breath\nfalls")}
-    bad = {v["check"]: v["passed"] for v in poem.validate("one single line of prose only")}
+    free = poem.resolve_inputs("snow", {})
+    good = {v["check"]: v["passed"] for v in poem.validate("snow\non the roofs\nquiet as breath\nfalls", free)}
+    bad = {v["check"]: v["passed"] for v in poem.validate("one single line of prose only", free)}
     assert good["min_lines"] and not bad["min_lines"]
     story = get_form("story")
-    assert not {v["check"]: v["passed"] for v in story.validate("Too short.")}["min_words"]
+    assert not {v["check"]: v["passed"] for v in story.validate("Too short.", {})}["min_words"]
+    haiku = poem.resolve_inputs("a pond", {"form": "haiku"})
+    verdicts = {v["check"]: v for v in poem.validate("An old silent pond\nA frog jumps into the pond\nSplash", haiku)}
+    assert not verdicts["verse_form"]["passed"] and "line 3 has 1 syllables" in verdicts["verse_form"]["detail"]
+
+
+def test_poem_form_input_chooses_the_instruction() -> None:
+    rendered = get_form("poem").render("autumn rain", {"form": "sonnet"})
+    assert "fourteen lines of ten syllables" in rendered.messages[1].content
+    assert "Shakespearean sonnet about autumn rain" in rendered.completion_prompt
+    with pytest.raises(FormError, match="form='villanelle' is not allowed"):
+        get_form("poem").render("x", {"form": "villanelle"})

@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,7 +21,7 @@ from fabula.forms.base import verdict
 from fabula.post.clean import clean
 from fabula.post.rank import RANK_FORMULA, choose, score
 from fabula.sampling import MAX_SEED, SamplingParams
-from fabula.types import Candidate, Request, Work
+from fabula.types import Candidate, Completion, Request, Work
 
 
 def new_work_id() -> str:
@@ -35,16 +36,27 @@ def write(
     inputs: Mapping[str, str] | None = None,
     params: SamplingParams | None = None,
     on_text: OnText | None = None,
+    constrain: bool = True,
 ) -> Work:
-    """Generate `params.n` candidates of a form and return the Work with the best one chosen."""
+    """Generate `params.n` candidates of a form and return the Work with the best one chosen.
+
+    With `constrain` (the default) a form with a constraint (a fixed verse form) is decoded
+    inside it on engines that can be stepped token by token; `constrain=False` measures what the
+    model does when only asked.
+    """
     form = get_form(form_name)
     rendered = form.render(prompt, inputs or {})
     params = params or SamplingParams()
     if params.seed is None:
         params = params.with_(seed=secrets.randbelow(MAX_SEED + 1))
     request = Request(rendered.messages, rendered.completion_prompt, params)
+    constraint = form.constrain(rendered.inputs) if form.constrain and constrain else None
+    steerable = constraint is not None and hasattr(backend, "stepper")
     started = time.perf_counter()
-    completions = backend.complete(request, on_text)
+    if steerable:
+        completions = _constrained(backend, request, constraint, on_text)
+    else:
+        completions = backend.complete(request, on_text)
     elapsed = time.perf_counter() - started
 
     candidates = []
@@ -57,15 +69,15 @@ def write(
         verdicts: list[dict[str, Any]] = [
             verdict("non_empty", bool(cleaned.text.strip()), f"{len(cleaned.text)} characters")
         ]
-        verdicts += form.validate(cleaned.text) + cleaned.verdicts
+        verdicts += form.validate(cleaned.text, rendered.inputs) + cleaned.verdicts
+        checks = form.report(cleaned.text, rendered.inputs) if form.report else None
         candidates.append(
-            Candidate(cleaned.text, completion.text, score(cleaned.text, completion), verdicts, completion)
+            Candidate(
+                cleaned.text, completion.text, score(cleaned.text, completion), verdicts, completion, checks=checks
+            )
         )
     best, why = choose(candidates)
-    candidates = [
-        Candidate(c.text, c.raw_text, c.scores, c.verdicts, c.completion, chosen=(i == best))
-        for i, c in enumerate(candidates)
-    ]
+    candidates = [replace(c, chosen=(i == best)) for i, c in enumerate(candidates)]
     chosen = candidates[best]
     provenance = {
         "engine": backend.name,
@@ -81,6 +93,7 @@ def write(
             "completion_prompt": rendered.completion_prompt,
         },
         "template": form.template_id,
+        "constrained": steerable,
         "created_at": datetime.now(UTC).isoformat(),
         "fabula_version": __version__,
         "post": {
@@ -98,6 +111,21 @@ def write(
         },
     }
     return Work(new_work_id(), form.name, chosen.text, tuple(candidates), provenance)
+
+
+def _constrained(backend: Backend, request: Request, constraint: Any, on_text: OnText | None) -> list[Completion]:
+    """Each candidate decoded token by token inside the form's constraint, seeds as in `complete`."""
+    from fabula.backends.base import candidate_seeds
+    from fabula.decoding.constrained import constrained_sample
+
+    params = request.params
+    budget = max(params.max_tokens, 40 * len(constraint.form.lines))
+    out = []
+    for index, seed in enumerate(candidate_seeds(params.seed, params.n)):
+        stepper = backend.stepper(request)  # type: ignore[attr-defined]
+        emit = (lambda delta, i=index: on_text(i, delta)) if on_text else None
+        out.append(constrained_sample(stepper, constraint, params, seed, emit, max_tokens=budget))
+    return out
 
 
 def _round(value: float | None) -> float | None:

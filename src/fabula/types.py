@@ -64,6 +64,7 @@ class Candidate:
     verdicts: list[dict[str, Any]]
     completion: Completion
     chosen: bool = False
+    checks: dict[str, Any] | None = None  # the form's full validator report, where it has one
 
     @property
     def passed(self) -> bool:
@@ -88,6 +89,7 @@ class Work:
             "text": self.text,
             "candidates": [
                 {"text": c.text, "scores": c.scores, "verdicts": c.verdicts, "chosen": c.chosen}
+                | ({"checks": c.checks} if c.checks is not None else {})
                 for c in self.candidates
             ],
             "provenance": self.provenance,

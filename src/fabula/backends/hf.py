@@ -191,6 +191,10 @@ class HFBackend:
             )
         return completions
 
+    def stepper(self, request: Request) -> HFStepper:
+        """A one-token-at-a-time view of this model, for constrained decoding."""
+        return HFStepper(self, self.prompt_ids(request))
+
     @staticmethod
     def _sample(scores: torch.Tensor, generators: list[torch.Generator], greedy: bool) -> torch.Tensor:
         import torch
@@ -203,6 +207,57 @@ class HFBackend:
 
     def close(self) -> None:
         pass
+
+
+class HFStepper:
+    """Our decode loop one token at a time: full logits each step, KV cache kept between steps."""
+
+    def __init__(self, backend: HFBackend, prompt: list[int]) -> None:
+        import torch
+
+        self.backend = backend
+        self.eos_ids = backend.eos_ids
+        self._texts: dict[int, str | None] = {}
+        self._ids = list(prompt)
+        self._prompt_length = len(prompt)
+        with torch.inference_mode():
+            out = backend.model(input_ids=torch.tensor([prompt]), use_cache=True, **backend._keep)
+        self._past = getattr(out, backend._cache_name)
+        self._logprobs = out.logits[0, -1, :].float().log_softmax(-1)  # [V]
+
+    def _text(self, token: int) -> str | None:
+        if token not in self._texts:
+            text = str(self.backend.tokenizer.decode([token]))
+            self._texts[token] = None if "\ufffd" in text or not text else text
+        return self._texts[token]
+
+    def top(self, k: int) -> list[tuple[int, str | None, float]]:
+        values, ids = self._logprobs.topk(min(k, self._logprobs.shape[0]))
+        return [(int(i), self._text(int(i)), float(v)) for v, i in zip(values, ids, strict=True)]
+
+    def rewind(self, length: int) -> None:
+        """Crop the KV cache to the prompt plus `length` tokens and recompute the last logits."""
+        keep = self._prompt_length + length
+        self._ids = self._ids[:keep]
+        remove = self._past.get_seq_length() - (keep - 1)
+        if remove > 0:
+            self._past.crop(-remove)  # Transformers 5: a negative count removes that many tokens
+        last = self._ids.pop()
+        self.push(last)
+
+    def push(self, token_id: int) -> None:
+        import torch
+
+        self._ids.append(token_id)
+        with torch.inference_mode():
+            out = self.backend.model(
+                input_ids=torch.tensor([[token_id]]),
+                use_cache=True,
+                **self.backend._keep,
+                **{self.backend._cache_name: self._past},
+            )
+        self._past = getattr(out, self.backend._cache_name)
+        self._logprobs = out.logits[0, -1, :].float().log_softmax(-1)
 
 
 def _random_seed() -> int:

@@ -16,7 +16,10 @@ from typing import Any
 from fabula.errors import FormError
 from fabula.types import Message
 
-Validator = Callable[[str], dict[str, Any]]
+Validator = Callable[[str, Mapping[str, str]], dict[str, Any]]
+Derive = Callable[[dict[str, str]], dict[str, str]]
+Constrain = Callable[[Mapping[str, str]], Any]
+Report = Callable[[str, Mapping[str, str]], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,9 @@ class Form:
     completion: str
     checks: dict[str, Any]
     validators: tuple[Validator, ...] = field(default=())
+    derive: Derive | None = None  # computed template values (e.g. a verse form's instruction)
+    constrain: Constrain | None = None  # a text constraint for steerable engines, or None
+    report: Report | None = None  # a full validator report, stored as a candidate's "checks"
 
     @property
     def template_id(self) -> str:
@@ -75,14 +81,15 @@ class Form:
 
     def render(self, prompt: str | None, values: Mapping[str, str]) -> RenderedPrompt:
         inputs = self.resolve_inputs(prompt, values)
+        fill = {**inputs, **(self.derive(inputs) if self.derive else {})}
         messages = (
-            Message("system", _fill(self.system, inputs, self.name)),
-            Message("user", _fill(self.user, inputs, self.name)),
+            Message("system", _fill(self.system, fill, self.name)),
+            Message("user", _fill(self.user, fill, self.name)),
         )
-        return RenderedPrompt(messages, _fill(self.completion, inputs, self.name), inputs)
+        return RenderedPrompt(messages, _fill(self.completion, fill, self.name), inputs)
 
-    def validate(self, text: str) -> list[dict[str, Any]]:
-        return [validator(text) for validator in self.validators]
+    def validate(self, text: str, inputs: Mapping[str, str]) -> list[dict[str, Any]]:
+        return [validator(text, inputs) for validator in self.validators]
 
 
 def _fill(template: str, values: Mapping[str, str], form: str) -> str:
@@ -98,7 +105,7 @@ def _fill(template: str, values: Mapping[str, str], form: str) -> str:
     return "".join(out)
 
 
-def load_form(name: str, validators: tuple[Validator, ...] = ()) -> Form:
+def load_form(name: str, validators: tuple[Validator, ...] = (), **hooks: Any) -> Form:
     source = resources.files("fabula.forms.templates").joinpath(f"{name}.toml")
     try:
         data = tomllib.loads(source.read_text(encoding="utf-8"))
@@ -120,6 +127,7 @@ def load_form(name: str, validators: tuple[Validator, ...] = ()) -> Form:
         completion=prompt["completion"],
         checks=dict(data.get("checks", {})),
         validators=validators,
+        **hooks,
     )
 
 

@@ -1,10 +1,22 @@
-"""The `poem` form: free verse. Fixed forms (haiku, sonnet, 绝句) come with constrained decoding."""
+"""The `poem` form: free verse, or a fixed English form (haiku, limerick, quatrain, sonnet).
+
+Fixed forms are kept by construction where the engine can be stepped token by token (llamacpp,
+hf): a verse constraint allows only tokens that keep syllables and rhymes on course. Every
+candidate, constrained or not, is then checked by the verse validator, whose full report becomes
+the candidate's `checks`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fabula.forms.base import Form, load_form, verdict
+from fabula.verse.forms import VerseForm, verse_form
+
+
+def chosen_form(inputs: Mapping[str, str]) -> VerseForm:
+    return verse_form(inputs.get("form", "free"), inputs.get("scheme") if inputs.get("form") == "quatrain" else None)
 
 
 def build() -> Form:
@@ -12,11 +24,20 @@ def build() -> Form:
     min_lines = int(checks.get("min_lines", 3))
     max_line_words = int(checks.get("max_line_words", 20))
 
-    def has_lines(text: str) -> dict[str, Any]:
+    def derive(inputs: dict[str, str]) -> dict[str, str]:
+        form = chosen_form(inputs)
+        if not form.lines:
+            return {
+                "instruction": f"Write a free-verse poem of about {inputs.get('lines', '8')} lines.",
+                "title": form.title,
+            }
+        return {"instruction": form.instruction, "title": form.title}
+
+    def has_lines(text: str, inputs: Mapping[str, str]) -> dict[str, Any]:
         lines = [line for line in text.splitlines() if line.strip()]
         return verdict("min_lines", len(lines) >= min_lines, f"{len(lines)} lines (at least {min_lines})")
 
-    def lines_are_verse(text: str) -> dict[str, Any]:
+    def lines_are_verse(text: str, inputs: Mapping[str, str]) -> dict[str, Any]:
         longest = max((len(line.split()) for line in text.splitlines()), default=0)
         return verdict(
             "line_length",
@@ -25,4 +46,26 @@ def build() -> Form:
             severity="warning",
         )
 
-    return load_form("poem", validators=(has_lines, lines_are_verse))
+    def keeps_form(text: str, inputs: Mapping[str, str]) -> dict[str, Any]:
+        report = check(text, inputs)
+        detail = "; ".join(report["violations"]) or f"keeps the {chosen_form(inputs).title} form"
+        return verdict("verse_form", report["ok"], detail)
+
+    def check(text: str, inputs: Mapping[str, str]) -> dict[str, Any]:
+        from fabula.verse.check import check_poem
+
+        return check_poem(text, chosen_form(inputs))
+
+    def constrain(inputs: Mapping[str, str]) -> Any:
+        form = chosen_form(inputs)
+        if not form.lines:
+            return None
+        from fabula.settings import get_settings
+        from fabula.verse.constraint import VerseConstraint
+        from fabula.verse.lexicon import load_lexicon
+
+        return VerseConstraint(form, load_lexicon(get_settings().home / "cache"))
+
+    return load_form(
+        "poem", validators=(has_lines, lines_are_verse, keeps_form), derive=derive, constrain=constrain, report=check
+    )

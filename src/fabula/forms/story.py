@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from fabula.forms.base import Form, load_form, verdict
@@ -12,11 +13,11 @@ def build() -> Form:
     checks = load_form("story").checks
     min_words = int(checks.get("min_words", 40))
 
-    def long_enough(text: str) -> dict[str, Any]:
+    def long_enough(text: str, _inputs: Mapping[str, str]) -> dict[str, Any]:
         words = len(text.split())
         return verdict("min_words", words >= min_words, f"{words} words (at least {min_words})")
 
-    def is_prose(text: str) -> dict[str, Any]:
+    def is_prose(text: str, _inputs: Mapping[str, str]) -> dict[str, Any]:
         sentences = len(re.findall(r"[.!?…](?:[\"'”’)]*)(?:\s|$)", text))
         return verdict("prose", sentences >= 2, f"{sentences} sentences", severity="warning")
 

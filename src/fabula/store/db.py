@@ -29,6 +29,7 @@ from sqlalchemy import (
     event,
     inspect,
     select,
+    text,
 )
 from sqlalchemy.engine import Connection, Engine
 
@@ -70,6 +71,7 @@ candidates = Table(
     Column("scores", JSON, nullable=False),
     Column("verdicts", JSON, nullable=False),
     Column("chosen", Boolean, nullable=False),
+    Column("checks", JSON, nullable=True),
 )
 
 
@@ -78,8 +80,15 @@ def _m001_works_and_candidates(conn: Connection) -> None:
     candidates.create(conn, checkfirst=True)
 
 
+def _m002_candidate_checks(conn: Connection) -> None:
+    # Databases made by 001 before `checks` existed lack the column; newer ones have it already.
+    if "checks" not in {c["name"] for c in inspect(conn).get_columns("candidates")}:
+        conn.execute(text("ALTER TABLE candidates ADD COLUMN checks JSON"))
+
+
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("001_works_and_candidates", _m001_works_and_candidates),
+    ("002_candidate_checks", _m002_candidate_checks),
 ]
 
 

@@ -50,6 +50,7 @@ class WorkStore:
                         scores=cand.scores,
                         verdicts=cand.verdicts,
                         chosen=cand.chosen,
+                        checks=cand.checks,
                     )
                 )
         return work.id
@@ -83,6 +84,7 @@ class WorkStore:
             "text": row["text"],
             "candidates": [
                 {"text": c["text"], "scores": c["scores"], "verdicts": c["verdicts"], "chosen": c["chosen"]}
+                | ({"checks": c["checks"]} if c["checks"] is not None else {})
                 for c in cands
             ],
             "provenance": row["provenance"],

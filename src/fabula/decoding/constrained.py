@@ -1,0 +1,174 @@
+"""Constrained sampling over a token stepper: every chosen token keeps the text inside a constraint.
+
+Any engine that can report its next-token candidates and accept a chosen token (a "stepper":
+our Transformers loop, or llama.cpp stepped one token per call) can be constrained this way.
+Each step takes the model's top candidates, keeps those the constraint allows, applies the
+repetition penalty, temperature and top-p among them, and samples with a seeded generator. If no
+top candidate is allowed, the search widens to the top WIDE tokens; if still nothing fits (a
+partial word no token can finish), the current line is rewound and sampled again, a bounded
+number of times, and then the line before it. Since any line may still be rewound, the text is
+passed to `on_text` once, when the poem is finished.
+Log-probabilities recorded are the model's own, unconstrained, so fluency can be measured honestly.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from fabula.sampling import SamplingParams
+from fabula.types import Completion
+
+NARROW = 64
+WIDE = 2048  # asked for only when none of the NARROW candidates fits
+REPEAT_WINDOW = 64
+LINE_RETRIES = 4  # a line that reaches a dead end is rewound and sampled again, at most this often,
+BACKTRACKS = 40  # then the line before it too; at most this many rewinds in all
+
+
+class Stepper(Protocol):
+    eos_ids: set[int]
+
+    def top(self, k: int) -> list[tuple[int, str | None, float]]:
+        """The k most likely next tokens: (id, text or None if not decodable alone, logprob)."""
+        ...
+
+    def push(self, token_id: int) -> None: ...
+
+    def rewind(self, length: int) -> None:
+        """Forget generated tokens after the first `length` ones."""
+        ...
+
+
+class TextConstraint(Protocol):
+    def initial(self) -> Any: ...
+
+    def advance(self, state: Any, text: str) -> Any | None: ...
+
+    def can_end(self, state: Any) -> bool: ...
+
+
+NO_REPEAT_NGRAM = 3  # no token trigram twice: small models fall into "I'm gone. I'm gone." loops
+
+
+def _repeats(tokens: list[int], token: int, n: int = NO_REPEAT_NGRAM) -> bool:
+    """Would appending `token` repeat an n-gram already in `tokens`?"""
+    if len(tokens) < n - 1:
+        return False
+    gram = (*tokens[len(tokens) - n + 1 :], token)
+    return any(tuple(tokens[i : i + n]) == gram for i in range(len(tokens) - n + 1))
+
+
+def _allowed(
+    constraint: TextConstraint,
+    state: Any,
+    candidates: list[tuple[int, str | None, float]],
+    eos: set[int],
+    history: list[int] | None = None,
+) -> list[tuple[int, str, float, Any]]:
+    out = []
+    for token, text, logprob in candidates:
+        if history and _repeats(history, token):
+            continue
+        if token in eos:
+            if constraint.can_end(state):
+                out.append((token, "", logprob, None))
+        elif text:
+            after = constraint.advance(state, text)
+            if after is not None:
+                out.append((token, text, logprob, after))
+    return out
+
+
+def _choose(
+    options: list[tuple[int, str, float, Any]], params: SamplingParams, recent: list[int], rng: random.Random
+) -> tuple[int, str, float, Any]:
+    penalty = math.log(params.repetition_penalty) if params.repetition_penalty != 1.0 else 0.0
+    scored = [(lp - (penalty if tok in recent else 0.0), (tok, text, lp, st)) for tok, text, lp, st in options]
+    scored.sort(key=lambda item: item[0], reverse=True)
+    if params.greedy:
+        return scored[0][1]
+    top = max(s for s, _ in scored)
+    weights = [math.exp((s - top) / params.temperature) for s, _ in scored]
+    total = sum(weights)
+    kept, mass = [], 0.0
+    for weight, item in zip(weights, scored, strict=True):
+        kept.append((weight, item[1]))
+        mass += weight / total
+        if mass >= params.top_p:
+            break
+    pick = rng.random() * sum(w for w, _ in kept)
+    for weight, option in kept:
+        pick -= weight
+        if pick <= 0:
+            return option
+    return kept[-1][1]
+
+
+def constrained_sample(
+    stepper: Stepper,
+    constraint: TextConstraint,
+    params: SamplingParams,
+    seed: int | None,
+    on_text: Callable[[str], None] | None = None,
+    max_tokens: int | None = None,
+) -> Completion:
+    rng = random.Random(seed)
+    state = constraint.initial()
+    pieces: list[str] = []
+    tokens: list[int] = []
+    logprobs: list[float] = []
+    start = time.perf_counter()
+    first: float | None = None
+    finish = "length"
+    limit = max_tokens or params.max_tokens
+    line_starts = [(0, state)]  # tokens generated and state when each line so far began
+    retries = rewinds = 0
+    while len(tokens) < limit:
+        options = _allowed(constraint, state, stepper.top(NARROW), stepper.eos_ids, tokens)
+        if not options:
+            options = _allowed(constraint, state, stepper.top(WIDE)[NARROW:], stepper.eos_ids, tokens)
+        if not options:
+            if rewinds >= BACKTRACKS:
+                finish = "dead_end"
+                break
+            rewinds += 1
+            retries += 1
+            if retries > LINE_RETRIES and len(line_starts) > 1:
+                line_starts.pop()  # this line cannot be finished from here: redo the one before
+                retries = 0
+            length, state = line_starts[-1]
+            stepper.rewind(length)
+            del tokens[length:], logprobs[length:], pieces[length:]
+            continue
+        token, text, logprob, after = _choose(options, params, tokens[-REPEAT_WINDOW:], rng)
+        if after is None:  # end of text chosen
+            finish = "stop"
+            break
+        stepper.push(token)
+        tokens.append(token)
+        logprobs.append(logprob)
+        pieces.append(text)
+        if first is None:
+            first = time.perf_counter() - start
+        state = after
+        if "\n" in text or getattr(state, "done", False):
+            line_starts.append((len(tokens), state))
+            retries = 0
+        if getattr(state, "done", False):
+            finish = "stop"
+            break
+    if on_text and pieces:
+        on_text("".join(pieces))  # only now: any line could still have been rewound
+    return Completion(
+        text="".join(pieces).rstrip("\n"),
+        finish_reason=finish,
+        seed=seed,
+        completion_tokens=len(tokens),
+        token_logprobs=tuple(logprobs) or None,
+        first_token_s=first,
+        total_s=time.perf_counter() - start,
+    )

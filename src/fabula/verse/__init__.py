@@ -1,0 +1,1 @@
+"""Verse: pronunciation, syllables, rhyme, fixed forms and validators that do not trust the generator."""
