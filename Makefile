@@ -38,6 +38,7 @@ lint: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/decode.py --markdown benchmarks/results/decode.md
 	$(BIN)/python benchmarks/threads.py
+	$(BIN)/python benchmarks/verse.py --json benchmarks/results/verse.json
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info

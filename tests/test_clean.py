@@ -61,3 +61,9 @@ def test_loops_score_lower() -> None:
     fresh = "a quiet fox crossed the frozen river under a low moon and the reeds bent away from it"
     completion = Completion("", "stop", 1, completion_tokens=40, token_logprobs=(-1.0,) * 40)
     assert score(loop, completion)["rank_score"] < score(fresh, completion)["rank_score"]
+
+
+def test_constrained_verse_is_never_cut() -> None:
+    verse = "Here is a light upon the sea:\nIt shines for you, it shines for me"
+    assert clean(verse, constrained=True, truncated=True).text == verse
+    assert clean(verse).text != verse  # the same text from a free model loses its "preamble"

@@ -65,6 +65,7 @@ def write(
             completion.text,
             prompt=rendered.inputs["prompt"],
             truncated=completion.finish_reason == "length",
+            constrained=steerable,
         )
         verdicts: list[dict[str, Any]] = [
             verdict("non_empty", bool(cleaned.text.strip()), f"{len(cleaned.text)} characters")

@@ -6,8 +6,8 @@ Each step takes the model's top candidates, keeps those the constraint allows, a
 repetition penalty, temperature and top-p among them, and samples with a seeded generator. If no
 top candidate is allowed, the search widens to the top WIDE tokens; if still nothing fits (a
 partial word no token can finish), the current line is rewound and sampled again, a bounded
-number of times, and then the line before it. Since any line may still be rewound, the text is
-passed to `on_text` once, when the poem is finished.
+number of times, then the line before it, and at last the whole text is begun again. Since any
+line may still be rewound, the text is passed to `on_text` once, when the poem is finished.
 Log-probabilities recorded are the model's own, unconstrained, so fluency can be measured honestly.
 """
 
@@ -27,6 +27,7 @@ WIDE = 2048  # asked for only when none of the NARROW candidates fits
 REPEAT_WINDOW = 64
 LINE_RETRIES = 4  # a line that reaches a dead end is rewound and sampled again, at most this often,
 BACKTRACKS = 40  # then the line before it too; at most this many rewinds in all
+RESTARTS = 2  # and when even that fails, the whole text is begun again, at most this often
 
 
 class Stepper(Protocol):
@@ -126,15 +127,18 @@ def constrained_sample(
     finish = "length"
     limit = max_tokens or params.max_tokens
     line_starts = [(0, state)]  # tokens generated and state when each line so far began
-    retries = rewinds = 0
+    retries = rewinds = restarts = 0
     while len(tokens) < limit:
         options = _allowed(constraint, state, stepper.top(NARROW), stepper.eos_ids, tokens)
         if not options:
             options = _allowed(constraint, state, stepper.top(WIDE)[NARROW:], stepper.eos_ids, tokens)
         if not options:
             if rewinds >= BACKTRACKS:
-                finish = "dead_end"
-                break
+                if restarts >= RESTARTS:
+                    finish = "dead_end"
+                    break
+                restarts, rewinds, retries = restarts + 1, 0, 0
+                line_starts = line_starts[:1]
             rewinds += 1
             retries += 1
             if retries > LINE_RETRIES and len(line_starts) > 1:

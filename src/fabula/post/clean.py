@@ -30,8 +30,17 @@ def _note(check: str, detail: str) -> dict[str, Any]:
     return {"check": check, "passed": True, "detail": detail, "severity": "info"}
 
 
-def clean(raw: str, *, prompt: str = "", truncated: bool = False, drop_title: bool = True) -> Cleaned:
-    """Return the cleaned text and one verdict per cleaning step that changed something."""
+def clean(
+    raw: str, *, prompt: str = "", truncated: bool = False, drop_title: bool = True, constrained: bool = False
+) -> Cleaned:
+    """Return the cleaned text and one verdict per cleaning step that changed something.
+
+    Constrained text was built token by token inside its form, so only whitespace is normalised:
+    a first line that starts "Here is..." is verse, not a preamble.
+    """
+    if constrained:
+        text = "\n".join(line.rstrip() for line in raw.strip().splitlines())
+        return Cleaned(re.sub(r"\n{3,}", "\n\n", text), [])
     notes: list[dict[str, Any]] = []
     text = raw
     end = END_OF_TURN.search(text.lstrip()[1:])  # a leading token may open the turn itself

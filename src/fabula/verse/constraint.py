@@ -20,7 +20,8 @@ APOSTROPHES = {"'", "’"}
 # Words too weak to end a line of verse (and to carry a rhyme or the last beat of a haiku line).
 WEAK_ENDINGS = frozenset(
     "a an the and or but nor of to in on at for with by from as is are was were be my your his her its "
-    "our their that this these those than then if so".split()
+    "our their that this these those than then if so that's it's i'm i'll i've i'd you're we're they're "
+    "they'd we'd you'd he's she's".split()
 )
 
 

@@ -16,12 +16,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-LEXICON_VERSION = 6
+LEXICON_VERSION = 8
 # Two-letter words worth keeping; other short words must be frequent (web lists hold "ee", "ko").
 SHORT_WORDS = frozenset("a i o am an as at be by do go he if in is it me my no of oh on or so to up us we ye".split())
 SHORT_MIN_ZIPF = 4.0
 COMMON_WORDS = 30000  # keep the dictionary words among this many most frequent English words
-RICH_RHYME_MIN = 25  # a first rhyme word must have at least this many rhymes in the lexicon
+RICH_RHYME_MIN = 25  # a first rhyme word's class needs this many words of one or two syllables
 WORD_OK = re.compile(r"^[a-z]+(?:'[a-z]+)?$")
 SINGLE_LETTERS = {"a", "i", "o"}
 MAX_SYLLABLES = 15
@@ -105,7 +105,8 @@ def build_lexicon() -> Lexicon:
         words[word] = (count, key)
     prefixes: dict[str, int] = {}
     rich: dict[str, int] = {}
-    sizes = Counter(key for _, key in words.values())
+    # Richness counts short words only: a line's last word usually has one or two syllables left.
+    sizes = Counter(key for count, key in words.values() if count <= 2)
     for word, (count, key) in words.items():
         _add(prefixes, word, count)
         if key and sizes[key] >= RICH_RHYME_MIN:
