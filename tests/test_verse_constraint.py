@@ -16,6 +16,20 @@ def lexicon(tmp_path_factory: pytest.TempPathFactory) -> Lexicon:
     return load_lexicon(tmp_path_factory.mktemp("cache"))
 
 
+def test_lexicon_is_built_cached_and_reloaded(tmp_path: Path) -> None:
+    import fabula.verse.lexicon as module
+
+    module._loaded = None  # forget the process-wide copy: build into this folder
+    built = load_lexicon(tmp_path)
+    files = list(tmp_path.glob("lexicon-v*.pickle"))
+    assert len(files) == 1
+    module._loaded = None
+    again = load_lexicon(tmp_path)
+    assert again is not built and again.words == built.words
+    assert built.words["light"] == (1, "AY T") and "naacp" not in built.words
+    assert len(built.rhyme_prefixes("AY T")) > 50
+
+
 def feed(constraint: VerseConstraint, pieces: list[str]) -> object:
     state = constraint.initial()
     for piece in pieces:
@@ -100,15 +114,3 @@ def test_weak_words_cannot_end_a_line_and_text_shape_rules(lexicon: Lexicon) -> 
 def test_free_verse_has_no_constraint(lexicon: Lexicon) -> None:
     with pytest.raises(ValueError, match="no fixed line lengths"):
         VerseConstraint(verse_form("free"), lexicon)
-
-
-def test_lexicon_cache_round_trips(tmp_path: Path, lexicon: Lexicon) -> None:
-    import fabula.verse.lexicon as module
-
-    assert lexicon.words["light"] == (1, "AY T")
-    assert len(lexicon.rhyme_prefixes("AY T")) > 50
-    files = list(tmp_path.parent.glob("cache*/lexicon-v*.pickle"))
-    assert files, "the lexicon was cached on disk"
-    module._loaded = None
-    again = load_lexicon(files[0].parent)
-    assert again.words == lexicon.words
