@@ -25,6 +25,15 @@ class LogitsProcessor(Protocol):
     def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor: ...
 
 
+def _beyond_mass(sorted_probs: torch.Tensor, order: torch.Tensor, p: float, min_keep: int) -> torch.Tensor:
+    """Mask (in vocabulary order) of the tokens after the first ones, taken in `order`, whose
+    probability reaches p: a token is dropped when the mass *before* it already reaches p."""
+    before = sorted_probs.cumsum(-1) - sorted_probs  # [B, V]
+    drop = before >= p
+    drop[:, :min_keep] = False
+    return drop.scatter(1, order, drop)  # [B, V], back to vocabulary order
+
+
 class RepetitionPenalty:
     """CTRL-style penalty (Keskar et al. 2019): divide positive logits of seen tokens, multiply
     negative ones, so a penalty above 1 always makes a repeat less likely."""
@@ -91,11 +100,7 @@ class TopP:
 
     def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
         sorted_scores, order = torch.sort(scores, descending=True, dim=-1)  # [B, V]
-        cumulative = sorted_scores.softmax(-1).cumsum(-1)  # [B, V]
-        # drop a token when the mass *before* it already reaches p
-        drop = (cumulative - sorted_scores.softmax(-1)) >= self.p  # [B, V]
-        drop[:, : self.min_keep] = False
-        mask = drop.scatter(1, order, drop)  # back to vocabulary order
+        mask = _beyond_mass(sorted_scores.softmax(-1), order, self.p, self.min_keep)
         return scores.masked_fill(mask, NEG_INF)
 
 
@@ -128,12 +133,8 @@ class TypicalP:
         probs = log_probs.exp()
         entropy = -(probs * log_probs).nan_to_num().sum(-1, keepdim=True)  # [B, 1]
         distance = (-log_probs - entropy).abs()  # [B, V]
-        sorted_distance, order = torch.sort(distance, dim=-1)
-        sorted_probs = probs.gather(1, order)
-        cumulative = sorted_probs.cumsum(-1)
-        drop = (cumulative - sorted_probs) >= self.p
-        drop[:, : self.min_keep] = False
-        mask = drop.scatter(1, order, drop)
+        order = torch.sort(distance, dim=-1).indices  # most typical first
+        mask = _beyond_mass(probs.gather(1, order), order, self.p, self.min_keep)
         return scores.masked_fill(mask, NEG_INF)
 
 
