@@ -67,16 +67,12 @@ def write(
             truncated=completion.finish_reason == "length",
             constrained=steerable,
         )
-        verdicts: list[dict[str, Any]] = [
-            verdict("non_empty", bool(cleaned.text.strip()), f"{len(cleaned.text)} characters")
-        ]
-        verdicts += form.validate(cleaned.text, rendered.inputs) + cleaned.verdicts
-        checks = form.report(cleaned.text, rendered.inputs) if form.report else None
-        candidates.append(
-            Candidate(
-                cleaned.text, completion.text, score(cleaned.text, completion), verdicts, completion, checks=checks
-            )
-        )
+        text = form.assemble(cleaned.text, rendered.inputs) if form.assemble else cleaned.text
+        verdicts: list[dict[str, Any]] = [verdict("non_empty", bool(cleaned.text.strip()), f"{len(text)} characters")]
+        verdicts += form.validate(text, rendered.inputs) + cleaned.verdicts
+        checks = form.report(text, rendered.inputs) if form.report else None
+        scores = score(cleaned.text, completion)
+        candidates.append(Candidate(text, completion.text, scores, verdicts, completion, checks=checks))
     best, why = choose(candidates)
     candidates = [replace(c, chosen=(i == best)) for i, c in enumerate(candidates)]
     chosen = candidates[best]

@@ -61,3 +61,49 @@ def check_poem_command(file: Path, form_name: str, scheme: str, as_json: bool) -
             console.print(f"[red]✗[/red] {violation}")
         console.print("[green]keeps the form[/green]" if report["ok"] else "[red]breaks the form[/red]")
     sys.exit(0 if report["ok"] else 1)
+
+
+@check.command("lyrics")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path))
+@click.option("--structure", default="VCVCBC", show_default=True, help="V verse, C chorus, B bridge, P pre-chorus.")
+@click.option("--verse", default="4x8:ABAB", show_default=True, help="LINESxSYLLABLES:SCHEME")
+@click.option("--chorus", default="4x6:AABB", show_default=True)
+@click.option("--bridge", default="2x8:AA", show_default=True)
+@click.option("--prechorus", default="2x6:AA", show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def check_lyrics_command(
+    file: Path, structure: str, verse: str, chorus: str, bridge: str, prechorus: str, as_json: bool
+) -> None:
+    """Sections, lines, syllables and rhymes of a song; the chorus must repeat verbatim."""
+    from fabula.verse.lyrics import check_lyrics, song_sections
+
+    text = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
+    sections = song_sections(structure, {"V": verse, "C": chorus, "B": bridge, "P": prechorus})
+    report = check_lyrics(text, sections)
+    _print_report(report, as_json)
+
+
+@check.command("melody")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--lyrics",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The song text, to compare syllable counts.",
+)
+@click.option("--json", "as_json", is_flag=True)
+def check_melody_command(file: Path, lyrics: Path | None, as_json: bool) -> None:
+    """A MIDI melody: one lyric event per note and per syllable, stressed syllables on strong beats."""
+    from fabula.music.check import check_melody
+
+    report = check_melody(file, lyrics.read_text(encoding="utf-8") if lyrics else None)
+    _print_report(report, as_json)
+
+
+def _print_report(report: dict, as_json: bool) -> None:  # type: ignore[type-arg]
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False))
+    else:
+        for violation in report["violations"]:
+            click.echo(f"✗ {violation}")
+        click.echo("ok" if report["ok"] else "breaks its form")
+    sys.exit(0 if report["ok"] else 1)

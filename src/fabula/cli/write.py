@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -62,6 +63,18 @@ def build_params(options: dict[str, Any]) -> SamplingParams:
 @click.option("--presence-penalty", type=float)
 @click.option("--frequency-penalty", type=float)
 @click.option("--stop", multiple=True, help="Stop string (repeatable).")
+@click.option(
+    "--melody",
+    "melody_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="lyrics: also compose a melody and write it here as MIDI (lyrics embedded).",
+)
+@click.option(
+    "--abc",
+    "abc_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="lyrics: also write the melody here in ABC notation.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (the work) and nothing else.")
 @click.option("--no-stream", is_flag=True, help="Print the text when done instead of as it is written.")
 def write(
@@ -70,11 +83,13 @@ def write(
     sets: tuple[str, ...],
     engine: str | None,
     model: str | None,
+    melody_path: Path | None,
+    abc_path: Path | None,
     as_json: bool,
     no_stream: bool,
     **options: Any,
 ) -> None:
-    """Write a FORM (story, poem) from PROMPT with a language model, and save it."""
+    """Write a FORM (story, poem, lyrics) from PROMPT with a language model, and save it."""
     from fabula.backends import get_backend
     from fabula.pipeline import write as run_pipeline
     from fabula.store.works import WorkStore, provenance_line, write_atomic
@@ -82,8 +97,10 @@ def write(
     settings = get_settings()
     params = build_params(options)
     inputs = parse_sets(sets)
+    if (melody_path or abc_path) and form != "lyrics":
+        raise InvalidParam("--melody/--abc", str(melody_path or abc_path), "only the lyrics form has a melody")
     store = WorkStore(settings.db_url)  # open (and migrate) before the slow part: fail early
-    stream = not (as_json or no_stream)
+    stream = not (as_json or no_stream or form == "lyrics")  # a song is laid out only when complete
     engine_name = engine or settings.engine
     if not as_json:
         click.echo(f"loading {engine_name} engine…", err=True)
@@ -93,14 +110,22 @@ def write(
     store.save(work)
     export_path = settings.home / "works" / f"{work.id}.md"
     write_atomic(export_path, store.export(work.id, "md"))
+    melody = _melody(work, melody_path, abc_path) if (melody_path or abc_path) else None
     if as_json:
-        click.echo(json.dumps(work.to_json(), ensure_ascii=False))
+        click.echo(json.dumps(work.to_json() | ({"melody": melody} if melody else {}), ensure_ascii=False))
     else:
         if stream and params.n == 1:
             click.echo()
         else:
             click.echo(work.text)
         _report(work, export_path, settings.db_url, provenance_line(work.provenance))
+        if melody:
+            click.echo(
+                f"melody: {melody['notes']} notes in {melody['key']} major, {melody['meter']}, "
+                f"{melody['tempo']} bpm; stressed syllables on {melody['strong_beat_stress']:.0%} of strong beats"
+                f" → {', '.join(str(p) for p in melody['files'])}",
+                err=True,
+            )
     if not work.provenance["post"]["passed"]:
         failed = [
             v["check"] + ": " + v["detail"]
@@ -108,6 +133,31 @@ def write(
             if not v["passed"] and v["severity"] == "error"
         ]
         raise Rejected(f"work {work.id} was saved, but no candidate passed its checks ({'; '.join(failed)})")
+
+
+def _melody(work: Any, midi: Path | None, abc: Path | None) -> dict[str, Any]:
+    """Compose a melody for a saved song and write the files asked for."""
+    from fabula.music.export import write_abc, write_midi
+    from fabula.music.melody import compose
+
+    inputs = work.provenance["prompt"]["inputs"]
+    try:
+        tempo = int(inputs.get("tempo", "96"))
+    except ValueError:
+        raise InvalidParam("tempo", inputs.get("tempo"), "must be a whole number of beats per minute") from None
+    tune = compose(work.text, inputs.get("key", "C"), tempo, inputs.get("meter", "4/4"), seed=work.provenance["seed"])
+    title = work.provenance["prompt"]["user_prompt"][:60]
+    files = [write_midi(tune, midi, title)] if midi else []
+    files += [write_abc(tune, abc, title)] if abc else []
+    return {
+        "files": [str(f) for f in files],
+        "key": tune.key,
+        "tempo": tune.tempo,
+        "meter": tune.meter,
+        "notes": len(tune.notes),
+        "bars": tune.bars,
+        "strong_beat_stress": round(tune.strong_beat_stress(), 4),
+    }
 
 
 def _streamer(n: int) -> Any:

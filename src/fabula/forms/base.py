@@ -52,6 +52,7 @@ class Form:
     derive: Derive | None = None  # computed template values (e.g. a verse form's instruction)
     constrain: Constrain | None = None  # a text constraint for steerable engines, or None
     report: Report | None = None  # a full validator report, stored as a candidate's "checks"
+    assemble: Callable[[str, Mapping[str, str]], str] | None = None  # lay out generated text (songs)
 
     @property
     def template_id(self) -> str:
@@ -81,6 +82,8 @@ class Form:
 
     def render(self, prompt: str | None, values: Mapping[str, str]) -> RenderedPrompt:
         inputs = self.resolve_inputs(prompt, values)
+        if self.constrain:
+            self.constrain(inputs)  # bad shapes are refused now, before any engine loads
         fill = {**inputs, **(self.derive(inputs) if self.derive else {})}
         messages = (
             Message("system", _fill(self.system, fill, self.name)),

@@ -1,0 +1,55 @@
+"""The `lyrics` form: a song in sections, kept to its shape by the same constraint as verse.
+
+The distinct sections (each verse, the chorus once, the bridge) are written in one constrained
+pass; the song is then assembled with the chorus repeated verbatim, and checked section by section.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from fabula.forms.base import Form, load_form, verdict
+from fabula.verse.lyrics import Section, assemble, check_lyrics, distinct_sections, generation_form, song_sections
+
+
+def sections_of(inputs: Mapping[str, str]) -> list[Section]:
+    shapes = {
+        "V": inputs.get("verse", ""),
+        "C": inputs.get("chorus", ""),
+        "B": inputs.get("bridge", ""),
+        "P": inputs.get("prechorus", ""),
+    }
+    return song_sections(inputs.get("structure", "VCVCBC"), {k: v for k, v in shapes.items() if v})
+
+
+def build() -> Form:
+    def derive(inputs: dict[str, str]) -> dict[str, str]:
+        parts = [
+            f"{s.label}: {s.lines} lines of {s.syllables} syllables rhyming {s.scheme}"
+            for s in distinct_sections(sections_of(inputs))
+        ]
+        return {"instruction": "Write these sections in order, a blank line between them: " + "; ".join(parts) + "."}
+
+    def keeps_shape(text: str, inputs: Mapping[str, str]) -> dict[str, Any]:
+        report = check(text, inputs)
+        return verdict("song_shape", report["ok"], "; ".join(report["violations"][:6]) or "keeps its shape")
+
+    def check(text: str, inputs: Mapping[str, str]) -> dict[str, Any]:
+        return check_lyrics(text, sections_of(inputs))
+
+    def constrain(inputs: Mapping[str, str]) -> Any:
+        from fabula.settings import get_settings
+        from fabula.verse.constraint import VerseConstraint
+        from fabula.verse.lexicon import load_lexicon
+
+        return VerseConstraint(generation_form(sections_of(inputs)), load_lexicon(get_settings().home / "cache"))
+
+    def layout(text: str, inputs: Mapping[str, str]) -> str:
+        return assemble(text, sections_of(inputs))
+
+    form = load_form(
+        "lyrics", validators=(keeps_shape,), derive=derive, constrain=constrain, report=check, assemble=layout
+    )
+    sections_of(form.resolve_inputs(None, {}))  # the defaults must parse
+    return form
