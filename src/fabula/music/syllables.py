@@ -52,7 +52,7 @@ def split_word(word: str, count: int) -> list[str]:
         return parts
     groups = [m.start() for m in VOWELS.finditer(word)]
     if len(groups) >= count:
-        cuts = []
+        cuts: list[int] = []
         for start in groups[1:count]:
             cut = start - 1 if start - 1 > (cuts[-1] if cuts else 0) else start
             cuts.append(cut)
