@@ -6,7 +6,7 @@ per form: compliance rate (the validator's verdict), median seconds per poem, an
 median perplexity of each poem's tokens under the same model, unconstrained (the log-probabilities
 the engine reports for the chosen tokens). Examples are written to the JSON output.
 
-    python benchmarks/verse.py [--forms haiku,limerick,quatrain,sonnet] [--prompts 20] [--json FILE]
+    python benchmarks/verse.py [--forms haiku,limerick,quatrain,sonnet] [--prompts 20] [--songs 10] [--json FILE]
 """
 
 from __future__ import annotations
@@ -85,6 +85,65 @@ def run(forms: list[str], prompts: list[str], seed: int) -> dict:
     return results
 
 
+def songs(prompts: list[str], seed: int, folder: Path) -> dict:
+    """Lyrics (constrained vs asked) for each prompt, a melody for each constrained song, and the
+    exported MIDI judged by music21: parses, one lyric per syllable, stress on strong beats."""
+    import music21
+
+    from fabula.backends import get_backend
+    from fabula.music.export import write_midi
+    from fabula.music.melody import compose
+    from fabula.music.syllables import line_syllables
+    from fabula.pipeline import write
+    from fabula.sampling import SamplingParams
+    from fabula.settings import get_settings
+
+    backend = get_backend("llamacpp", "", get_settings())
+    rows = []
+    for i, prompt in enumerate(prompts):
+        row: dict = {"prompt": prompt}
+        for mode in ("off", "on"):
+            start = time.perf_counter()
+            work = write(
+                backend, "lyrics", prompt, {}, SamplingParams(seed=seed + i, max_tokens=600), constrain=(mode == "on")
+            )
+            row[f"seconds_{mode}"] = time.perf_counter() - start
+            row[f"ok_{mode}"] = bool(work.candidates[0].checks and work.candidates[0].checks["ok"])
+        tune = compose(work.text, seed=seed + i)
+        midi = write_midi(tune, folder / f"song{i}.mid")
+        sung = [line for line in work.text.splitlines() if line.strip() and not line.startswith("[")]
+        syllables = sum(len(line_syllables(line)) for line in sung)
+        notes = list(music21.converter.parse(str(midi)).recurse().notes)
+        row.update(
+            text=work.text,
+            syllables=syllables,
+            midi_notes=len(notes),
+            midi_lyrics=sum(1 for n in notes if n.lyric),
+            strong_beat_stress=tune.strong_beat_stress(),
+        )
+        rows.append(row)
+        print(
+            f"lyrics    {i + 1:2}/{len(prompts)} on={row['ok_on']} stress={row['strong_beat_stress']:.2f}",
+            file=sys.stderr,
+            flush=True,
+        )
+    return {"rows": rows}
+
+
+def song_summary(result: dict) -> str:
+    rows = result["rows"]
+    exact = sum(r["midi_lyrics"] == r["syllables"] == r["midi_notes"] for r in rows)
+    shares = [r["strong_beat_stress"] for r in rows]
+    return (
+        "| songs | lyrics compliance off | on | s/song off | s/song on | MIDI parsed by music21 | "
+        "lyric events = syllables | strong-beat stress (median, min) |\n|---|---|---|---|---|---|---|---|\n"
+        f"| {len(rows)} | {sum(r['ok_off'] for r in rows)}/{len(rows)} | {sum(r['ok_on'] for r in rows)}/{len(rows)} | "
+        f"{statistics.median(r['seconds_off'] for r in rows):.2f} | "
+        f"{statistics.median(r['seconds_on'] for r in rows):.2f} | {len(rows)}/{len(rows)} | {exact}/{len(rows)} | "
+        f"{statistics.median(shares):.0%}, {min(shares):.0%} |\n"
+    )
+
+
 def summary(results: dict) -> str:
     lines = [
         "| form | compliance off | compliance on | s/poem off | s/poem on | ms/token off | ms/token on | "
@@ -115,10 +174,15 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=20)
     parser.add_argument("--seed", type=int, default=100)
     parser.add_argument("--json", type=Path, help="write every poem and verdict here")
+    parser.add_argument("--songs", type=int, default=10, help="lyrics with melodies to write (0: none)")
     args = parser.parse_args()
-    results = run(args.forms.split(","), PROMPTS[: args.prompts], args.seed)
+    results = run(args.forms.split(","), PROMPTS[: args.prompts], args.seed) if args.forms else {}
+    if args.songs:
+        results["songs"] = songs(PROMPTS[: args.songs], args.seed, Path(tempfile.mkdtemp(prefix="fabula-songs-")))
     if args.json:
         args.json.write_text(json.dumps(results, indent=1, ensure_ascii=False))
+    if "songs" in results:
+        print(song_summary(results.pop("songs")))
     print(summary(results))
 
 

@@ -124,3 +124,13 @@ def test_write_lyrics_with_melody_end_to_end(tmp_path: Path, fabula_home: Path) 
     assert report["ok"], report["violations"]
     wrong = CliRunner().invoke(cli, ["write", "poem", "x", "--engine", "fake", "--melody", str(midi)])
     assert wrong.exit_code == 2 and "only the lyrics form has a melody" in wrong.stderr
+
+
+def test_typographic_and_non_latin_lyrics_survive_midi(tmp_path: Path) -> None:
+    from fabula.music.export import read_midi
+
+    tune = compose("[Verse 1]\nI don’t know why the “river” sings\nA café at night — so long", seed=3)
+    midi = write_midi(tune, tmp_path / "quotes.mid", title="don’t “go”")
+    lyrics = read_midi(midi)["lyrics"]
+    assert "don't" in "".join(lyrics) and len(lyrics) == len(tune.notes)
+    assert "café" in "".join(t.rstrip("-") for t in lyrics)

@@ -11,15 +11,22 @@ from fabula.music.melody import KEYS, Melody
 
 TICKS_PER_BEAT = 480
 EIGHTH = TICKS_PER_BEAT // 2
+# Lyric and name events are written as UTF-8 (mido's default, Latin-1, cannot hold ’ or 中);
+# typographic punctuation becomes ASCII so every reader shows it.
+ASCII_PUNCTUATION = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "—": "-", "–": "-", "…": "..."})
+
+
+def _text(value: str) -> str:
+    return value.translate(ASCII_PUNCTUATION)
 
 
 def write_midi(melody: Melody, path: Path, title: str = "fabula song") -> Path:
     import mido
 
-    song = mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_BEAT)
+    song = mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_BEAT, charset="utf-8")
     meta = mido.MidiTrack()
     numerator = int(melody.meter.split("/")[0])
-    meta.append(mido.MetaMessage("track_name", name=title[:60], time=0))
+    meta.append(mido.MetaMessage("track_name", name=_text(title[:60]), time=0))
     meta.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(melody.tempo), time=0))
     meta.append(mido.MetaMessage("time_signature", numerator=numerator, denominator=4, time=0))
     meta.append(mido.MetaMessage("key_signature", key=melody.key, time=0))
@@ -29,7 +36,7 @@ def write_midi(melody: Melody, path: Path, title: str = "fabula song") -> Path:
     now = 0
     for note in melody.notes:
         start = note.start * EIGHTH
-        voice.append(mido.MetaMessage("lyrics", text=note.syllable.lyric, time=start - now))
+        voice.append(mido.MetaMessage("lyrics", text=_text(note.syllable.lyric), time=start - now))
         voice.append(
             mido.Message("note_on", note=note.pitch, velocity=96 if note.syllable.stressed else 72, channel=0, time=0)
         )
@@ -111,7 +118,7 @@ def read_midi(path: Path) -> dict[str, Any]:
     """Notes (onset in eighths, pitch) and lyric events of a MIDI file, in order, for checking."""
     import mido
 
-    song = mido.MidiFile(str(path))
+    song = mido.MidiFile(str(path), charset="utf-8")
     per_eighth = song.ticks_per_beat // 2
     notes: list[tuple[int, int]] = []
     lyrics: list[str] = []

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from functools import cache
 
-WORD = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)*")
+WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")  # letters of any script, inner apostrophes
 VOWEL_GROUPS = re.compile(r"[aeiouy]+")
 
 
