@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-VERSE_FORMS = ("haiku", "limerick", "quatrain", "sonnet", "free")
+VERSE_FORMS = ("haiku", "limerick", "quatrain", "sonnet", "free", "wujue", "qijue", "wulv", "qilv")
 
 
 @click.group()
@@ -36,6 +36,11 @@ def check_poem_command(file: Path, form_name: str, scheme: str, as_json: bool) -
     from fabula.verse.forms import verse_form
 
     text = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
+    if form_name in ("wujue", "qijue", "wulv", "qilv"):
+        from fabula.verse.chinese import check_chinese
+
+        report = check_chinese(text, form_name)
+        _print_report(report, as_json)
     report = check_poem(text, verse_form(form_name, scheme if form_name == "quatrain" else None))
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False))

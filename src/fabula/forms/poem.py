@@ -14,6 +14,8 @@ from typing import Any
 from fabula.forms.base import Form, load_form, verdict
 from fabula.verse.forms import VerseForm, verse_form
 
+CHINESE = ("wujue", "qijue", "wulv", "qilv")
+
 
 def chosen_form(inputs: Mapping[str, str]) -> VerseForm:
     return verse_form(inputs.get("form", "free"), inputs.get("scheme") if inputs.get("form") == "quatrain" else None)
@@ -25,6 +27,17 @@ def build() -> Form:
     max_line_words = int(checks.get("max_line_words", 20))
 
     def derive(inputs: dict[str, str]) -> dict[str, str]:
+        if inputs.get("form") in CHINESE:
+            from fabula.verse.chinese import FORMS as CHINESE_FORMS
+
+            length, count, title = CHINESE_FORMS[inputs["form"]]
+            return {
+                "title": title,
+                "instruction": (
+                    f"Write a {title} in classical Chinese: {count} lines of {length} characters, the even lines "
+                    "rhyming on level-tone characters, following the regulated tone pattern."
+                ),
+            }
         form = chosen_form(inputs)
         if not form.lines:
             return {
@@ -35,6 +48,8 @@ def build() -> Form:
 
     def has_lines(text: str, inputs: Mapping[str, str]) -> dict[str, Any]:
         lines = [line for line in text.splitlines() if line.strip()]
+        if inputs.get("form") in CHINESE:
+            return verdict("min_lines", bool(lines), f"{len(lines)} lines")
         return verdict("min_lines", len(lines) >= min_lines, f"{len(lines)} lines (at least {min_lines})")
 
     def lines_are_verse(text: str, inputs: Mapping[str, str]) -> dict[str, Any]:
@@ -48,15 +63,21 @@ def build() -> Form:
 
     def keeps_form(text: str, inputs: Mapping[str, str]) -> dict[str, Any]:
         report = check(text, inputs)
-        detail = "; ".join(report["violations"]) or f"keeps the {chosen_form(inputs).title} form"
+        detail = "; ".join(report["violations"]) or f"keeps the {report.get('title') or report['form']} form"
         return verdict("verse_form", report["ok"], detail)
 
     def check(text: str, inputs: Mapping[str, str]) -> dict[str, Any]:
+        if inputs.get("form") in CHINESE:
+            from fabula.verse.chinese import check_chinese
+
+            return check_chinese(text, inputs["form"])
         from fabula.verse.check import check_poem
 
         return check_poem(text, chosen_form(inputs))
 
     def constrain(inputs: Mapping[str, str]) -> Any:
+        if inputs.get("form") in CHINESE:
+            return None  # validated, not yet constrained: that needs a model that writes Chinese
         form = chosen_form(inputs)
         if not form.lines:
             return None
