@@ -92,3 +92,51 @@ def test_cli_json_carries_each_candidates_checks_and_fluency_is_bounded() -> Non
     # Fluency bound (see benchmarks/README.md): constrained text stays under a perplexity of 40
     # under the same model, where unconstrained poems measure about 5-15.
     assert data["candidates"][0]["scores"]["perplexity"] < 40
+
+
+def test_black_box_engine_poems_are_repaired_line_by_line(settings: Settings) -> None:
+    """The fake engine is a black box (no stepper): a failing line is asked for again and replaced."""
+    from fabula.backends.fake import FakeBackend
+
+    FakeBackend.scripts = [
+        "An old silent pond\nA frog jumps in\nSplash! Silence again",  # line 2 has 4 syllables, needs 7
+        "A frog jumps into the pond",  # the repair request's answer
+    ]
+    try:
+        work = write(FakeBackend("scripted", settings), "poem", "a pond", {"form": "haiku"}, SamplingParams(seed=1))
+    finally:
+        FakeBackend.scripts = []
+    assert work.provenance["constrained"] is False
+    repair = work.provenance["repairs"][0]
+    assert repair["repaired_lines"] == [2] and repair["still_failing"] == [] and repair["requests"] == 1
+    assert work.text.splitlines()[1] == "A frog jumps into the pond"
+    assert work.candidates[0].checks["ok"]
+
+
+def test_repair_reports_what_still_fails_within_its_budget(settings: Settings) -> None:
+    from fabula.backends.fake import FakeBackend
+
+    FakeBackend.scripts = ["An old pond\nA frog\nSplash", "still wrong"]
+    try:
+        work = write(FakeBackend("scripted", settings), "poem", "a pond", {"form": "haiku"}, SamplingParams(seed=1))
+    finally:
+        FakeBackend.scripts = []
+    repair = work.provenance["repairs"][0]
+    assert repair["requests"] <= repair["budget"] and repair["still_failing"]
+    assert not work.candidates[0].checks["ok"] and not work.provenance["post"]["passed"]
+
+
+def test_openai_engine_poem_goes_through_repair(settings: Settings) -> None:
+    from fabula.backends.openai_compat import OpenAIBackend
+    from tests.llama_server import start_llama_server
+
+    server = start_llama_server()
+    remote = OpenAIBackend(
+        "smollm2", settings.model_copy(update={"openai_base_url": server.url, "openai_api_key": server.api_key})
+    )
+    work = write(remote, "poem", "autumn rain", {"form": "haiku"}, SamplingParams(seed=2))
+    remote.close()
+    repair = work.provenance["repairs"][0]
+    assert 0 < repair["requests"] <= repair["budget"]
+    assert isinstance(repair["still_failing"], list)
+    assert work.candidates[0].checks is not None

@@ -60,6 +60,7 @@ def write(
     elapsed = time.perf_counter() - started
 
     candidates = []
+    repairs: list[dict[str, Any]] = []
     for completion in completions:
         cleaned = clean(
             completion.text,
@@ -67,6 +68,9 @@ def write(
             truncated=completion.finish_reason == "length",
             constrained=steerable,
         )
+        if constraint is not None and not steerable and form.name == "poem":  # black-box engine
+            cleaned, repair = _repair(backend, request, rendered.inputs, cleaned)
+            repairs.append(repair)
         text = form.assemble(cleaned.text, rendered.inputs) if form.assemble else cleaned.text
         verdicts: list[dict[str, Any]] = [verdict("non_empty", bool(cleaned.text.strip()), f"{len(text)} characters")]
         verdicts += form.validate(text, rendered.inputs) + cleaned.verdicts
@@ -91,6 +95,7 @@ def write(
         },
         "template": form.template_id,
         "constrained": steerable,
+        **({"repairs": repairs} if repairs else {}),
         "created_at": datetime.now(UTC).isoformat(),
         "fabula_version": __version__,
         "post": {
@@ -108,6 +113,24 @@ def write(
         },
     }
     return Work(new_work_id(), form.name, chosen.text, tuple(candidates), provenance)
+
+
+def _repair(backend: Backend, request: Request, inputs: dict[str, str], cleaned: Any) -> tuple[Any, dict[str, Any]]:
+    """A black-box engine's poem in a fixed English form: regenerate failing lines (bounded)."""
+    from fabula.forms.poem import CHINESE, chosen_form
+    from fabula.post.clean import Cleaned
+    from fabula.verse.repair import repair_poem
+
+    if inputs.get("form") in CHINESE or not chosen_form(inputs).lines:
+        return cleaned, {"requests": 0, "note": "no line-level repair for this form"}  # pragma: no cover
+    text, report = repair_poem(backend, request, chosen_form(inputs), cleaned.text)
+    note = {
+        "check": "repair",
+        "passed": not report["still_failing"],
+        "severity": "info",
+        "detail": f"{len(report['repaired_lines'])} lines repaired in {report['requests']} requests",
+    }
+    return Cleaned(text, [*cleaned.verdicts, note]), report
 
 
 def _constrained(backend: Backend, request: Request, constraint: Any, on_text: OnText | None) -> list[Completion]:

@@ -3,7 +3,7 @@
 It is a real Backend: it honours max_tokens (in words), stop strings, seeds and n, and streams
 word by word, so the pipeline, the CLI and the store can be exercised without loading a model.
 The model name selects a script: `echo` repeats the prompt, anything else cycles through
-`FakeBackend.scripts` (tests may set it) or a built-in sample.
+`FakeBackend.scripts` (tests may set it), one script per candidate generated, or a built-in sample.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ class FakeBackend:
     def __init__(self, model: str, settings: Settings) -> None:
         self.model_name = model or "fake-sample"
         self.settings = settings
+        self._served = 0  # candidates produced so far: the next script to use
 
     def model_info(self) -> dict[str, object]:
         return {"name": self.model_name, "path": None, "sha256": None}
@@ -39,7 +40,8 @@ class FakeBackend:
         if self.model_name == "echo":
             return request.messages[-1].content if request.messages else request.completion_prompt
         scripts = type(self).scripts or [SAMPLE]
-        text = scripts[index % len(scripts)]
+        text = scripts[self._served % len(scripts)]
+        self._served += 1
         if seed is not None and not type(self).scripts:
             words = text.split(" ")
             random.Random(seed).shuffle(words)
