@@ -134,3 +134,26 @@ def test_typographic_and_non_latin_lyrics_survive_midi(tmp_path: Path) -> None:
     lyrics = read_midi(midi)["lyrics"]
     assert "don't" in "".join(lyrics) and len(lyrics) == len(tune.notes)
     assert "café" in "".join(t.rstrip("-") for t in lyrics)
+
+
+@pytest.mark.skipif(__import__("shutil").which("fluidsynth") is None, reason="no fluidsynth here (.ci/run installs it)")
+def test_melody_renders_to_wav_of_the_right_length(tmp_path: Path) -> None:
+    import wave
+
+    from fabula.music.audio import render_wav
+
+    tune = compose(assemble(SONG_PARTS, song_sections("VCVCBC", {"C": "4x4:AABB"})), tempo=120, seed=4)
+    wav = render_wav(write_midi(tune, tmp_path / "song.mid"), tmp_path / "song.wav")
+    with wave.open(str(wav)) as audio:
+        seconds = audio.getnframes() / audio.getframerate()
+    expected = tune.bars * 4 * 60 / tune.tempo
+    assert expected - 1 < seconds < expected + 4  # the synthesizer adds a release tail
+
+
+def test_missing_synthesizer_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from fabula.errors import ConfigError
+    from fabula.music import audio
+
+    monkeypatch.setattr(audio.shutil, "which", lambda name: None)
+    with pytest.raises(ConfigError, match="apt-get install fluidsynth"):
+        audio.render_wav(tmp_path / "x.mid", tmp_path / "x.wav")

@@ -75,6 +75,12 @@ def build_params(options: dict[str, Any]) -> SamplingParams:
     type=click.Path(dir_okay=False, path_type=Path),
     help="lyrics: also write the melody here in ABC notation.",
 )
+@click.option(
+    "--wav",
+    "wav_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="lyrics: also render the melody to audio (needs fluidsynth and a GM soundfont).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (the work) and nothing else.")
 @click.option("--no-stream", is_flag=True, help="Print the text when done instead of as it is written.")
 def write(
@@ -85,6 +91,7 @@ def write(
     model: str | None,
     melody_path: Path | None,
     abc_path: Path | None,
+    wav_path: Path | None,
     as_json: bool,
     no_stream: bool,
     **options: Any,
@@ -97,8 +104,13 @@ def write(
     settings = get_settings()
     params = build_params(options)
     inputs = parse_sets(sets)
-    if (melody_path or abc_path) and form != "lyrics":
-        raise InvalidParam("--melody/--abc", str(melody_path or abc_path), "only the lyrics form has a melody")
+    asked = melody_path or abc_path or wav_path
+    if asked and form != "lyrics":
+        raise InvalidParam("--melody/--abc/--wav", str(asked), "only the lyrics form has a melody")
+    if wav_path:
+        from fabula.music.audio import find_synth
+
+        find_synth()  # no synthesizer: say so before writing anything
     store = WorkStore(settings.db_url)  # open (and migrate) before the slow part: fail early
     stream = not (as_json or no_stream or form == "lyrics")  # a song is laid out only when complete
     engine_name = engine or settings.engine
@@ -110,7 +122,7 @@ def write(
     store.save(work)
     export_path = settings.home / "works" / f"{work.id}.md"
     write_atomic(export_path, store.export(work.id, "md"))
-    melody = _melody(work, melody_path, abc_path) if (melody_path or abc_path) else None
+    melody = _melody(work, melody_path, abc_path, wav_path) if asked else None
     if as_json:
         click.echo(json.dumps(work.to_json() | ({"melody": melody} if melody else {}), ensure_ascii=False))
     else:
@@ -135,7 +147,7 @@ def write(
         raise Rejected(f"work {work.id} was saved, but no candidate passed its checks ({'; '.join(failed)})")
 
 
-def _melody(work: Any, midi: Path | None, abc: Path | None) -> dict[str, Any]:
+def _melody(work: Any, midi: Path | None, abc: Path | None, wav: Path | None) -> dict[str, Any]:
     """Compose a melody for a saved song and write the files asked for."""
     from fabula.music.export import write_abc, write_midi
     from fabula.music.melody import compose
@@ -149,6 +161,14 @@ def _melody(work: Any, midi: Path | None, abc: Path | None) -> dict[str, Any]:
     title = work.provenance["prompt"]["user_prompt"][:60]
     files = [write_midi(tune, midi, title)] if midi else []
     files += [write_abc(tune, abc, title)] if abc else []
+    if wav:
+        import tempfile
+
+        from fabula.music.audio import render_wav
+
+        with tempfile.TemporaryDirectory() as scratch:
+            source = midi or write_midi(tune, Path(scratch) / "song.mid", title)
+            files.append(render_wav(source, wav))
     return {
         "files": [str(f) for f in files],
         "key": tune.key,
