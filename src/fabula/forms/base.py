@@ -82,8 +82,6 @@ class Form:
 
     def render(self, prompt: str | None, values: Mapping[str, str]) -> RenderedPrompt:
         inputs = self.resolve_inputs(prompt, values)
-        if self.constrain:
-            self.constrain(inputs)  # bad shapes are refused now, before any engine loads
         fill = {**inputs, **(self.derive(inputs) if self.derive else {})}
         messages = (
             Message("system", _fill(self.system, fill, self.name)),
