@@ -119,3 +119,23 @@ def test_gpt2_checkpoint_folder_generates_reproducibly(tmp_path: Path) -> None:
     assert first.prompt_mode == "completion" and first.completion_tokens > 0
     assert first.text == again.text
     assert gpt2.model_info()["name"] == "gpt2" and len(str(gpt2.model_info()["sha256"])) == 64
+
+
+def test_no_repeat_ngram_holds_in_the_engine_output(backend: HFBackend) -> None:
+    prompt = backend.prompt_ids(request())
+
+    def repeats(**params: object) -> int:
+        """Generated tokens that complete a bigram seen earlier in the sequence (prompt included)."""
+        done = backend.complete(request(max_tokens=40, seed=9, temperature=0, repetition_penalty=1.0, **params))[0]
+        assert done.token_ids is not None and len(done.token_ids) > 5
+        ids = prompt + list(done.token_ids)
+        seen = {tuple(ids[i : i + 2]) for i in range(len(prompt) - 1)}
+        count = 0
+        for k in range(len(prompt), len(ids)):
+            gram = (ids[k - 1], ids[k])
+            count += gram in seen
+            seen.add(gram)
+        return count
+
+    assert repeats() > 0  # a random model, greedy, repeats itself...
+    assert repeats(no_repeat_ngram=2) == 0  # ...and never does with the ban

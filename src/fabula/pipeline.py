@@ -16,11 +16,12 @@ from typing import Any
 
 from fabula import __version__
 from fabula.backends.base import Backend, OnText
+from fabula.errors import InvalidParam
 from fabula.forms import get_form
 from fabula.forms.base import verdict
 from fabula.post.clean import clean
 from fabula.post.rank import RANK_FORMULA, choose, score
-from fabula.sampling import MAX_SEED, SamplingParams
+from fabula.sampling import MAX_SEED, SamplingParams, unsupported
 from fabula.types import Candidate, Completion, Request, Work
 
 
@@ -139,6 +140,14 @@ def _constrained(backend: Backend, request: Request, constraint: Any, on_text: O
     from fabula.decoding.constrained import constrained_sample
 
     params = request.params
+    missing = unsupported(params, set())
+    if missing:
+        raise InvalidParam(
+            missing[0],
+            getattr(params, missing[0]),
+            "constrained verse decoding does not apply it",
+            hint="leave it off for fixed forms",
+        )
     budget = max(params.max_tokens, 40 * len(constraint.form.lines))
     out = []
     for index, seed in enumerate(candidate_seeds(params.seed, params.n)):

@@ -56,7 +56,8 @@ class SamplingParams:
     """How to sample. Defaults suit short creative text on a small instruct model.
 
     Neutral values switch a control off: top_k=0, top_p=1, min_p=0, typical_p=1,
-    repetition_penalty=1, presence_penalty=0, frequency_penalty=0. temperature=0 means greedy.
+    repetition_penalty=1, presence_penalty=0, frequency_penalty=0, epsilon=0, no_repeat_ngram=0,
+    dry_multiplier=0, xtc_probability=0. temperature=0 means greedy.
     `seed=None` lets the pipeline pick one and record it, so every output can be reproduced.
     """
 
@@ -72,6 +73,13 @@ class SamplingParams:
     stop: tuple[str, ...] = field(default_factory=tuple)
     seed: int | None = None
     n: int = 1
+    epsilon: float = 0.0
+    no_repeat_ngram: int = 0
+    dry_multiplier: float = 0.0
+    dry_base: float = 1.75
+    dry_allowed_length: int = 2
+    xtc_probability: float = 0.0
+    xtc_threshold: float = 0.1
 
     def __post_init__(self) -> None:
         _check_int("max_tokens", self.max_tokens, 1, 32768)
@@ -94,6 +102,13 @@ class SamplingParams:
         if self.seed is not None:
             _check_int("seed", self.seed, 0, MAX_SEED)
         _check_int("n", self.n, 1, 16, hint="the number of candidates to generate")
+        _check_float("epsilon", self.epsilon, 0.0, 0.5, high_open=True, hint="0 switches it off")
+        _check_int("no_repeat_ngram", self.no_repeat_ngram, 0, 20, hint="0 switches it off")
+        _check_float("dry_multiplier", self.dry_multiplier, 0.0, 5.0, hint="0 switches DRY off")
+        _check_float("dry_base", self.dry_base, 1.0, 4.0, low_open=True)
+        _check_int("dry_allowed_length", self.dry_allowed_length, 1, 20)
+        _check_float("xtc_probability", self.xtc_probability, 0.0, 1.0, hint="0 switches XTC off")
+        _check_float("xtc_threshold", self.xtc_threshold, 0.0, 0.5, hint="above 0.5 XTC could never act")
 
     @property
     def greedy(self) -> bool:
@@ -120,7 +135,15 @@ class SamplingParams:
         return replace(base or cls(), **parsed)
 
 
-_INT_FIELDS = {"max_tokens", "top_k", "seed", "n"}
+_INT_FIELDS = {"max_tokens", "top_k", "seed", "n", "no_repeat_ngram", "dry_allowed_length"}
+# Controls beyond the common set, with the value that switches each off: engines that lack one
+# must refuse a non-neutral value rather than ignore it.
+EXTENDED_NEUTRAL = {"epsilon": 0.0, "no_repeat_ngram": 0, "dry_multiplier": 0.0, "xtc_probability": 0.0}
+
+
+def unsupported(params: SamplingParams, supported: set[str]) -> list[str]:
+    """Names of the extended controls `params` switches on that are not in `supported`."""
+    return [name for name, off in EXTENDED_NEUTRAL.items() if getattr(params, name) != off and name not in supported]
 
 
 def _parse_value(key: str, raw: Any) -> Any:

@@ -46,6 +46,7 @@ class Completion:
     first_token_s: float | None = None
     total_s: float = 0.0
     prompt_mode: Literal["chat", "completion"] = "chat"
+    token_ids: tuple[int, ...] | None = None  # where the engine reports them (hf)
 
     @property
     def tokens_per_second(self) -> float:

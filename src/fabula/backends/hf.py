@@ -187,6 +187,7 @@ class HFBackend:
                     first_token_s=first,
                     total_s=total,
                     prompt_mode="chat" if self._chat else "completion",
+                    token_ids=tuple(row.tokens),
                 )
             )
         return completions

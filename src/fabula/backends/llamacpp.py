@@ -17,8 +17,9 @@ from typing import Any
 import httpx
 
 from fabula.backends.base import Capabilities, OnText, candidate_seeds
-from fabula.errors import BackendError, ConfigError
+from fabula.errors import BackendError, ConfigError, InvalidParam
 from fabula.models import file_sha256, resolve_gguf
+from fabula.sampling import unsupported
 from fabula.settings import Settings
 from fabula.types import Completion, Request
 
@@ -40,9 +41,20 @@ def gguf_facts(path: Path) -> tuple[bool, set[int], int]:
     return "tokenizer.chat_template" in fields, eos, vocab
 
 
+LLAMACPP_EXTENDED = {"dry_multiplier", "xtc_probability"}  # native; epsilon and no-repeat n-gram are not
+
+
 def sampling_fields(request: Request, seed: int | None) -> dict[str, Any]:
-    """SamplingParams as llama.cpp server request fields (its native samplers cover them all)."""
+    """SamplingParams as llama.cpp server request fields; a control it lacks is an error."""
     p = request.params
+    missing = unsupported(p, LLAMACPP_EXTENDED)
+    if missing:
+        raise InvalidParam(
+            missing[0],
+            getattr(p, missing[0]),
+            "the llamacpp engine has no such sampler",
+            hint="use --engine hf, or leave it off",
+        )
     body: dict[str, Any] = {
         "max_tokens": p.max_tokens,
         "temperature": p.temperature,
@@ -56,6 +68,11 @@ def sampling_fields(request: Request, seed: int | None) -> dict[str, Any]:
         "stop": list(p.stop),
         "logprobs": True,
         "top_logprobs": 1,
+        "dry_multiplier": p.dry_multiplier,
+        "dry_base": p.dry_base,
+        "dry_allowed_length": p.dry_allowed_length,
+        "xtc_probability": p.xtc_probability,
+        "xtc_threshold": p.xtc_threshold,
         # Reusing a cached prompt re-evaluates its last token alone, whose logits differ in the
         # last bits from a batched prefill: the same seed would then give another text. A cold
         # prefill costs ~0.1 s for a form prompt and makes every candidate reproducible alone.

@@ -25,10 +25,26 @@ from fabula.types import Completion, Request
 
 ENGINE = "openai"
 RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
-NEUTRAL = {"top_k": 0, "min_p": 0.0, "typical_p": 1.0, "repetition_penalty": 1.0}
+NEUTRAL = {
+    "top_k": 0,
+    "min_p": 0.0,
+    "typical_p": 1.0,
+    "repetition_penalty": 1.0,
+    "epsilon": 0.0,
+    "no_repeat_ngram": 0,
+    "dry_multiplier": 0.0,
+    "xtc_probability": 0.0,
+}
 # our parameter name -> the server's field name, per dialect
 DIALECTS: dict[str, dict[str, str]] = {
-    "llamacpp": {"top_k": "top_k", "min_p": "min_p", "typical_p": "typical_p", "repetition_penalty": "repeat_penalty"},
+    "llamacpp": {
+        "top_k": "top_k",
+        "min_p": "min_p",
+        "typical_p": "typical_p",
+        "repetition_penalty": "repeat_penalty",
+        "dry_multiplier": "dry_multiplier",
+        "xtc_probability": "xtc_probability",
+    },
     "vllm": {"top_k": "top_k", "min_p": "min_p", "repetition_penalty": "repetition_penalty"},
     "openai": {},
 }
@@ -56,6 +72,10 @@ def request_body(request: Request, model: str, seed: int | None, dialect: str) -
     if seed is not None:
         body["seed"] = seed
     fields = DIALECTS[dialect]
+    if "dry_multiplier" in fields and p.dry_multiplier:
+        body.update(dry_base=p.dry_base, dry_allowed_length=p.dry_allowed_length)
+    if "xtc_probability" in fields and p.xtc_probability:
+        body["xtc_threshold"] = p.xtc_threshold
     for name, neutral in NEUTRAL.items():
         value = getattr(p, name)
         if name in fields:

@@ -38,6 +38,13 @@ def build_params(options: dict[str, Any]) -> SamplingParams:
         "frequency_penalty",
         "seed",
         "n",
+        "epsilon",
+        "no_repeat_ngram",
+        "dry_multiplier",
+        "dry_base",
+        "dry_allowed_length",
+        "xtc_probability",
+        "xtc_threshold",
     )
     given = {name: options[name] for name in fields if options.get(name) is not None}
     if options.get("stop"):
@@ -63,6 +70,13 @@ def build_params(options: dict[str, Any]) -> SamplingParams:
 @click.option("--presence-penalty", type=float)
 @click.option("--frequency-penalty", type=float)
 @click.option("--stop", multiple=True, help="Stop string (repeatable).")
+@click.option("--epsilon", type=float, help="Epsilon sampling cut-off (hf engine).")
+@click.option("--no-repeat-ngram", type=int, help="Ban repeating any n-gram of this size (hf engine).")
+@click.option("--dry-multiplier", type=float, help="DRY repetition penalty strength (0 = off).")
+@click.option("--dry-base", type=float)
+@click.option("--dry-allowed-length", type=int)
+@click.option("--xtc-probability", type=float, help="XTC: chance per step to exclude the top choices (0 = off).")
+@click.option("--xtc-threshold", type=float)
 @click.option(
     "--melody",
     "melody_path",

@@ -1,8 +1,9 @@
 """Logits processors for steerable engines, and the one documented order they run in.
 
-Order (the same as llama.cpp's default sampler chain, so a setting means the same thing on both
-engines): repetition penalty -> presence/frequency penalties -> top-k -> typical-p -> top-p ->
-min-p -> temperature -> sample. Truncation therefore looks at the untempered distribution.
+Order (llama.cpp's default sampler chain, so a setting means the same thing on both engines):
+no-repeat n-gram ban -> repetition penalty -> presence/frequency penalties -> DRY -> top-k ->
+typical-p -> top-p -> min-p -> epsilon -> XTC -> temperature -> sample. Truncation therefore
+looks at the untempered distribution.
 """
 
 from fabula.decoding.processors import (

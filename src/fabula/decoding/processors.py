@@ -150,11 +150,17 @@ class Temperature:
 
 def build_processors(params: SamplingParams, prompt_length: int) -> list[LogitsProcessor]:
     """The processors for `params`, in the documented order; neutral settings add nothing."""
+    from fabula.decoding.anti_repetition import DRY, XTC, Epsilon, NoRepeatNGram
+
     chain: list[LogitsProcessor] = []
+    if params.no_repeat_ngram:
+        chain.append(NoRepeatNGram(params.no_repeat_ngram))
     if params.repetition_penalty != 1.0:
         chain.append(RepetitionPenalty(params.repetition_penalty, window=64))
     if params.presence_penalty or params.frequency_penalty:
         chain.append(PresenceFrequencyPenalty(params.presence_penalty, params.frequency_penalty, prompt_length))
+    if params.dry_multiplier:
+        chain.append(DRY(params.dry_multiplier, params.dry_base, params.dry_allowed_length))
     if params.greedy:
         return chain
     if params.top_k:
@@ -165,6 +171,10 @@ def build_processors(params: SamplingParams, prompt_length: int) -> list[LogitsP
         chain.append(TopP(params.top_p))
     if params.min_p > 0.0:
         chain.append(MinP(params.min_p))
+    if params.epsilon:
+        chain.append(Epsilon(params.epsilon))
+    if params.xtc_probability:
+        chain.append(XTC(params.xtc_probability, params.xtc_threshold, params.seed))
     chain.append(Temperature(params.temperature))
     return chain
 
