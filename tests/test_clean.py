@@ -67,3 +67,10 @@ def test_constrained_verse_is_never_cut() -> None:
     verse = "Here is a light upon the sea:\nIt shines for you, it shines for me"
     assert clean(verse, constrained=True, truncated=True).text == verse
     assert clean(verse).text != verse  # the same text from a free model loses its "preamble"
+
+
+def test_repeated_lines_are_removed_and_reported() -> None:
+    looped = "The sea was calm.\nThe gulls were gone.\nThe sea was calm.\nThe sea was calm.\nNight came."
+    result = clean(looped)
+    assert result.text == "The sea was calm.\nThe gulls were gone.\nNight came."
+    assert "duplicate_lines" in checks(result)

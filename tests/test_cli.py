@@ -98,3 +98,10 @@ def test_models_reports_every_engine() -> None:
     assert [r["engine"] for r in rows] == ["llamacpp", "hf", "openai", "fake"]
     llamacpp = rows[0]
     assert llamacpp["usable"] and "SmolLM2-135M-Instruct.Q4_1.gguf" in llamacpp["models"][0]
+
+
+def test_explain_shows_every_candidate_and_the_reason() -> None:
+    result = run("write", "story", "a fox", "--engine", "fake", "--n", "3", "--seed", "2", "--explain")
+    assert result.exit_code == 0  # type: ignore[attr-defined]
+    assert "candidates" in result.stderr and "why: highest rank_score" in result.stderr  # type: ignore[attr-defined]
+    assert result.stderr.count("★") == 1  # type: ignore[attr-defined]

@@ -95,6 +95,7 @@ def build_params(options: dict[str, Any]) -> SamplingParams:
     type=click.Path(dir_okay=False, path_type=Path),
     help="lyrics: also render the melody to audio (needs fluidsynth and a GM soundfont).",
 )
+@click.option("--explain", is_flag=True, help="Show every candidate's scores and verdicts, and why the winner won.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (the work) and nothing else.")
 @click.option("--no-stream", is_flag=True, help="Print the text when done instead of as it is written.")
 def write(
@@ -106,6 +107,7 @@ def write(
     melody_path: Path | None,
     abc_path: Path | None,
     wav_path: Path | None,
+    explain: bool,
     as_json: bool,
     no_stream: bool,
     **options: Any,
@@ -144,6 +146,8 @@ def write(
             click.echo()
         else:
             click.echo(work.text)
+        if explain:
+            explain_choice(work)
         _report(work, export_path, settings.db_url, provenance_line(work.provenance))
         if melody:
             click.echo(
@@ -207,6 +211,45 @@ def _streamer(n: int) -> Any:
             click.echo(f"  candidate {index + 1}/{n}…", err=True)
 
     return on_text
+
+
+def explain_choice(work: Any) -> None:
+    """A table of the candidates (scores, failed checks) on stderr, the winner marked, and why."""
+    from rich.console import Console
+    from rich.table import Table
+
+    post = work.provenance["post"]
+    table = Table(
+        "",
+        "#",
+        "rank score",
+        "mean logprob",
+        "perplexity",
+        "distinct-2",
+        "repeat-4",
+        "words",
+        "failed checks",
+        "opening",
+        title="candidates",
+    )
+    for i, cand in enumerate(work.candidates):
+        sc = cand.scores
+        failed = ", ".join(v["check"] for v in cand.verdicts if not v["passed"] and v["severity"] != "info") or "-"
+        table.add_row(
+            "★" if cand.chosen else "",
+            str(i + 1),
+            str(sc["rank_score"]),
+            str(sc["mean_logprob"]),
+            str(sc["perplexity"]),
+            str(sc["distinct_2"]),
+            str(sc["repetition_4"]),
+            str(sc["words"]),
+            failed,
+            cand.text[:40].replace("\n", " / "),
+        )
+    console = Console(stderr=True)
+    console.print(table)
+    console.print(f"why: {post['why']}")
 
 
 def _report(work: Any, export_path: Any, db_url: str, summary: str) -> None:

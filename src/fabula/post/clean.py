@@ -30,6 +30,19 @@ def _note(check: str, detail: str) -> dict[str, Any]:
     return {"check": check, "passed": True, "detail": detail, "severity": "info"}
 
 
+def _drop_repeated_lines(text: str) -> str:
+    """Drop a non-empty line identical to an earlier one (a loop), keeping its first occurrence."""
+    seen: set[str] = set()
+    kept = []
+    for line in text.splitlines():
+        key = line.strip().lower()
+        if key and len(key) > 3 and key in seen:
+            continue
+        seen.add(key)
+        kept.append(line)
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(kept))
+
+
 def clean(
     raw: str, *, prompt: str = "", truncated: bool = False, drop_title: bool = True, constrained: bool = False
 ) -> Cleaned:
@@ -71,6 +84,12 @@ def clean(
             text = without_title
     text = "\n".join(line.rstrip() for line in text.strip().splitlines())
     text = re.sub(r"\n{3,}", "\n\n", text)
+    deduplicated = _drop_repeated_lines(text)
+    if deduplicated != text:
+        notes.append(
+            _note("duplicate_lines", f"removed {text.count(chr(10)) - deduplicated.count(chr(10))} repeated lines")
+        )
+        text = deduplicated
     if truncated:
         ends = list(SENTENCE_END.finditer(text))
         if ends and ends[-1].end() < len(text):
