@@ -28,6 +28,7 @@ class Request:
     messages: tuple[Message, ...]
     completion_prompt: str
     params: SamplingParams
+    raw: bool = False  # continue `completion_prompt` as plain text even on a chat model
 
     def chat_dicts(self) -> list[dict[str, str]]:
         return [{"role": m.role, "content": m.content} for m in self.messages]

@@ -114,7 +114,7 @@ class HFBackend:
         return {"name": self.model_name, "path": str(path), "sha256": digest, "dtype": self.settings.hf_dtype}
 
     def prompt_ids(self, request: Request) -> list[int]:
-        if self._chat:
+        if self._chat and not request.raw:
             encoded: Any = self.tokenizer.apply_chat_template(
                 request.chat_dicts(), add_generation_prompt=True, tokenize=True
             )
@@ -186,7 +186,7 @@ class HFBackend:
                     token_logprobs=tuple(row.logprobs) or None,
                     first_token_s=first,
                     total_s=total,
-                    prompt_mode="chat" if self._chat else "completion",
+                    prompt_mode="chat" if self._chat and not request.raw else "completion",
                     token_ids=tuple(row.tokens),
                 )
             )

@@ -126,7 +126,8 @@ class LlamaCppBackend:
     def _one(self, request: Request, seed: int | None, index: int, on_text: OnText | None) -> Completion:
         body = sampling_fields(request, seed)
         body["stream"] = True
-        if self._chat:
+        chat = self._chat and not request.raw
+        if chat:
             body["messages"] = request.chat_dicts()
             handler = self._server.handle_chat_completions
         else:
@@ -151,7 +152,7 @@ class LlamaCppBackend:
                 state["error"] = chunk["error"]
                 return True
             choice = (chunk.get("choices") or [{}])[0]
-            delta = choice.get("delta", {}).get("content") if self._chat else choice.get("text")
+            delta = choice.get("delta", {}).get("content") if chat else choice.get("text")
             for item in (choice.get("logprobs") or {}).get("content") or []:
                 logprobs.append(float(item["logprob"]))
             if delta:
@@ -184,7 +185,7 @@ class LlamaCppBackend:
             token_logprobs=tuple(logprobs) or None,
             first_token_s=state["first"],
             total_s=time.perf_counter() - start,
-            prompt_mode="chat" if self._chat else "completion",
+            prompt_mode="chat" if chat else "completion",
         )
 
     def prompt_ids(self, request: Request) -> list[int]:

@@ -42,6 +42,7 @@ def cli() -> None:
 def _register() -> None:
     from fabula.cli.check import check
     from fabula.cli.data import data
+    from fabula.cli.evaluate import evaluate
     from fabula.cli.models import models
     from fabula.cli.works import works
     from fabula.cli.write import write
@@ -49,6 +50,7 @@ def _register() -> None:
     cli.add_command(write)
     cli.add_command(check)
     cli.add_command(data)
+    cli.add_command(evaluate)
     cli.add_command(works)
     cli.add_command(models)
 
