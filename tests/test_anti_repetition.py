@@ -124,3 +124,40 @@ def test_llamacpp_honours_dry_and_xtc_and_hf_all(settings: object) -> None:
     assert plain.candidates[0].raw_text != dry.candidates[0].raw_text
     with pytest.raises(InvalidParam, match="constrained verse decoding does not apply it"):
         write(backend, "poem", "rain", {"form": "haiku"}, SamplingParams(seed=1, dry_multiplier=1.0))
+
+
+def test_creativity_presets_come_from_the_calibration() -> None:
+    from fabula.decoding.creativity import calibration, preset
+
+    data = calibration()
+    levels = data["levels"]
+    assert [level["creativity"] for level in levels] == [0.0, 0.25, 0.5, 0.75, 1.0]
+    diversities = [level["diversity"] for level in levels]
+    assert diversities == sorted(diversities)  # more creativity, more measured diversity
+    assert all(level["perplexity"] <= data["human"]["perplexity"] for level in levels)
+    assert preset(0.0)["temperature"] == levels[0]["params"]["temperature"]
+    assert preset(1.0)["min_p"] == levels[-1]["params"]["min_p"]
+    middle = preset(0.125)
+    low, high = sorted((levels[0]["params"]["temperature"], levels[1]["params"]["temperature"]))
+    assert low <= middle["temperature"] <= high
+    with pytest.raises(InvalidParam, match="creativity=1.5"):
+        preset(1.5)
+
+
+def test_cli_creativity_sets_the_sampler_but_explicit_flags_win() -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from fabula.cli.main import cli
+    from fabula.decoding.creativity import preset
+
+    def params(*extra: str) -> dict:
+        result = CliRunner().invoke(cli, ["write", "story", "x", "--engine", "fake", "--json", *extra])
+        return json.loads(result.stdout)["provenance"]["params"]
+
+    chosen = params("--creativity", "1")
+    assert chosen["temperature"] == preset(1.0)["temperature"] and chosen["min_p"] == preset(1.0)["min_p"]
+    assert params("--creativity", "1", "--temperature", "0.3")["temperature"] == 0.3
+    bad = CliRunner().invoke(cli, ["write", "story", "x", "--engine", "fake", "--creativity", "2"])
+    assert bad.exit_code == 2 and "creativity=2.0" in bad.stderr

@@ -51,3 +51,30 @@ def decoding(
     else:
         click.echo(markdown(result))
         click.echo(f"table, JSON and plot in {folder}", err=True)
+
+
+@evaluate.command("creativity")
+@click.option("--prompts", type=click.IntRange(1, 100), default=8, show_default=True)
+@click.option("--max-tokens", type=click.IntRange(16, 400), default=96, show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Calibration JSON (default: FABULA_HOME).")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), help="Also save the plot here.")
+def creativity(prompts: int, max_tokens: int, out: Path | None, plot_path: Path | None) -> None:
+    """Measure a temperature × min-p grid and pick the five --creativity presets along its front."""
+    from fabula.evals.creativity import calibrate, plot, save
+
+    settings = get_settings()
+    result = calibrate(settings, prompts=prompts, max_tokens=max_tokens)
+    target = out or settings.ensure_home() / "evals" / "creativity.json"
+    save(result, target)
+    if plot_path:
+        plot(result, plot_path)
+    for level in result["levels"]:
+        click.echo(
+            f"creativity {level['creativity']:.2f}: {level['params']}  perplexity {level['perplexity']}, "
+            f"diversity {level['diversity']}"
+        )
+    click.echo(
+        f"Austen: perplexity {result['human']['perplexity']}, diversity {result['human']['diversity']}; "
+        f"written to {target}",
+        err=True,
+    )

@@ -47,6 +47,10 @@ def build_params(options: dict[str, Any]) -> SamplingParams:
         "xtc_threshold",
     )
     given = {name: options[name] for name in fields if options.get(name) is not None}
+    if options.get("creativity") is not None:
+        from fabula.decoding.creativity import preset
+
+        given = {**preset(options["creativity"]), **given}
     if options.get("stop"):
         given["stop"] = tuple(options["stop"])
     return SamplingParams.from_mapping(given)
@@ -61,6 +65,11 @@ def build_params(options: dict[str, Any]) -> SamplingParams:
 @click.option("--n", type=int, help="Number of candidates (1-16); the best is chosen.")
 @click.option("--seed", type=int, help="Seed; candidate i uses seed+i. Random if omitted (and recorded).")
 @click.option("--max-tokens", type=int)
+@click.option(
+    "--creativity",
+    type=float,
+    help="0 (predictable) to 1 (adventurous): a measured sampler preset; explicit sampler flags win.",
+)
 @click.option("--temperature", type=float, help="0 is greedy.")
 @click.option("--top-k", type=int)
 @click.option("--top-p", type=float)
