@@ -53,9 +53,18 @@ def write(
     request = Request(rendered.messages, rendered.completion_prompt, params)
     constraint = form.constrain(rendered.inputs) if form.constrain and constrain else None
     steerable = constraint is not None and hasattr(backend, "stepper")
+    if params.ban_phrases and (constraint is not None or not hasattr(backend, "stepper")):
+        raise InvalidParam(
+            "ban_phrases",
+            list(params.ban_phrases),
+            "phrase bans need an engine that can be stepped (llamacpp, hf) and a free form",
+            hint="use --engine llamacpp or hf; fixed verse forms are already constrained",
+        )
     started = time.perf_counter()
     if steerable:
         completions = _constrained(backend, request, constraint, on_text)
+    elif params.ban_phrases:
+        completions = _with_bans(backend, request, on_text)
     else:
         completions = backend.complete(request, on_text)
     elapsed = time.perf_counter() - started
@@ -132,6 +141,18 @@ def _repair(backend: Backend, request: Request, inputs: dict[str, str], cleaned:
         "detail": f"{len(report['repaired_lines'])} lines repaired in {report['requests']} requests",
     }
     return Cleaned(text, [*cleaned.verdicts, note]), report
+
+
+def _with_bans(backend: Backend, request: Request, on_text: OnText | None) -> list[Completion]:
+    """Each candidate sampled token by token with banned phrases undone by backtracking."""
+    from fabula.backends.base import candidate_seeds
+    from fabula.decoding.antislop import sample_with_bans
+
+    out = []
+    for index, seed in enumerate(candidate_seeds(request.params.seed, request.params.n)):
+        emit = (lambda delta, i=index: on_text(i, delta)) if on_text else None
+        out.append(sample_with_bans(backend.stepper(request), request.params, seed, emit))  # type: ignore[attr-defined]
+    return out
 
 
 def _constrained(backend: Backend, request: Request, constraint: Any, on_text: OnText | None) -> list[Completion]:

@@ -80,6 +80,7 @@ class SamplingParams:
     dry_allowed_length: int = 2
     xtc_probability: float = 0.0
     xtc_threshold: float = 0.1
+    ban_phrases: tuple[str, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
         _check_int("max_tokens", self.max_tokens, 1, 32768)
@@ -109,6 +110,14 @@ class SamplingParams:
         _check_int("dry_allowed_length", self.dry_allowed_length, 1, 20)
         _check_float("xtc_probability", self.xtc_probability, 0.0, 1.0, hint="0 switches XTC off")
         _check_float("xtc_threshold", self.xtc_threshold, 0.0, 0.5, hint="above 0.5 XTC could never act")
+        if isinstance(self.ban_phrases, str) or not isinstance(self.ban_phrases, (tuple, list)):
+            raise InvalidParam("ban_phrases", self.ban_phrases, "must be a list of phrases")
+        if len(self.ban_phrases) > 64:
+            raise InvalidParam("ban_phrases", len(self.ban_phrases), "at most 64 banned phrases")
+        for phrase in self.ban_phrases:
+            if not isinstance(phrase, str) or not phrase.strip() or len(phrase) > 100:
+                raise InvalidParam("ban_phrases", phrase, "each banned phrase must be 1 to 100 characters")
+        object.__setattr__(self, "ban_phrases", tuple(self.ban_phrases))
 
     @property
     def greedy(self) -> bool:
@@ -121,6 +130,7 @@ class SamplingParams:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["stop"] = list(self.stop)
+        data["ban_phrases"] = list(self.ban_phrases)
         return data
 
     @classmethod
@@ -150,7 +160,7 @@ def _parse_value(key: str, raw: Any) -> Any:
     if not isinstance(raw, str):
         return raw
     text = raw.strip()
-    if key == "stop":
+    if key in ("stop", "ban_phrases"):
         return tuple(part for part in text.split("|") if part)
     if key == "seed" and text.lower() in {"", "none", "random"}:
         return None

@@ -53,6 +53,8 @@ def build_params(options: dict[str, Any]) -> SamplingParams:
         given = {**preset(options["creativity"]), **given}
     if options.get("stop"):
         given["stop"] = tuple(options["stop"])
+    if options.get("ban"):
+        given["ban_phrases"] = tuple(options["ban"])
     return SamplingParams.from_mapping(given)
 
 
@@ -79,6 +81,7 @@ def build_params(options: dict[str, Any]) -> SamplingParams:
 @click.option("--presence-penalty", type=float)
 @click.option("--frequency-penalty", type=float)
 @click.option("--stop", multiple=True, help="Stop string (repeatable).")
+@click.option("--ban", multiple=True, help="Phrase to undo by backtracking when it appears (repeatable).")
 @click.option("--epsilon", type=float, help="Epsilon sampling cut-off (hf engine).")
 @click.option("--no-repeat-ngram", type=int, help="Ban repeating any n-gram of this size (hf engine).")
 @click.option("--dry-multiplier", type=float, help="DRY repetition penalty strength (0 = off).")

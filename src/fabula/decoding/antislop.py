@@ -1,0 +1,103 @@
+"""Phrase bans by backtracking ("anti-slop"): when a banned phrase appears, rewind to the token
+where it began, forbid that token at that position, and sample again.
+
+Banning single tokens cannot stop a phrase that spans several ("a testament to", "shivers down
+her spine"); banning every token of it would cripple ordinary words. Backtracking bans only the
+choice that started the phrase, only where it started it. Needs an engine that can be stepped and
+rewound (llamacpp, hf). Matching is case-insensitive; rewinds are bounded.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+
+from fabula.decoding.constrained import NARROW, REPEAT_WINDOW, WIDE, Stepper, _choose
+from fabula.sampling import SamplingParams
+from fabula.types import Completion
+
+MAX_REWINDS = 64
+
+
+def sample_with_bans(
+    stepper: Stepper,
+    params: SamplingParams,
+    seed: int | None,
+    on_text: Callable[[str], None] | None = None,
+) -> Completion:
+    rng = random.Random(seed)
+    phrases = [p.lower() for p in params.ban_phrases]
+    tokens: list[int] = []
+    pieces: list[str] = []
+    logprobs: list[float] = []
+    banned_at: dict[int, set[int]] = {}
+    rewinds = 0
+    start = time.perf_counter()
+    first: float | None = None
+    finish = "length"
+    while len(tokens) < params.max_tokens:
+        forbidden = banned_at.get(len(tokens), set())
+
+        allowed = _options(stepper.top(NARROW), forbidden, stepper.eos_ids) or _options(
+            stepper.top(WIDE)[NARROW:], forbidden, stepper.eos_ids
+        )
+        if not allowed:
+            finish = "dead_end"
+            break
+        token, text, logprob, is_end = _choose(allowed, params, tokens[-REPEAT_WINDOW:], rng)
+        if is_end:
+            finish = "stop"
+            break
+        stepper.push(token)
+        tokens.append(token)
+        pieces.append(text)
+        logprobs.append(logprob)
+        if first is None:
+            first = time.perf_counter() - start
+        hit = _banned_start(pieces, phrases)
+        if hit is not None and rewinds < MAX_REWINDS:
+            rewinds += 1
+            banned_at.setdefault(hit, set()).add(tokens[hit])
+            stepper.rewind(hit)
+            del tokens[hit:], pieces[hit:], logprobs[hit:]
+            continue
+        if any(stop in "".join(pieces) for stop in params.stop):
+            finish = "stop"
+            break
+    text = "".join(pieces)
+    for stop in params.stop:
+        text = text.split(stop)[0]
+    if on_text and text:
+        on_text(text)  # at the end: a streamed phrase might still have been taken back
+    return Completion(
+        text=text,
+        finish_reason=finish,
+        seed=seed,
+        completion_tokens=len(tokens),
+        token_logprobs=tuple(logprobs) or None,
+        first_token_s=first,
+        total_s=time.perf_counter() - start,
+    )
+
+
+def _options(
+    cands: list[tuple[int, str | None, float]], forbidden: set[int], eos: set[int]
+) -> list[tuple[int, str, float, bool]]:
+    """Candidates in _choose's shape; the last field marks end of text."""
+    return [(t, text or "", lp, t in eos) for t, text, lp in cands if t not in forbidden and (text or t in eos)]
+
+
+def _banned_start(pieces: list[str], phrases: list[str]) -> int | None:
+    """Index of the token where a banned phrase begins, if the newest token completed one."""
+    text = "".join(pieces).lower()
+    newest = len(pieces[-1])
+    for phrase in phrases:
+        at = text.rfind(phrase)
+        if at >= 0 and at + len(phrase) > len(text) - newest:
+            offset = 0
+            for index, piece in enumerate(pieces):
+                offset += len(piece)
+                if offset > at:
+                    return index
+    return None
