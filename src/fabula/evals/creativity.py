@@ -103,13 +103,12 @@ def pareto_front(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def plot(calibration: dict[str, Any], path: Path) -> Path:
-    import matplotlib
-    import matplotlib.ticker
+    from fabula.evals.plotting import diversity_chart, save_chart
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, 5.5), dpi=120)
+    fig, ax = diversity_chart(
+        "--creativity calibration: temperature × min-p grid on SmolLM2-135M",
+        "perplexity under the model (log scale): lower is more predictable",
+    )
     for p in calibration["points"]:
         ax.scatter(p["perplexity"], p["diversity"], s=25, color="lightsteelblue", zorder=2)
     for level in calibration["levels"]:
@@ -125,18 +124,7 @@ def plot(calibration: dict[str, Any], path: Path) -> Path:
     human = calibration["human"]
     ax.scatter(human["perplexity"], human["diversity"], s=160, marker="*", color="crimson", zorder=4)
     ax.annotate("Austen", (human["perplexity"], human["diversity"]), textcoords="offset points", xytext=(6, 4))
-    ax.set_xscale("log")
-    ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
-    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-    ax.set_xlabel("perplexity under the model (log scale): lower is more predictable")
-    ax.set_ylabel("diversity  ∏(1 − rep-n), n = 2..4")
-    ax.set_title("--creativity calibration: temperature × min-p grid on SmolLM2-135M")
-    ax.grid(True, alpha=0.3)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_chart(fig, path)
 
 
 def save(calibration: dict[str, Any], path: Path) -> None:

@@ -189,13 +189,12 @@ def markdown(result: dict[str, Any]) -> str:
 
 def plot(result: dict[str, Any], path: Path) -> Path:
     """Diversity against perplexity, one point per method, human marked."""
-    import matplotlib
-    import matplotlib.ticker
+    from fabula.evals.plotting import diversity_chart, save_chart
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, 5.5), dpi=120)
+    config = result["config"]
+    fig, ax = diversity_chart(
+        f"Decoding methods on SmolLM2-135M: {config['prompts']} Austen prompts, {config['max_tokens']} tokens"
+    )
     for r in result["rows"]:
         if r["perplexity"] is None:
             continue
@@ -211,19 +210,7 @@ def plot(result: dict[str, Any], path: Path) -> Path:
         ax.annotate(
             r["method"], (r["perplexity"], r["diversity"]), textcoords="offset points", xytext=(6, 4), fontsize=8
         )
-    ax.set_xscale("log")
-    ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
-    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-    ax.set_xlabel("perplexity under the model (log scale)")
-    ax.set_ylabel("diversity  ∏(1 − rep-n), n = 2..4")
-    config = result["config"]
-    ax.set_title(f"Decoding methods on SmolLM2-135M: {config['prompts']} Austen prompts, {config['max_tokens']} tokens")
-    ax.grid(True, alpha=0.3)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_chart(fig, path)
 
 
 def save(result: dict[str, Any], folder: Path) -> dict[str, str]:
