@@ -66,8 +66,6 @@ def test_melody_one_note_per_syllable_stress_on_strong_beats(tmp_path: Path) -> 
     syllable_count = sum(len(line_syllables(line)) for line in sung)
     assert len(tune.notes) == syllable_count
     assert tune.strong_beat_stress() >= 0.9
-    choruses = [[(n.pitch, n.start % 8, n.length) for n in tune.notes if n.section == "Chorus"]]
-    assert choruses  # the chorus comes back with the same tune every time
     chorus_notes = [n for n in tune.notes if n.section == "Chorus"]
     per = len(chorus_notes) // 3
     first, second, third = (chorus_notes[i * per : (i + 1) * per] for i in range(3))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -127,12 +127,10 @@ def write(
 
 def _repair(backend: Backend, request: Request, inputs: dict[str, str], cleaned: Any) -> tuple[Any, dict[str, Any]]:
     """A black-box engine's poem in a fixed English form: regenerate failing lines (bounded)."""
-    from fabula.forms.poem import CHINESE, chosen_form
+    from fabula.forms.poem import chosen_form
     from fabula.post.clean import Cleaned
     from fabula.verse.repair import repair_poem
 
-    if inputs.get("form") in CHINESE or not chosen_form(inputs).lines:
-        return cleaned, {"requests": 0, "note": "no line-level repair for this form"}  # pragma: no cover
     text, report = repair_poem(backend, request, chosen_form(inputs), cleaned.text)
     note = {
         "check": "repair",
@@ -143,21 +141,29 @@ def _repair(backend: Backend, request: Request, inputs: dict[str, str], cleaned:
     return Cleaned(text, [*cleaned.verdicts, note]), report
 
 
-def _with_bans(backend: Backend, request: Request, on_text: OnText | None) -> list[Completion]:
-    """Each candidate sampled token by token with banned phrases undone by backtracking."""
+SampleOne = Callable[[Any, int | None, Callable[[str], None] | None], Completion]
+
+
+def _stepped(backend: Backend, request: Request, on_text: OnText | None, sample: SampleOne) -> list[Completion]:
+    """Each candidate sampled token by token on its own stepper, seeds as in `Backend.complete`."""
     from fabula.backends.base import candidate_seeds
-    from fabula.decoding.antislop import sample_with_bans
 
     out = []
     for index, seed in enumerate(candidate_seeds(request.params.seed, request.params.n)):
         emit = (lambda delta, i=index: on_text(i, delta)) if on_text else None
-        out.append(sample_with_bans(backend.stepper(request), request.params, seed, emit))  # type: ignore[attr-defined]
+        out.append(sample(backend.stepper(request), seed, emit))  # type: ignore[attr-defined]
     return out
 
 
+def _with_bans(backend: Backend, request: Request, on_text: OnText | None) -> list[Completion]:
+    """Banned phrases undone by backtracking."""
+    from fabula.decoding.antislop import sample_with_bans
+
+    return _stepped(backend, request, on_text, lambda st, seed, emit: sample_with_bans(st, request.params, seed, emit))
+
+
 def _constrained(backend: Backend, request: Request, constraint: Any, on_text: OnText | None) -> list[Completion]:
-    """Each candidate decoded token by token inside the form's constraint, seeds as in `complete`."""
-    from fabula.backends.base import candidate_seeds
+    """Decoded inside the form's constraint."""
     from fabula.decoding.constrained import constrained_sample
 
     params = request.params
@@ -170,12 +176,12 @@ def _constrained(backend: Backend, request: Request, constraint: Any, on_text: O
             hint="leave it off for fixed forms",
         )
     budget = max(params.max_tokens, 40 * len(constraint.form.lines))
-    out = []
-    for index, seed in enumerate(candidate_seeds(params.seed, params.n)):
-        stepper = backend.stepper(request)  # type: ignore[attr-defined]
-        emit = (lambda delta, i=index: on_text(i, delta)) if on_text else None
-        out.append(constrained_sample(stepper, constraint, params, seed, emit, max_tokens=budget))
-    return out
+    return _stepped(
+        backend,
+        request,
+        on_text,
+        lambda st, seed, emit: constrained_sample(st, constraint, params, seed, emit, max_tokens=budget),
+    )
 
 
 def _round(value: float | None) -> float | None:

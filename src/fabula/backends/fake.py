@@ -36,7 +36,7 @@ class FakeBackend:
     def model_info(self) -> dict[str, object]:
         return {"name": self.model_name, "path": None, "sha256": None}
 
-    def _script(self, request: Request, index: int, seed: int | None) -> str:
+    def _script(self, request: Request, seed: int | None) -> str:
         if self.model_name == "echo":
             return request.messages[-1].content if request.messages else request.completion_prompt
         scripts = type(self).scripts or [SAMPLE]
@@ -52,7 +52,7 @@ class FakeBackend:
         out = []
         for index, seed in enumerate(candidate_seeds(request.params.seed, request.params.n)):
             start = time.perf_counter()
-            words = self._script(request, index, seed).split(" ")
+            words = self._script(request, seed).split(" ")
             finish = "stop"
             if len(words) > request.params.max_tokens:
                 words, finish = words[: request.params.max_tokens], "length"

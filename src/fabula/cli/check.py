@@ -39,8 +39,8 @@ def check_poem_command(file: Path, form_name: str, scheme: str, as_json: bool) -
     if form_name in ("wujue", "qijue", "wulv", "qilv"):
         from fabula.verse.chinese import check_chinese
 
-        report = check_chinese(text, form_name)
-        _print_report(report, as_json)
+        _print_report(check_chinese(text, form_name), as_json)
+        return
     report = check_poem(text, verse_form(form_name, scheme if form_name == "quatrain" else None))
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False))

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from fabula.evals.decoding import _score, austen_prompts
+from fabula.evals.decoding import austen_prompts, score_continuation
 from fabula.quality.metrics import ends_in_repetition, simctg_diversity
 from fabula.sampling import SamplingParams
 from fabula.settings import Settings
@@ -39,7 +39,7 @@ def calibrate(settings: Settings, prompts: int = 8, max_tokens: int = 96, seed: 
     def measure(texts: list[list[int]]) -> dict[str, float]:
         nll = n = 0.0
         for (prompt, _), ids in zip(pairs, texts, strict=True):
-            total, count = _score(hf, tok.encode(prompt), ids)
+            total, count = score_continuation(hf, tok.encode(prompt), ids)
             nll, n = nll + total, n + count
         return {
             "perplexity": round(float(2.718281828 ** (nll / n)), 3) if n else 0.0,

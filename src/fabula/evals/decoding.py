@@ -143,7 +143,7 @@ def run(settings: Settings, config: EvalConfig, progress: Callable[[str], None] 
 def _row(name: str, texts: list[list[int]], prompts: list[str], hf: Any, tokenizer: Any, seconds: float) -> dict:
     nll, count = 0.0, 0
     for prompt, ids in zip(prompts, texts, strict=True):
-        total, n = _score(hf, tokenizer.encode(prompt), ids)
+        total, n = score_continuation(hf, tokenizer.encode(prompt), ids)
         nll, count = nll + total, count + n
     decoded = [tokenizer.decode(ids) for ids in texts]
     return {
@@ -160,7 +160,7 @@ def _row(name: str, texts: list[list[int]], prompts: list[str], hf: Any, tokeniz
     }
 
 
-def _score(hf: Any, prompt: list[int], continuation: list[int]) -> tuple[float, int]:
+def score_continuation(hf: Any, prompt: list[int], continuation: list[int]) -> tuple[float, int]:
     """Summed negative log-likelihood of `continuation` after `prompt`, and its token count."""
     import torch
 

@@ -106,7 +106,8 @@ def _fill(template: str, values: Mapping[str, str], form: str) -> str:
     return "".join(out)
 
 
-def load_form(name: str, validators: tuple[Validator, ...] = (), **hooks: Any) -> Form:
+def load_form(name: str) -> Form:
+    """The form's template data; its module adds validators and hooks with dataclasses.replace."""
     source = resources.files("fabula.forms.templates").joinpath(f"{name}.toml")
     try:
         data = tomllib.loads(source.read_text(encoding="utf-8"))
@@ -127,8 +128,6 @@ def load_form(name: str, validators: tuple[Validator, ...] = (), **hooks: Any) -
         user=prompt["user"],
         completion=prompt["completion"],
         checks=dict(data.get("checks", {})),
-        validators=validators,
-        **hooks,
     )
 
 

@@ -7,6 +7,7 @@ pass; the song is then assembled with the chorus repeated verbatim, and checked 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from fabula.forms.base import Form, load_form, verdict
@@ -48,8 +49,13 @@ def build() -> Form:
     def layout(text: str, inputs: Mapping[str, str]) -> str:
         return assemble(text, sections_of(inputs))
 
-    form = load_form(
-        "lyrics", validators=(keeps_shape,), derive=derive, constrain=constrain, report=check, assemble=layout
+    form = replace(
+        load_form("lyrics"),
+        validators=(keeps_shape,),
+        derive=derive,
+        constrain=constrain,
+        report=check,
+        assemble=layout,
     )
     sections_of(form.resolve_inputs(None, {}))  # the defaults must parse
     return form

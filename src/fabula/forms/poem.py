@@ -9,6 +9,7 @@ the candidate's `checks`.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from fabula.forms.base import Form, load_form, verdict
@@ -22,7 +23,8 @@ def chosen_form(inputs: Mapping[str, str]) -> VerseForm:
 
 
 def build() -> Form:
-    checks = load_form("poem").checks
+    form = load_form("poem")
+    checks = form.checks
     min_lines = int(checks.get("min_lines", 3))
     max_line_words = int(checks.get("max_line_words", 20))
 
@@ -87,6 +89,6 @@ def build() -> Form:
 
         return VerseConstraint(form, load_lexicon(get_settings().home / "cache"))
 
-    return load_form(
-        "poem", validators=(has_lines, lines_are_verse, keeps_form), derive=derive, constrain=constrain, report=check
+    return replace(
+        form, validators=(has_lines, lines_are_verse, keeps_form), derive=derive, constrain=constrain, report=check
     )

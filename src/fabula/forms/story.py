@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from fabula.forms.base import Form, load_form, verdict
 
 
 def build() -> Form:
-    checks = load_form("story").checks
+    form = load_form("story")
+    checks = form.checks
     min_words = int(checks.get("min_words", 40))
 
     def long_enough(text: str, _inputs: Mapping[str, str]) -> dict[str, Any]:
@@ -21,4 +23,4 @@ def build() -> Form:
         sentences = len(re.findall(r"[.!?…](?:[\"'”’)]*)(?:\s|$)", text))
         return verdict("prose", sentences >= 2, f"{sentences} sentences", severity="warning")
 
-    return load_form("story", validators=(long_enough, is_prose))
+    return replace(form, validators=(long_enough, is_prose))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fabula.quality.metrics import distinct_n, mean_logprob, perplexity, repetition_rate, words
+from fabula.quality.metrics import distinct_n, mean_logprob, perplexity, rep_n, words
 from fabula.types import Candidate, Completion
 
 RANK_FORMULA = "mean_logprob - 5 * repetition_4 (higher is better; -10 when no logprobs)"
@@ -18,7 +18,7 @@ RANK_FORMULA = "mean_logprob - 5 * repetition_4 (higher is better; -10 when no l
 def score(text: str, completion: Completion) -> dict[str, Any]:
     tokens = words(text)
     mlp = mean_logprob(completion.token_logprobs)
-    rep = repetition_rate(tokens, 4)
+    rep = rep_n(tokens, 4)
     ppl = perplexity(completion.token_logprobs)
     return {
         "words": len(tokens),

@@ -20,16 +20,6 @@ def distinct_n(tokens: Sequence[object], n: int) -> float:
     return len(set(grams)) / len(grams) if grams else 0.0
 
 
-def repetition_rate(tokens: Sequence[object], n: int = 4) -> float:
-    """Share of n-grams that repeat an earlier one: high values mean the text loops."""
-    grams = [tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
-    if not grams:
-        return 0.0
-    counts = Counter(grams)
-    repeated = sum(c - 1 for c in counts.values())
-    return repeated / len(grams)
-
-
 def mean_logprob(logprobs: Sequence[float] | None) -> float | None:
     finite = [lp for lp in logprobs or () if math.isfinite(lp)]
     return sum(finite) / len(finite) if finite else None
