@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(BIN)/pip install --quiet -e '.[llamacpp,hf,dev]'
+	$(BIN)/pip install --quiet -e '.[llamacpp,hf,train,dev]'
 	touch $@
 
 run: $(VENV)/.installed

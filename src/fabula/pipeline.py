@@ -51,6 +51,9 @@ def write(
     if params.seed is None:
         params = params.with_(seed=secrets.randbelow(MAX_SEED + 1))
     request = Request(rendered.messages, rendered.completion_prompt, params)
+    if not backend.capabilities.instructions:
+        text = form.continuation(rendered.inputs) if form.continuation else rendered.inputs["prompt"]
+        request = Request(rendered.messages, text, params, raw=True)
     constraint = form.constrain(rendered.inputs) if form.constrain and constrain else None
     steerable = constraint is not None and hasattr(backend, "stepper")
     if params.ban_phrases and (constraint is not None or not hasattr(backend, "stepper")):
@@ -101,7 +104,7 @@ def write(
             "inputs": rendered.inputs,
             "mode": chosen.completion.prompt_mode,
             "messages": request.chat_dicts(),
-            "completion_prompt": rendered.completion_prompt,
+            "completion_prompt": request.completion_prompt,
         },
         "template": form.template_id,
         "constrained": steerable,

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 ENGINES: dict[str, str] = {
     "llamacpp": "fabula.backends.llamacpp:LlamaCppBackend",
     "hf": "fabula.backends.hf:HFBackend",
+    "gpt": "fabula.backends.gpt:GPTBackend",
     "openai": "fabula.backends.openai_compat:OpenAIBackend",
     "fake": "fabula.backends.fake:FakeBackend",
 }

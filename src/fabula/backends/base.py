@@ -24,6 +24,9 @@ class Capabilities:
     streaming: bool
     logprobs: bool
     chat_template: bool  # the loaded model has one, so chat messages are used
+    # False for a model that only continues text (our own GPTs): it gets the form's continuation
+    # prompt (by default the user's own words) as plain text, never an English instruction
+    instructions: bool = True
 
 
 @runtime_checkable

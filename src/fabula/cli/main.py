@@ -43,7 +43,9 @@ def _register() -> None:
     from fabula.cli.check import check
     from fabula.cli.data import data
     from fabula.cli.evaluate import evaluate
+    from fabula.cli.export import export, inspect
     from fabula.cli.models import models
+    from fabula.cli.train import train
     from fabula.cli.works import works
     from fabula.cli.write import write
 
@@ -53,6 +55,9 @@ def _register() -> None:
     cli.add_command(evaluate)
     cli.add_command(works)
     cli.add_command(models)
+    cli.add_command(train)
+    cli.add_command(export)
+    cli.add_command(inspect)
 
 
 _register()

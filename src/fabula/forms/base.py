@@ -53,6 +53,8 @@ class Form:
     constrain: Constrain | None = None  # a text constraint for steerable engines, or None
     report: Report | None = None  # a full validator report, stored as a candidate's "checks"
     assemble: Callable[[str, Mapping[str, str]], str] | None = None  # lay out generated text (songs)
+    # what a text-continuation model (no instructions) is given instead of the instruction prompt
+    continuation: Callable[[Mapping[str, str]], str] | None = None
 
     @property
     def template_id(self) -> str:
