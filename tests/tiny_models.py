@@ -20,7 +20,7 @@ CHAT_TEMPLATE = (
 )
 
 
-def build_tiny_llama(target: Path, chat: bool = True, vocab_size: int = 300) -> Path:
+def build_tiny_llama(target: Path, chat: bool = True, vocab_size: int = 300, init_range: float = 0.02) -> Path:
     from tokenizers import ByteLevelBPETokenizer
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
@@ -44,6 +44,7 @@ def build_tiny_llama(target: Path, chat: bool = True, vocab_size: int = 300) -> 
         max_position_embeddings=256,
         eos_token_id=tokenizer.eos_token_id,
         bos_token_id=tokenizer.eos_token_id,
+        initializer_range=init_range,
     )
     model = LlamaForCausalLM(config)
     target.mkdir(parents=True, exist_ok=True)

@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     openai_timeout_s: float = Field(default=120.0, gt=0)
     openai_dialect: Literal["llamacpp", "vllm", "openai"] = "llamacpp"
     hf_dtype: str = "float32"
+    adapter: str = ""  # a PEFT LoRA adapter folder applied on the hf engine (fabula train finetune)
 
     @field_validator("hf_dtype")
     @classmethod

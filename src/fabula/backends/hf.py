@@ -68,6 +68,21 @@ def resolve_hf_model(model: str, settings: Settings) -> tuple[Path, Path | None]
     return convert_gguf(gguf, settings.ensure_home() / "cache"), gguf
 
 
+def apply_adapter(model: Any, adapter: Path) -> Any:
+    """Load a PEFT LoRA adapter onto `model` and merge it: decoding then costs what the base costs."""
+    if not (adapter / "adapter_config.json").is_file():
+        raise ConfigError(f"--adapter {adapter}: no adapter_config.json there (a PEFT adapter folder is expected)")
+    try:
+        from peft import PeftModel
+    except ImportError as exc:  # pragma: no cover - depends on the installation
+        raise ConfigError("--adapter needs PEFT: pip install 'fabula[train]'") from exc
+    try:
+        merged = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
+    except (ValueError, RuntimeError, KeyError) as exc:
+        raise ConfigError(f"--adapter {adapter} does not fit this model: {str(exc)[:300]}") from exc
+    return merged.eval()
+
+
 class HFBackend:
     name = ENGINE
 
@@ -84,6 +99,8 @@ class HFBackend:
         dtype = getattr(torch, settings.hf_dtype)
         self.tokenizer = AutoTokenizer.from_pretrained(self.directory)
         self.model = AutoModelForCausalLM.from_pretrained(self.directory, dtype=dtype).eval()
+        if settings.adapter:
+            self.model = apply_adapter(self.model, Path(settings.adapter))
         self._chat = bool(getattr(self.tokenizer, "chat_template", None))
         self.capabilities = Capabilities(steerable=True, streaming=True, logprobs=True, chat_template=self._chat)
         self.eos_ids = self._eos_ids()
@@ -114,7 +131,19 @@ class HFBackend:
             weights = next(iter(sorted(self.directory.glob("*.safetensors"))), None)
             digest = file_sha256(weights, self.settings.home / "cache") if weights else None
         path = self.source_gguf or self.directory
-        return {"name": self.model_name, "path": str(path), "sha256": digest, "dtype": self.settings.hf_dtype}
+        info: dict[str, object] = {
+            "name": self.model_name,
+            "path": str(path),
+            "sha256": digest,
+            "dtype": self.settings.hf_dtype,
+        }
+        if self.settings.adapter:
+            weights = Path(self.settings.adapter) / "adapter_model.safetensors"
+            info["adapter"] = {
+                "path": self.settings.adapter,
+                "sha256": file_sha256(weights, self.settings.home / "cache"),
+            }
+        return info
 
     def prompt_ids(self, request: Request) -> list[int]:
         if self._chat and not request.raw:

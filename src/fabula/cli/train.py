@@ -49,12 +49,16 @@ class _Progress:
         kind = event["event"]
         if kind == "train":
             self.progress.update(self.task, completed=event["step"], loss=event["loss"], tps=event["tokens_per_s"])
+        elif kind == "eval" and "val_perplexity" in event:
+            self.progress.console.print(f"step {event['step']}: validation perplexity {event['val_perplexity']:.2f}")
         elif kind == "eval":
             self.progress.console.print(f"step {event['step']}: validation loss {event['val_loss']:.4f}")
         elif kind == "sample":
             self.progress.console.print(f"[dim]sample at step {event['step']}:[/dim] {event['text'][:200]!r}")
-        elif kind == "start":
+        elif kind == "start" and "parameters" in event:
             self.progress.console.print(f"{event['parameters']:,} parameters; data {event['data']}")
+        elif kind == "start":
+            self.progress.console.print(f"base {event['base']}: {event['train_windows']} training windows")
 
 
 @train.command("pretrain")
@@ -97,3 +101,62 @@ def pretrain_command(
         f"done: step {summary['step']}, validation loss {summary['val_loss']:.4f}, "
         f"{summary['tokens_per_s']:,.0f} tokens/s; model in {folder} (loss curve: loss.png)"
     )
+
+
+@train.command("finetune")
+@click.option("--base", default="default", show_default=True, help="default (embedded SmolLM2) or a HF model folder.")
+@click.option("--method", type=click.Choice(["lora", "full"]), default="lora", show_default=True)
+@click.option("--data", default="austen", show_default=True, help="austen, or a folder of .txt files.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Adapter/model folder.")
+@click.option("--steps", type=click.IntRange(1), default=60, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1), default=4, show_default=True)
+@click.option("--block", type=click.IntRange(8, 4096), default=256, show_default=True, help="Tokens per window.")
+@click.option("--learning-rate", type=float, default=None, help="Default 2e-4 (lora) or 2e-5 (full).")
+@click.option("--lora-r", type=click.IntRange(1, 256), default=8, show_default=True)
+@click.option("--val-windows", type=click.IntRange(1), default=24, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON event per line.")
+def finetune_command(
+    base: str,
+    method: str,
+    data: str,
+    out: Path | None,
+    steps: int,
+    batch_size: int,
+    block: int,
+    learning_rate: float | None,
+    lora_r: int,
+    val_windows: int,
+    seed: int,
+    as_json: bool,
+) -> None:
+    """Fine-tune the embedded SmolLM2 (or a local HF model) on a corpus; report validation perplexity
+    before and after; save a PEFT adapter (lora) or a full model."""
+    from fabula.train.finetune import FinetuneConfig, finetune
+
+    cfg = FinetuneConfig(
+        base=base,
+        method=method,
+        data=data,
+        block=block,
+        batch_size=batch_size,
+        steps=steps,
+        learning_rate=learning_rate or (2e-4 if method == "lora" else 2e-5),
+        lora_r=lora_r,
+        lora_alpha=2 * lora_r,
+        val_windows=val_windows,
+        seed=seed,
+    )
+    settings = get_settings()
+    folder = out or settings.ensure_home() / "adapters" / f"{Path(data).name}-{method}"
+    if as_json:
+        finetune(cfg, folder, settings, on_event=lambda e: click.echo(json.dumps(e)))
+        return
+    with _Progress(steps, 0) as progress:
+        summary = finetune(cfg, folder, settings, on_event=progress)
+    click.echo(
+        f"validation perplexity {summary['val_perplexity_before']:.2f} -> {summary['val_perplexity_after']:.2f} "
+        f"({summary['trainable_parameters']:,} trainable parameters); saved to {folder}"
+    )
+    if method == "lora":
+        click.echo(f'use it: fabula write story "..." --engine hf --adapter {folder}', err=True)

@@ -63,7 +63,12 @@ def build_params(options: dict[str, Any]) -> SamplingParams:
 @click.argument("prompt", required=False)
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Form input, e.g. genre=mystery.")
 @click.option("--engine", help="llamacpp (default), hf, openai or fake.")
-@click.option("--model", help="GGUF path, Hugging Face folder, or server model name.")
+@click.option("--model", help="GGUF path, Hugging Face folder, GPT name/folder, or server model name.")
+@click.option(
+    "--adapter",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="PEFT LoRA adapter folder (from `fabula train finetune`), hf engine.",
+)
 @click.option("--n", type=int, help="Number of candidates (1-16); the best is chosen.")
 @click.option("--seed", type=int, help="Seed; candidate i uses seed+i. Random if omitted (and recorded).")
 @click.option("--max-tokens", type=int)
@@ -116,6 +121,7 @@ def write(
     sets: tuple[str, ...],
     engine: str | None,
     model: str | None,
+    adapter: Path | None,
     melody_path: Path | None,
     abc_path: Path | None,
     wav_path: Path | None,
@@ -130,6 +136,12 @@ def write(
     from fabula.store.works import WorkStore, provenance_line, write_atomic
 
     settings = get_settings()
+    if adapter is not None:
+        if (engine or settings.engine) != "hf":
+            raise InvalidParam(
+                "--adapter", str(adapter), "adapters are applied on the hf engine", hint="add --engine hf"
+            )
+        settings = settings.model_copy(update={"adapter": str(adapter)})
     params = build_params(options)
     inputs = parse_sets(sets)
     asked = melody_path or abc_path or wav_path

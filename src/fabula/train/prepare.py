@@ -21,7 +21,7 @@ from fabula.gpt.tokenizers import BPETokenizer, CharTokenizer
 from fabula.train.config import DataConfig
 
 
-def _documents(config: DataConfig, home: Path) -> Iterator[str]:
+def documents(config: DataConfig, home: Path) -> Iterator[str]:
     corpus = config.corpus
     if corpus == "tang":
         from fabula.data.poetry import clean_poem, fetch_poetry, poems
@@ -66,7 +66,7 @@ def _one_line(text: str) -> str:
     return "".join(part.strip() for part in text.splitlines())
 
 
-def _is_val(document: str, fraction: float) -> bool:
+def is_val(document: str, fraction: float) -> bool:
     digest = hashlib.blake2b(document.encode("utf-8"), digest_size=8).digest()
     return int.from_bytes(digest, "big") / 2**64 < fraction
 
@@ -90,12 +90,12 @@ def prepare(config: DataConfig, home: Path, force: bool = False) -> Path:
     train_docs: list[str] = []
     val_docs: list[str] = []
     duplicates = 0
-    for doc in _documents(config, home):
+    for doc in documents(config, home):
         if doc in seen:
             duplicates += 1
             continue
         seen.add(doc)
-        (val_docs if _is_val(doc, config.val_fraction) else train_docs).append(doc)
+        (val_docs if is_val(doc, config.val_fraction) else train_docs).append(doc)
     if not train_docs or not val_docs:
         raise ConfigError(
             f"corpus {config.corpus!r} gave {len(train_docs)} training and {len(val_docs)} validation documents;"
