@@ -100,7 +100,7 @@ def finetune(cfg: FinetuneConfig, out: Path, settings: Settings, on_event: OnEve
     torch.set_num_threads(settings.threads)
     folder = base_model_folder(cfg.base, settings)
     tokenizer = AutoTokenizer.from_pretrained(folder)
-    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
+    model: Any = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
     train, val = token_windows(cfg, tokenizer, settings.ensure_home())
     emit({"event": "start", "base": str(folder), "train_windows": len(train), "val_windows": len(val)})
     before = perplexity(model, val, cfg.batch_size)
