@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-CHARS = "春花秋月山水风云江天人心"
+CHARS = "春花秋月山水风云江天人心日夜长空明光来归时年中东西南北青白红黄金玉清寒香深城"
 
 
 def write_corpus(folder: Path, documents: int = 60, seed: int = 0) -> Path:

@@ -16,7 +16,7 @@ from fabula.gpt.export import export_gguf, export_hf, load_gpt
 from fabula.gpt.inspect import attention_maps
 from fabula.train.config import load_config
 from fabula.train.pretrain import pretrain
-from tests.gpt_fixtures import tiny_overrides, write_corpus
+from tests.gpt_fixtures import CHARS, tiny_overrides, write_corpus
 
 PROMPT = "《春》春花秋"
 
@@ -111,7 +111,7 @@ def test_gpt_engine_writes_through_the_pipeline(trained: Path) -> None:
     # a continuation model gets the user's words as they are, never an English instruction
     assert work["provenance"]["prompt"]["completion_prompt"] == PROMPT
     assert work["provenance"]["model"]["name"] == "tiny-poems"
-    assert any(ch in work["text"] for ch in "春花秋月山水风云江天人心")
+    assert any(ch in work["text"] for ch in CHARS)
 
 
 def test_attention_maps_and_png(trained: Path, tmp_path: Path) -> None:
@@ -130,3 +130,20 @@ def test_attention_maps_and_png(trained: Path, tmp_path: Path) -> None:
         cli, ["inspect", "attention", "--model", str(trained), "--text", PROMPT, "--out", str(out), "--layer", "5"]
     )
     assert result.exit_code == 2 and "--layer 5: this model has layers 0..1" in result.output
+
+
+def test_chinese_quatrain_by_construction_on_the_gpt_engine(trained: Path) -> None:
+    """With no --engine, a Chinese form goes to the gpt engine; the constraint keeps the form."""
+    from fabula.verse.chinese import check_chinese
+
+    result = CliRunner().invoke(
+        cli,
+        ["write", "poem", "春", "--set", "form=wujue", "--model", str(trained), "--n", "2", "--seed", "3", "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    work = json.loads(result.stdout)
+    assert work["provenance"]["engine"] == "gpt" and work["provenance"]["constrained"] is True
+    assert work["provenance"]["prompt"]["completion_prompt"] == "《春》"
+    for candidate in work["candidates"]:
+        assert check_chinese(candidate["text"], "wujue")["ok"], candidate["text"]
+    assert len(work["text"].splitlines()) == 2  # printed one couplet per line

@@ -178,7 +178,8 @@ def _constrained(backend: Backend, request: Request, constraint: Any, on_text: O
             "constrained verse decoding does not apply it",
             hint="leave it off for fixed forms",
         )
-    budget = max(params.max_tokens, 40 * len(constraint.form.lines))
+    # enough tokens for the whole form whatever max_tokens says: a poem cut short keeps no form
+    budget = max(params.max_tokens, constraint.token_budget())
     return _stepped(
         backend,
         request,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,12 @@ def build_params(options: dict[str, Any]) -> SamplingParams:
     if options.get("ban"):
         given["ban_phrases"] = tuple(options["ban"])
     return SamplingParams.from_mapping(given)
+
+
+def _chinese_verse(form: str, inputs: dict[str, str]) -> bool:
+    from fabula.forms.poem import CHINESE
+
+    return form == "poem" and inputs.get("form") in CHINESE
 
 
 @click.command()
@@ -154,6 +161,8 @@ def write(
     store = WorkStore(settings.db_url)  # open (and migrate) before the slow part: fail early
     stream = not (as_json or no_stream or form == "lyrics")  # a song is laid out only when complete
     engine_name = engine or settings.engine
+    if engine is None and "FABULA_ENGINE" not in os.environ and _chinese_verse(form, inputs):
+        engine_name = "gpt"  # the default model writes no Chinese; our Tang-poem model does
     if not as_json:
         click.echo(f"loading {engine_name} engine…", err=True)
     backend = get_backend(engine_name, model if model is not None else settings.model, settings)

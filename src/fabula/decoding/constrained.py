@@ -51,6 +51,10 @@ class TextConstraint(Protocol):
 
     def can_end(self, state: Any) -> bool: ...
 
+    def token_budget(self) -> int:
+        """Tokens the whole form needs at most."""
+        ...
+
 
 NO_REPEAT_NGRAM = 3  # no token trigram twice: small models fall into "I'm gone. I'm gone." loops
 
@@ -159,7 +163,7 @@ def constrained_sample(
         if first is None:
             first = time.perf_counter() - start
         state = after
-        if "\n" in text or getattr(state, "done", False):
+        if "\n" in text or getattr(state, "done", False) or getattr(state, "at_line_start", False):
             line_starts.append((len(tokens), state))
             retries = 0
         if getattr(state, "done", False):

@@ -8,6 +8,7 @@ the candidate's `checks`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -79,7 +80,9 @@ def build() -> Form:
 
     def constrain(inputs: Mapping[str, str]) -> Any:
         if inputs.get("form") in CHINESE:
-            return None  # validated, not yet constrained: that needs a model that writes Chinese
+            from fabula.verse.chinese_constraint import ChineseVerseConstraint
+
+            return ChineseVerseConstraint(inputs["form"])
         form = chosen_form(inputs)
         if not form.lines:
             return None
@@ -89,6 +92,24 @@ def build() -> Form:
 
         return VerseConstraint(form, load_lexicon(get_settings().home / "cache"))
 
+    def continuation(inputs: Mapping[str, str]) -> str:
+        # our Tang-poem model was trained on "《title》poem" lines: the prompt becomes the title
+        if inputs.get("form") in CHINESE:
+            return f"《{inputs['prompt'].strip().strip('《》')}》"
+        return inputs["prompt"]
+
+    def assemble(text: str, inputs: Mapping[str, str]) -> str:
+        if inputs.get("form") not in CHINESE or "\n" in text.strip():
+            return text
+        # one couplet per line, as regulated verse is printed
+        return re.sub(r"(?<=[。！？])(?=.)", "\n", text.strip())
+
     return replace(
-        form, validators=(has_lines, lines_are_verse, keeps_form), derive=derive, constrain=constrain, report=check
+        form,
+        validators=(has_lines, lines_are_verse, keeps_form),
+        derive=derive,
+        constrain=constrain,
+        report=check,
+        continuation=continuation,
+        assemble=assemble,
     )

@@ -49,6 +49,9 @@ class VerseConstraint:
         self.form = form
         self.lexicon = lexicon
 
+    def token_budget(self) -> int:
+        return 40 * len(self.form.lines)
+
     def initial(self) -> VerseState:
         return VerseState()
 

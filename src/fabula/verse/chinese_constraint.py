@@ -1,0 +1,120 @@
+"""Chinese regulated verse as a constraint over characters: may this character come next?
+
+The constraint accepts exactly the texts that `fabula.verse.chinese.check_chinese` passes, built
+one character at a time: each line has the form's number of Han characters, then "，" (odd lines)
+or "。" (even lines); positions 二四六 and the line's last character follow the 平仄 pattern; the
+even lines end on 平 characters sharing one 中华新韵 rhyme (with line 1 when it rhymes), and a
+rhyme character is not used twice.
+
+The pattern is read off line 1 as the validator reads it: the second character's most common
+reading chooses 平起 or 仄起, and the last character's chooses 首句入韵. Until those characters are
+written, line 1 obeys what every candidate pattern shares (二 and 四 opposite).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from fabula.verse.chinese import FORMS, HAN, char_tone, expected_patterns, rhymes_of
+
+
+@dataclass(frozen=True)
+class ChineseState:
+    line: int = 0
+    chars: tuple[str, ...] = ()  # characters of the current line
+    first_line: tuple[str, ...] = ()  # line 1, once complete
+    patterns: tuple[str, ...] = ()  # every line's pattern, once line 1 is complete
+    rhymes: frozenset[str] | None = None  # the rhymes still shared by every rhyming line so far
+    rhyme_chars: tuple[str, ...] = ()
+    punct_due: bool = False  # the line is full: its punctuation comes next
+    done: bool = False
+
+    @property
+    def at_line_start(self) -> bool:
+        return not self.chars and not self.punct_due
+
+
+class ChineseVerseConstraint:
+    def __init__(self, form: str) -> None:
+        if form not in FORMS:
+            raise ValueError(f"unknown Chinese form {form!r}; known: {', '.join(FORMS)}")
+        self.form = form
+        self.length, self.count, self.title = FORMS[form]
+        # 0-based positions whose tone is fixed: 二、四(、六) and the last
+        self.checked = (1, 3, 5, self.length - 1) if self.length == 7 else (1, 3, self.length - 1)
+
+    def token_budget(self) -> int:
+        return (self.length + 1) * self.count  # one token per character and punctuation mark
+
+    def initial(self) -> ChineseState:
+        return ChineseState()
+
+    def can_end(self, state: ChineseState) -> bool:
+        return state.done
+
+    def advance(self, state: ChineseState, text: str) -> ChineseState | None:
+        for char in text:
+            next_state = self._char(state, char)
+            if next_state is None:
+                return None
+            state = next_state
+        return state
+
+    def _char(self, s: ChineseState, char: str) -> ChineseState | None:
+        if s.done:
+            return None
+        if s.punct_due:
+            want = "，" if s.line % 2 == 0 else "。"
+            if char != want:
+                return None
+            done = s.line == self.count - 1
+            return replace(s, line=s.line + 1, chars=(), punct_due=False, done=done)
+        if not HAN.fullmatch(char) or not self._tone_fits(s, char):
+            return None
+        chars = (*s.chars, char)
+        pos = len(s.chars)
+        rhymes, rhyme_chars = s.rhymes, s.rhyme_chars
+        first_line, patterns = s.first_line, s.patterns
+        last = pos == self.length - 1
+        if last and s.line == 0:
+            first_line = chars
+            _, rhymed, all_patterns = expected_patterns([char_tone(c) for c in chars], self.length, self.count)
+            patterns = tuple(all_patterns)
+            if rhymed:
+                rhymes, rhyme_chars = frozenset(rhymes_of(char)), (char,)
+                if not rhymes:
+                    return None
+        elif last and s.line % 2 == 1:
+            if char in rhyme_chars or not char_tone(char).ping:
+                return None
+            own = frozenset(rhymes_of(char))
+            rhymes = own if rhymes is None else rhymes & own
+            if not rhymes:
+                return None
+            rhyme_chars = (*rhyme_chars, char)
+        return replace(
+            s,
+            chars=chars,
+            first_line=first_line,
+            patterns=patterns,
+            rhymes=rhymes,
+            rhyme_chars=rhyme_chars,
+            punct_due=last,
+        )
+
+    def _tone_fits(self, s: ChineseState, char: str) -> bool:
+        pos = len(s.chars)
+        if pos not in self.checked:
+            return True
+        tone = char_tone(char)
+        if s.patterns:
+            want_ping = s.patterns[s.line][pos] == "P"
+            return tone.ping if want_ping else tone.ze
+        # line 1, pattern not yet known: the second character and the last are free (they choose
+        # the pattern); the others must be opposite to the second character's reading
+        if pos == 1 or pos == self.length - 1:
+            return True
+        second_ping = char_tone(s.chars[1]).primary_ping
+        # in the five-character core, 二 and 四 alternate; in 七言 二、四、六 alternate too
+        want_ping = not second_ping if pos == 3 else second_ping
+        return tone.ping if want_ping else tone.ze

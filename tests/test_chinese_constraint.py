@@ -1,0 +1,67 @@
+"""The Chinese verse constraint admits only what the validator passes, and can always be completed."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from fabula.verse.chinese import check_chinese
+from fabula.verse.chinese_constraint import ChineseVerseConstraint
+
+# a few hundred common characters of classical verse, both tones, many rhymes
+POOL = (
+    "春花秋月山水风云江天人心日夜长空明光来归时年中东西南北青白红黄金玉清寒香深城楼台门路"
+    "家乡客行远近高低飞落开流声色烟雨雪霜霞星河海湖舟船草木林松竹梅柳桃鸟雁鹤马龙朝暮晚晓"
+    "千万里一三五百两独孤相思别离愁梦醒酒歌舞琴诗书画看听问知见望登过入出上下前后去留生死"
+    "老少新旧古今多少满半无有不可能何处谁家君我尔此彼自应须欲将犹更还又已未莫休谁堪怜"
+)
+
+
+def _random_poem(form: str, rng: random.Random) -> str | None:
+    constraint = ChineseVerseConstraint(form)
+    state = constraint.initial()
+    text = ""
+    while not constraint.can_end(state):
+        options = [(c, after) for c in POOL + "，。！\n" if (after := constraint.advance(state, c)) is not None]
+        if not options:
+            return None  # a dead end (the rhyme ran out in this small pool): the sampler backtracks
+        char, state = rng.choice(options)
+        text += char
+    return text
+
+
+@pytest.mark.parametrize("form", ["wujue", "qijue", "wulv", "qilv"])
+def test_every_completed_text_passes_the_validator(form: str) -> None:
+    rng = random.Random(7)
+    finished = 0
+    for _ in range(60):
+        poem = _random_poem(form, rng)
+        if poem is None:
+            continue
+        finished += 1
+        report = check_chinese(poem, form)
+        assert report["ok"], (poem, report["violations"])
+    assert finished >= 30
+
+
+def test_rejections_name_the_rule() -> None:
+    c = ChineseVerseConstraint("wujue")
+    s = c.initial()
+    assert c.advance(s, "a") is None  # not a Han character
+    assert c.advance(s, "，") is None  # no punctuation before the line is full
+    s = c.advance(s, "床前明月光")
+    assert s is not None and s.punct_due
+    assert c.advance(s, "。") is None  # line 1 ends with "，"
+    assert c.advance(s, "\n") is None and not c.can_end(s)
+    s = c.advance(s, "，")
+    assert s is not None and s.at_line_start and s.line == 1
+    with pytest.raises(ValueError, match="unknown Chinese form 'wuyan'"):
+        ChineseVerseConstraint("wuyan")
+
+
+def test_the_famous_quatrain_is_admitted_where_the_validator_admits_it() -> None:
+    poem = "白日依山尽，黄河入海流。欲穷千里目，更上一层楼。"
+    constraint = ChineseVerseConstraint("wujue")
+    after = constraint.advance(constraint.initial(), poem)
+    assert (after is not None and constraint.can_end(after)) == check_chinese(poem, "wujue")["ok"]
