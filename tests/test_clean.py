@@ -51,16 +51,20 @@ def _candidate(text: str, logprob: float, passed: bool) -> Candidate:
 
 def test_choose_prefers_passing_then_fluent_and_says_why() -> None:
     cands = [_candidate("a b c d", -0.1, False), _candidate("e f g h", -2.0, True), _candidate("i j k l", -1.0, True)]
-    best, why = choose(cands)
+    best, why, scores = choose(cands)
     assert best == 2
     assert "2 of 3 that passed" in why
+    assert "over candidate 2" in why and "mostly by likelihood (-1.0 vs -2.0)" in why
+    assert [s["rank_score"] for s in scores] == [-0.1, -2.0, -1.0]
 
 
 def test_loops_score_lower() -> None:
     loop = "the cat sat down " * 10
     fresh = "a quiet fox crossed the frozen river under a low moon and the reeds bent away from it"
-    completion = Completion("", "stop", 1, completion_tokens=40, token_logprobs=(-1.0,) * 40)
-    assert score(loop, completion)["rank_score"] < score(fresh, completion)["rank_score"]
+    a, b = _candidate(loop, -1.0, True), _candidate(fresh, -1.0, True)
+    _, _, scores = choose([a, b])
+    assert scores[0]["rank_score"] < scores[1]["rank_score"]
+    assert scores[0]["rank_repetition"] < 0 == scores[1]["rank_repetition"]
 
 
 def test_constrained_verse_is_never_cut() -> None:

@@ -51,7 +51,11 @@ def test_saved_work_is_listed_shown_and_exported(tmp_path: object) -> None:
 
 
 def test_streaming_prints_text_and_provenance_line() -> None:
-    FakeBackend.scripts = ["Snow fell on the harbour. The gulls went quiet. " * 8]
+    FakeBackend.scripts = [
+        "Snow fell on the harbour. The gulls went quiet, and the ferry stayed tied to its posts. "
+        "Mara walked the sea wall with her father's lantern, counting the boats that had not come back, "
+        "and at the end of the wall she found a boy asleep in a coil of rope, a letter pinned to his coat."
+    ]
     result = run("write", "story", "harbour", "--engine", "fake", "--seed", "1")
     assert result.exit_code == 0  # type: ignore[attr-defined]
     assert "Snow fell on the harbour." in result.stdout  # type: ignore[attr-defined]
@@ -93,7 +97,7 @@ def test_unknown_work_id_is_a_clear_error() -> None:
 
 def test_models_reports_every_engine() -> None:
     rows = json.loads(run("models", "--json").stdout)  # type: ignore[attr-defined]
-    assert [r["engine"] for r in rows] == ["llamacpp", "hf", "openai", "fake"]
+    assert [r["engine"] for r in rows] == ["llamacpp", "hf", "gpt", "openai", "fake"]
     llamacpp = rows[0]
     assert llamacpp["usable"] and "SmolLM2-135M-Instruct.Q4_1.gguf" in llamacpp["models"][0]
 

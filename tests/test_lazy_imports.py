@@ -34,7 +34,7 @@ def test_import_fabula_and_pipeline_import_no_engine() -> None:
 
 
 def test_registry_names_and_unknown_engine() -> None:
-    assert set(ENGINES) == {"llamacpp", "hf", "openai", "fake"}
+    assert set(ENGINES) == {"llamacpp", "hf", "gpt", "openai", "fake"}
     with pytest.raises(ConfigError, match="engine 'nope' is unknown; choose one of: llamacpp"):
         engine_class("nope")
 

@@ -20,7 +20,8 @@ from fabula.errors import InvalidParam
 from fabula.forms import get_form
 from fabula.forms.base import verdict
 from fabula.post.clean import clean
-from fabula.post.rank import RANK_FORMULA, choose, score
+from fabula.post.loops import MAX_RESAMPLES, find_loop
+from fabula.post.rank import Ranker, choose, score
 from fabula.sampling import MAX_SEED, SamplingParams, unsupported
 from fabula.types import Candidate, Completion, Request, Work
 
@@ -38,6 +39,7 @@ def write(
     params: SamplingParams | None = None,
     on_text: OnText | None = None,
     constrain: bool = True,
+    ranker: Ranker | None = None,
 ) -> Work:
     """Generate `params.n` candidates of a form and return the Work with the best one chosen.
 
@@ -46,6 +48,7 @@ def write(
     model does when only asked.
     """
     form = get_form(form_name)
+    ranker = ranker or Ranker()
     rendered = form.render(prompt, inputs or {})
     params = params or SamplingParams()
     if params.seed is None:
@@ -63,13 +66,17 @@ def write(
             "phrase bans need an engine that can be stepped (llamacpp, hf) and a free form",
             hint="use --engine llamacpp or hf; fixed verse forms are already constrained",
         )
+
+    def generate(req: Request, stream: OnText | None) -> list[Completion]:
+        if steerable:
+            return _constrained(backend, req, constraint, stream)
+        if req.params.ban_phrases:
+            return _with_bans(backend, req, stream)
+        return backend.complete(req, stream)
+
     started = time.perf_counter()
-    if steerable:
-        completions = _constrained(backend, request, constraint, on_text)
-    elif params.ban_phrases:
-        completions = _with_bans(backend, request, on_text)
-    else:
-        completions = backend.complete(request, on_text)
+    completions = generate(request, on_text)
+    completions, resampled = _resample_loops(completions, request, generate)
     elapsed = time.perf_counter() - started
 
     candidates = []
@@ -87,11 +94,15 @@ def write(
         text = form.assemble(cleaned.text, rendered.inputs) if form.assemble else cleaned.text
         verdicts: list[dict[str, Any]] = [verdict("non_empty", bool(cleaned.text.strip()), f"{len(text)} characters")]
         verdicts += form.validate(text, rendered.inputs) + cleaned.verdicts
+        loop = find_loop(cleaned.text)
+        verdicts.append(verdict("no_loop", loop is None, loop or "no repeated lines or trailing phrase loop"))
         checks = form.report(text, rendered.inputs) if form.report else None
         scores = score(cleaned.text, completion)
         candidates.append(Candidate(text, completion.text, scores, verdicts, completion, checks=checks))
-    best, why = choose(candidates)
-    candidates = [replace(c, chosen=(i == best)) for i, c in enumerate(candidates)]
+    best, why, ranked = choose(candidates, ranker)
+    candidates = [
+        replace(c, scores=sc, chosen=(i == best)) for i, (c, sc) in enumerate(zip(candidates, ranked, strict=True))
+    ]
     chosen = candidates[best]
     provenance = {
         "engine": backend.name,
@@ -109,12 +120,13 @@ def write(
         "template": form.template_id,
         "constrained": steerable,
         **({"repairs": repairs} if repairs else {}),
+        **({"resampled": resampled} if resampled else {}),
         "created_at": datetime.now(UTC).isoformat(),
         "fabula_version": __version__,
         "post": {
             "chosen_index": best,
             "why": why,
-            "rank_formula": RANK_FORMULA,
+            "rank_formula": ranker.formula,
             "passed": chosen.passed,
             "verdicts": [c.verdicts for c in candidates],
         },
@@ -126,6 +138,27 @@ def write(
         },
     }
     return Work(new_work_id(), form.name, chosen.text, tuple(candidates), provenance)
+
+
+def _resample_loops(
+    completions: list[Completion], request: Request, generate: Callable[[Request, OnText | None], list[Completion]]
+) -> tuple[list[Completion], list[dict[str, Any]]]:
+    """Sample a looping candidate again with a fresh seed (seed + n, seed + n + 1, ...), at most
+    MAX_RESAMPLES times per work; keep the new text only if it no longer loops."""
+    params = request.params
+    resampled: list[dict[str, Any]] = []
+    out = list(completions)
+    for i, completion in enumerate(out):
+        loop = find_loop(completion.text)
+        while loop is not None and len(resampled) < MAX_RESAMPLES:
+            seed = None if params.seed is None else (params.seed + params.n + len(resampled)) % (MAX_SEED + 1)
+            again = generate(replace(request, params=params.with_(n=1, seed=seed)), None)[0]
+            again_loop = find_loop(again.text)
+            resampled.append({"candidate": i, "loop": loop, "seed": seed, "fixed": again_loop is None})
+            if again_loop is None:
+                out[i] = again
+            loop = again_loop
+    return out, resampled
 
 
 def _repair(backend: Backend, request: Request, inputs: dict[str, str], cleaned: Any) -> tuple[Any, dict[str, Any]]:

@@ -45,6 +45,7 @@ def engine_report(settings: Settings) -> list[dict[str, Any]]:
             "usable": _installed("torch", "transformers", "gguf") and default is not None,
             "note": "any Hugging Face model folder with --model DIR",
         },
+        _gpt_row(settings),
         _openai_row(settings),
         {
             "engine": "fake",
@@ -55,6 +56,22 @@ def engine_report(settings: Settings) -> list[dict[str, Any]]:
         },
     ]
     return rows
+
+
+def _gpt_row(settings: Settings) -> dict[str, Any]:
+    from fabula.gpt.registry import DEFAULT_GPT, SHIPPED, available
+
+    found = available(settings.home)
+    return {
+        "engine": "gpt",
+        "installed": _installed("torch", "transformers", "safetensors"),
+        "models": [
+            f"{name}{' (default)' if name == DEFAULT_GPT else ''}{' (shipped)' if path.parent == SHIPPED else ''}: {path}"
+            for name, path in found.items()
+        ],
+        "usable": _installed("torch", "transformers", "safetensors") and bool(found),
+        "note": "our own GPTs: fabula train pretrain writes them to FABULA_HOME/models",
+    }
 
 
 def _openai_row(settings: Settings) -> dict[str, Any]:

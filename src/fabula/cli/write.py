@@ -12,6 +12,7 @@ import click
 
 from fabula.errors import InvalidParam, Rejected
 from fabula.forms import FORMS
+from fabula.post.rank import Ranker
 from fabula.sampling import SamplingParams
 from fabula.settings import get_settings
 
@@ -119,6 +120,12 @@ def _chinese_verse(form: str, inputs: dict[str, str]) -> bool:
     type=click.Path(dir_okay=False, path_type=Path),
     help="lyrics: also render the melody to audio (needs fluidsynth and a GM soundfont).",
 )
+@click.option(
+    "--rank",
+    "rank_spec",
+    help="Best-of-n scorer weights, e.g. likelihood=1,compliance=2,distance=1 (terms: likelihood, "
+    "repetition, compliance, distance).",
+)
 @click.option("--explain", is_flag=True, help="Show every candidate's scores and verdicts, and why the winner won.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (the work) and nothing else.")
 @click.option("--no-stream", is_flag=True, help="Print the text when done instead of as it is written.")
@@ -132,6 +139,7 @@ def write(
     melody_path: Path | None,
     abc_path: Path | None,
     wav_path: Path | None,
+    rank_spec: str | None,
     explain: bool,
     as_json: bool,
     no_stream: bool,
@@ -151,6 +159,7 @@ def write(
         settings = settings.model_copy(update={"adapter": str(adapter)})
     params = build_params(options)
     inputs = parse_sets(sets)
+    ranker = Ranker.parse(rank_spec)
     asked = melody_path or abc_path or wav_path
     if asked and form != "lyrics":
         raise InvalidParam("--melody/--abc/--wav", str(asked), "only the lyrics form has a melody")
@@ -167,7 +176,7 @@ def write(
         click.echo(f"loading {engine_name} engine…", err=True)
     backend = get_backend(engine_name, model if model is not None else settings.model, settings)
     on_text = _streamer(params.n) if stream else None
-    work = run_pipeline(backend, form, prompt, inputs, params, on_text)
+    work = run_pipeline(backend, form, prompt, inputs, params, on_text, ranker=ranker)
     store.save(work)
     export_path = settings.home / "works" / f"{work.id}.md"
     write_atomic(export_path, store.export(work.id, "md"))
