@@ -66,7 +66,8 @@ def _gpt_row(settings: Settings) -> dict[str, Any]:
         "engine": "gpt",
         "installed": _installed("torch", "transformers", "safetensors"),
         "models": [
-            f"{name}{' (default)' if name == DEFAULT_GPT else ''}{' (shipped)' if path.parent == SHIPPED else ''}: {path}"
+            f"{name}{' (default)' if name == DEFAULT_GPT else ''}{' (shipped)' if path.parent == SHIPPED else ''}: "
+            f"{path}"
             for name, path in found.items()
         ],
         "usable": _installed("torch", "transformers", "safetensors") and bool(found),
