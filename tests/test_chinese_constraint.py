@@ -65,3 +65,12 @@ def test_the_famous_quatrain_is_admitted_where_the_validator_admits_it() -> None
     constraint = ChineseVerseConstraint("wujue")
     after = constraint.advance(constraint.initial(), poem)
     assert (after is not None and constraint.can_end(after)) == check_chinese(poem, "wujue")["ok"]
+
+
+def test_rare_readings_do_not_count_when_generating() -> None:
+    """至 is zhi4 (仄); pypinyin also lists a rare die2. The validator forgives it, the generator may not use it."""
+    c = ChineseVerseConstraint("wujue")
+    s = c.advance(c.initial(), "无主有奇节，可怜长不")
+    assert s is not None
+    assert c.advance(s, "至") is None
+    assert c.advance(s, "别") is not None  # bie2: 平, 皆 as line 1's 节

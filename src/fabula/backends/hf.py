@@ -110,6 +110,7 @@ class HFBackend:
         # Only the last position's logits are needed: skip a [T, vocab] projection on prefill.
         self._keep = {"logits_to_keep": 1} if "logits_to_keep" in forward_args else {}
         self.extra_processors: list[LogitsProcessor] = []
+        self.token_texts: dict[int, str | None] = {}  # decoded text of single tokens, for steppers
         self._lock = threading.Lock()
 
     def _resolve(self, model: str, settings: Settings) -> tuple[Path, Path | None]:
@@ -250,7 +251,7 @@ class HFStepper:
 
         self.backend = backend
         self.eos_ids = backend.eos_ids
-        self._texts: dict[int, str | None] = {}
+        self._texts = backend.token_texts  # shared: a token's text never changes
         self._ids = list(prompt)
         self._prompt_length = len(prompt)
         with torch.inference_mode():

@@ -80,23 +80,34 @@ def char_tone(char: str) -> CharTone:
     return CharTone(char, readings, bool(tones & {"1", "2"}), bool(tones & {"3", "4", "5"}))
 
 
+def _rhyme(reading: str) -> str | None:
+    from pypinyin.style._utils import get_finals, get_initials
+
+    final = get_finals(reading, strict=True).replace("ü", "v")
+    if final == "i" and get_initials(reading, strict=True) in APICAL_INITIALS:
+        return "支"
+    return FINAL_TO_RHYME.get(final)
+
+
 @cache
 def rhymes_of(char: str) -> tuple[str, ...]:
     """The 中华新韵 rhyme of each reading of `char`, most common reading first."""
     from pypinyin import Style, pinyin
-    from pypinyin.style._utils import get_finals, get_initials
 
     out: list[str] = []
     for reading in pinyin(char, style=Style.NORMAL, heteronym=True)[0]:
-        final = get_finals(reading, strict=True).replace("ü", "v")
-        rhyme = (
-            "支"
-            if final == "i" and get_initials(reading, strict=True) in APICAL_INITIALS
-            else FINAL_TO_RHYME.get(final)
-        )
+        rhyme = _rhyme(reading)
         if rhyme and rhyme not in out:
             out.append(rhyme)
     return tuple(out)
+
+
+@cache
+def primary_rhyme(char: str) -> str | None:
+    """The rhyme of the most common reading only (what a generator should rely on)."""
+    from pypinyin import Style, pinyin
+
+    return _rhyme(pinyin(char, style=Style.NORMAL, heteronym=False)[0][0])
 
 
 def seven(pattern: str) -> str:

@@ -1,7 +1,9 @@
 """Chinese regulated verse as a constraint over characters: may this character come next?
 
-The constraint accepts exactly the texts that `fabula.verse.chinese.check_chinese` passes, built
-one character at a time: each line has the form's number of Han characters, then "，" (odd lines)
+The constraint accepts only texts that `fabula.verse.chinese.check_chinese` passes, built one
+character at a time, and is stricter in one way: the validator lets a heteronym fit wherever any
+of its readings fits (fair to human poets), but pypinyin lists rare readings (至 has "die2"), so the
+constraint judges each character by its most common reading alone. Then: each line has the form's number of Han characters, then "，" (odd lines)
 or "。" (even lines); positions 二四六 and the line's last character follow the 平仄 pattern; the
 even lines end on 平 characters sharing one 中华新韵 rhyme (with line 1 when it rhymes), and a
 rhyme character is not used twice.
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from fabula.verse.chinese import FORMS, HAN, char_tone, expected_patterns, rhymes_of
+from fabula.verse.chinese import FORMS, HAN, char_tone, expected_patterns, primary_rhyme
 
 
 @dataclass(frozen=True)
@@ -81,16 +83,17 @@ class ChineseVerseConstraint:
             _, rhymed, all_patterns = expected_patterns([char_tone(c) for c in chars], self.length, self.count)
             patterns = tuple(all_patterns)
             if rhymed:
-                rhymes, rhyme_chars = frozenset(rhymes_of(char)), (char,)
-                if not rhymes:
+                rhyme = primary_rhyme(char)
+                if rhyme is None:
                     return None
+                rhymes, rhyme_chars = frozenset((rhyme,)), (char,)
         elif last and s.line % 2 == 1:
-            if char in rhyme_chars or not char_tone(char).ping:
+            rhyme = primary_rhyme(char)
+            if char in rhyme_chars or not char_tone(char).primary_ping or rhyme is None:
                 return None
-            own = frozenset(rhymes_of(char))
-            rhymes = own if rhymes is None else rhymes & own
-            if not rhymes:
+            if rhymes is not None and rhyme not in rhymes:
                 return None
+            rhymes = frozenset((rhyme,))
             rhyme_chars = (*rhyme_chars, char)
         return replace(
             s,
@@ -106,15 +109,13 @@ class ChineseVerseConstraint:
         pos = len(s.chars)
         if pos not in self.checked:
             return True
-        tone = char_tone(char)
+        ping = char_tone(char).primary_ping
         if s.patterns:
-            want_ping = s.patterns[s.line][pos] == "P"
-            return tone.ping if want_ping else tone.ze
+            return ping == (s.patterns[s.line][pos] == "P")
         # line 1, pattern not yet known: the second character and the last are free (they choose
         # the pattern); the others must be opposite to the second character's reading
         if pos == 1 or pos == self.length - 1:
             return True
         second_ping = char_tone(s.chars[1]).primary_ping
         # in the five-character core, 二 and 四 alternate; in 七言 二、四、六 alternate too
-        want_ping = not second_ping if pos == 3 else second_ping
-        return tone.ping if want_ping else tone.ze
+        return ping == (not second_ping if pos == 3 else second_ping)
