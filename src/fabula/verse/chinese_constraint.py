@@ -3,8 +3,10 @@
 The constraint accepts only texts that `fabula.verse.chinese.check_chinese` passes, built one
 character at a time, and is stricter in one way: the validator lets a heteronym fit wherever any
 of its readings fits (fair to human poets), but pypinyin lists rare readings (至 has "die2"), so the
-constraint judges each character by its most common reading alone. Then: each line has the form's number of Han characters, then "，" (odd lines)
-or "。" (even lines); positions 二四六 and the line's last character follow the 平仄 pattern; the
+constraint judges each character by its most common reading alone.
+
+Each line has the form's number of Han characters, then "，" (odd lines) or "。" (even lines);
+positions 二四六 and the line's last character follow the 平仄 pattern; the
 even lines end on 平 characters sharing one 中华新韵 rhyme (with line 1 when it rhymes), and a
 rhyme character is not used twice.
 
