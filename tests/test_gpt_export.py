@@ -11,7 +11,7 @@ import torch
 from click.testing import CliRunner
 
 from fabula.cli.main import cli
-from fabula.errors import ConfigError
+from fabula.errors import BackendError, ConfigError
 from fabula.gpt.export import export_gguf, export_hf, load_gpt
 from fabula.gpt.inspect import attention_maps
 from fabula.train.config import load_config
@@ -146,4 +146,53 @@ def test_chinese_quatrain_by_construction_on_the_gpt_engine(trained: Path) -> No
     assert work["provenance"]["prompt"]["completion_prompt"] == "《春》"
     for candidate in work["candidates"]:
         assert check_chinese(candidate["text"], "wujue")["ok"], candidate["text"]
-    assert len(work["text"].splitlines()) == 2  # printed one couplet per line
+    assert [len(line) for line in work["text"].splitlines()] == [6, 6, 6, 6]  # one line of verse per line
+
+
+def test_shipped_tang_model_writes_a_regulated_qijue() -> None:
+    """The committed Tang-poem model works right after set-up, and the form holds by construction."""
+    from fabula.gpt.registry import available, resolve_gpt
+    from fabula.verse.chinese import check_chinese
+
+    assert "tang-poems" in available(Path("/nonexistent"))
+    folder = resolve_gpt("", Path("/nonexistent"))  # the default gpt model
+    assert (folder / "model.safetensors").stat().st_size < 20 * 2**20
+    result = CliRunner().invoke(cli, ["write", "poem", "秋思", "--set", "form=qijue", "--seed", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    work = json.loads(result.stdout)
+    assert work["provenance"]["model"]["name"] == "tang-poems"
+    report = check_chinese(work["text"], "qijue")
+    assert report["ok"], (work["text"], report["violations"])
+    assert [len(line) for line in work["text"].splitlines()] == [8, 8, 8, 8]
+
+
+def test_gpt_engine_stops_at_its_context_instead_of_failing(trained: Path) -> None:
+    from fabula.backends import get_backend
+    from fabula.sampling import SamplingParams
+    from fabula.settings import get_settings
+    from fabula.types import Request
+
+    backend = get_backend("gpt", str(trained), get_settings())
+    [completion] = backend.complete(Request((), PROMPT, SamplingParams(max_tokens=500, seed=1), raw=True))
+    assert completion.completion_tokens <= 32 - len(PROMPT)
+    with pytest.raises(BackendError, match="whole context of 32 tokens"):
+        backend.complete(Request((), "春" * 40, SamplingParams(seed=1), raw=True))
+
+
+def test_constrained_chinese_verse_stays_fluent() -> None:
+    """Compliance must not buy word salad: the constrained poems' perplexity under the model stays
+    within 2x of what the model writes freely from the same titles (measured: about 1.3x)."""
+    import statistics
+
+    from fabula.backends import get_backend
+    from fabula.pipeline import write
+    from fabula.sampling import SamplingParams
+    from fabula.settings import get_settings
+
+    backend = get_backend("gpt", "", get_settings())
+    ppl: dict[bool, list[float]] = {True: [], False: []}
+    for i, title in enumerate(["春望", "秋思", "山行", "送别", "江村", "月夜"]):
+        for on in (True, False):
+            work = write(backend, "poem", title, {"form": "wujue"}, SamplingParams(seed=i), constrain=on)
+            ppl[on].append(work.candidates[0].scores["perplexity"])
+    assert statistics.median(ppl[True]) < 2.0 * statistics.median(ppl[False])

@@ -176,3 +176,17 @@ def test_resume_refuses_a_changed_config_or_a_missing_checkpoint(tmp_path: Path,
         pretrain(changed, out, fabula_home, resume=True)
     longer = pretrain(load_config(None, tiny_overrides(corpus, 20)), out, fabula_home, resume=True)
     assert longer["step"] == 20
+
+
+def test_cli_takes_dashed_overrides_and_names_bad_ones(tmp_path: Path, fabula_home: Path) -> None:
+    from click.testing import CliRunner
+
+    from fabula.cli.main import cli
+
+    corpus = write_corpus(tmp_path / "corpus")
+    dashed = [f"--{o}" for o in tiny_overrides(corpus, 3)]
+    result = CliRunner().invoke(cli, ["train", "pretrain", "--out", str(tmp_path / "m"), "--json", *dashed])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output.strip().splitlines()[-1])["step"] == 3
+    result = CliRunner().invoke(cli, ["train", "pretrain", "--out", str(tmp_path / "n"), "--model.n_layers=2"])
+    assert result.exit_code == 2 and "override '--model.n_layers=2'" in result.output

@@ -61,7 +61,7 @@ class _Progress:
             self.progress.console.print(f"base {event['base']}: {event['train_windows']} training windows")
 
 
-@train.command("pretrain")
+@train.command("pretrain", context_settings={"ignore_unknown_options": True})
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), help="TOML config.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Model folder (default: registry).")
 @click.option("--max-steps", type=click.IntRange(1), help="Override train.max_steps.")
@@ -76,7 +76,8 @@ def pretrain_command(
     as_json: bool,
     overrides: tuple[str, ...],
 ) -> None:
-    """Pretrain our GPT. OVERRIDES are section.key=value, e.g. train.learning_rate=3e-4 model.n_layer=2."""
+    """Pretrain our GPT. OVERRIDES are section.key=value (or --section.key=value), e.g.
+    train.learning_rate=3e-4 --model.n_layer=2."""
     from fabula.gpt.registry import user_models
     from fabula.train.config import load_config
     from fabula.train.pretrain import pretrain

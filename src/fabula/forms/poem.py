@@ -101,8 +101,8 @@ def build() -> Form:
     def assemble(text: str, inputs: Mapping[str, str]) -> str:
         if inputs.get("form") not in CHINESE or "\n" in text.strip():
             return text
-        # one couplet per line, as regulated verse is printed
-        return re.sub(r"(?<=[。！？])(?=.)", "\n", text.strip())
+        # one line of verse per line, each with its punctuation
+        return re.sub(r"(?<=[，。！？；])(?=.)", "\n", text.strip())
 
     return replace(
         form,
