@@ -74,3 +74,28 @@ def test_rare_readings_do_not_count_when_generating() -> None:
     assert s is not None
     assert c.advance(s, "至") is None
     assert c.advance(s, "别") is not None  # bie2: 平, 皆 as line 1's 节
+
+
+def test_lyrics_constraint_output_passes_the_lyrics_checker() -> None:
+    from fabula.forms import get_form
+    from fabula.verse.lyrics import check_lyrics, song_sections
+
+    form = get_form("lyrics")
+    inputs = form.resolve_inputs("故乡", {"language": "zh", "structure": "VCVCB"})
+    constraint = form.constrain(inputs)  # type: ignore[misc]
+    rng = random.Random(3)
+    finished = 0
+    for _ in range(20):
+        state, text = constraint.initial(), ""
+        while not constraint.can_end(state):
+            options = [(c, a) for c in POOL + "，。" if (a := constraint.advance(state, c)) is not None]
+            if not options:
+                break
+            char, state = rng.choice(options)
+            text += char
+        else:
+            finished += 1
+            song = form.assemble(text, inputs)  # type: ignore[misc]
+            report = check_lyrics(song, song_sections("VCVCB", language="zh"), "zh")
+            assert report["ok"], (song, report["violations"])
+    assert finished >= 10

@@ -196,3 +196,21 @@ def test_constrained_chinese_verse_stays_fluent() -> None:
             work = write(backend, "poem", title, {"form": "wujue"}, SamplingParams(seed=i), constrain=on)
             ppl[on].append(work.candidates[0].scores["perplexity"])
     assert statistics.median(ppl[True]) < 2.0 * statistics.median(ppl[False])
+
+
+def test_chinese_lyrics_keep_their_shape_and_chorus_on_the_tang_model() -> None:
+    from fabula.verse.lyrics import check_lyrics, song_sections
+
+    result = CliRunner().invoke(
+        cli, ["write", "lyrics", "故乡", "--set", "language=zh", "--set", "structure=VCVC", "--seed", "4", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    work = json.loads(result.stdout)
+    assert work["provenance"]["engine"] == "gpt"
+    report = check_lyrics(work["text"], song_sections("VCVC", language="zh"), "zh")
+    assert report["ok"], (work["text"], report["violations"])
+    blocks = work["text"].split("\n\n")
+    assert blocks[1] == blocks[3] and blocks[1].startswith("[Chorus]")  # the chorus comes back verbatim
+    assert [len(line) for line in blocks[0].splitlines()[1:]] == [7, 7, 7, 7]
+    bad = CliRunner().invoke(cli, ["write", "lyrics", "x", "--set", "language=zh", "--melody", "x.mid"])
+    assert bad.exit_code == 2 and "tone-aware melody" in bad.output

@@ -11,7 +11,19 @@ from dataclasses import replace
 from typing import Any
 
 from fabula.forms.base import Form, load_form, verdict
-from fabula.verse.lyrics import Section, assemble, check_lyrics, distinct_sections, generation_form, song_sections
+from fabula.verse.lyrics import (
+    Section,
+    assemble,
+    check_lyrics,
+    distinct_sections,
+    generation_form,
+    song_sections,
+    zh_lines,
+)
+
+
+def language_of(inputs: Mapping[str, str]) -> str:
+    return inputs.get("language", "en") or "en"
 
 
 def sections_of(inputs: Mapping[str, str]) -> list[Section]:
@@ -21,7 +33,9 @@ def sections_of(inputs: Mapping[str, str]) -> list[Section]:
         "B": inputs.get("bridge", ""),
         "P": inputs.get("prechorus", ""),
     }
-    return song_sections(inputs.get("structure", "VCVCBC"), {k: v for k, v in shapes.items() if v})
+    return song_sections(
+        inputs.get("structure", "VCVCBC"), {k: v for k, v in shapes.items() if v}, language=language_of(inputs)
+    )
 
 
 def build() -> Form:
@@ -30,6 +44,13 @@ def build() -> Form:
             f"{s.label}: {s.lines} lines of {s.syllables} syllables rhyming {s.scheme}"
             for s in distinct_sections(sections_of(inputs))
         ]
+        if language_of(inputs) == "zh":
+            parts = [p.replace("syllables", "characters") for p in parts]
+            return {
+                "instruction": "Write Chinese song lyrics, these sections in order, a blank line between them: "
+                + "; ".join(parts)
+                + "."
+            }
         return {"instruction": "Write these sections in order, a blank line between them: " + "; ".join(parts) + "."}
 
     def keeps_shape(text: str, inputs: Mapping[str, str]) -> dict[str, Any]:
@@ -37,9 +58,19 @@ def build() -> Form:
         return verdict("song_shape", report["ok"], "; ".join(report["violations"][:6]) or "keeps its shape")
 
     def check(text: str, inputs: Mapping[str, str]) -> dict[str, Any]:
-        return check_lyrics(text, sections_of(inputs))
+        return check_lyrics(text, sections_of(inputs), language_of(inputs))
 
     def constrain(inputs: Mapping[str, str]) -> Any:
+        if language_of(inputs) == "zh":
+            from fabula.verse.chinese_constraint import ChineseLyricsConstraint
+
+            lines: list[tuple[int, str]] = []
+            ends: set[int] = set()
+            for section in distinct_sections(sections_of(inputs)):
+                # letters made unique per section, so sections rhyme independently
+                lines += [(section.syllables, f"{len(ends)}{letter}") for letter in section.scheme]
+                ends.add(len(lines) - 1)
+            return ChineseLyricsConstraint(lines, ends)
         from fabula.settings import get_settings
         from fabula.verse.constraint import VerseConstraint
         from fabula.verse.lexicon import load_lexicon
@@ -47,7 +78,14 @@ def build() -> Form:
         return VerseConstraint(generation_form(sections_of(inputs)), load_lexicon(get_settings().home / "cache"))
 
     def layout(text: str, inputs: Mapping[str, str]) -> str:
+        if language_of(inputs) == "zh" and "[" not in text:
+            text = zh_lines(text)
         return assemble(text, sections_of(inputs))
+
+    def continuation(inputs: Mapping[str, str]) -> str:
+        if language_of(inputs) == "zh":  # our Tang-poem model knows titles as 《…》
+            return f"《{inputs['prompt'].strip().strip('《》')}》"
+        return inputs["prompt"]
 
     form = replace(
         load_form("lyrics"),
@@ -56,6 +94,7 @@ def build() -> Form:
         constrain=constrain,
         report=check,
         assemble=layout,
+        continuation=continuation,
     )
     sections_of(form.resolve_inputs(None, {}))  # the defaults must parse
     return form

@@ -121,3 +121,69 @@ class ChineseVerseConstraint:
         second_ping = char_tone(s.chars[1]).primary_ping
         # in the five-character core, 二 and 四 alternate; in 七言 二、四、六 alternate too
         return ping == (not second_ping if pos == 3 else second_ping)
+
+
+@dataclass(frozen=True)
+class LyricState:
+    line: int = 0
+    chars: int = 0
+    punct_due: bool = False
+    keys: tuple[tuple[str, str], ...] = ()  # rhyme letter -> 中华新韵 rhyme, set by its first line
+    ends: tuple[str, ...] = ()  # line-final characters so far (a rhyme is not repeated)
+    done: bool = False
+
+    @property
+    def at_line_start(self) -> bool:
+        return self.chars == 0 and not self.punct_due
+
+
+class ChineseLyricsConstraint:
+    """Chinese song lyrics: each line its number of Han characters, then "，" (or "。" at the end of
+    a section); lines sharing a rhyme letter end on one 中华新韵 rhyme (most common reading), with
+    no rhyme character used twice. Tones are free, as in modern song."""
+
+    def __init__(self, lines: list[tuple[int, str]], section_ends: set[int]) -> None:
+        if not lines:
+            raise ValueError("no lines to constrain")
+        self.lines = lines  # (characters, rhyme letter) per line
+        self.section_ends = section_ends  # indexes of lines that close a section
+
+    def token_budget(self) -> int:
+        return sum(n + 1 for n, _ in self.lines)
+
+    def initial(self) -> LyricState:
+        return LyricState()
+
+    def can_end(self, state: LyricState) -> bool:
+        return state.done
+
+    def advance(self, state: LyricState, text: str) -> LyricState | None:
+        for char in text:
+            next_state = self._char(state, char)
+            if next_state is None:
+                return None
+            state = next_state
+        return state
+
+    def _char(self, s: LyricState, char: str) -> LyricState | None:
+        if s.done:
+            return None
+        length, letter = self.lines[s.line]
+        if s.punct_due:
+            if char != ("。" if s.line in self.section_ends else "，"):
+                return None
+            done = s.line == len(self.lines) - 1
+            return replace(s, line=s.line + 1, chars=0, punct_due=False, done=done)
+        if not HAN.fullmatch(char):
+            return None
+        if s.chars + 1 < length:
+            return replace(s, chars=s.chars + 1)
+        # the line's last character: keep the rhyme of its letter
+        keys = dict(s.keys)
+        rhyme = primary_rhyme(char)
+        shares_letter = sum(1 for _, other in self.lines if other == letter) > 1
+        if shares_letter:
+            if rhyme is None or char in s.ends or (letter in keys and keys[letter] != rhyme):
+                return None
+            keys.setdefault(letter, rhyme)
+        return replace(s, chars=length, punct_due=True, keys=tuple(keys.items()), ends=(*s.ends, char))

@@ -19,6 +19,9 @@ from fabula.verse.forms import LineSpec, VerseForm
 NAMES = {"V": "Verse", "C": "Chorus", "B": "Bridge", "P": "Pre-Chorus"}
 REPEATED = {"C", "P"}  # sung again verbatim each time they come back
 DEFAULT_SHAPES = {"V": "4x8:ABAB", "C": "4x6:AABB", "B": "2x8:AA", "P": "2x6:AA"}
+# Chinese: syllables are characters; verses rhyme on the even lines, the chorus on all but line 3
+ZH_SHAPES = {"V": "4x7:ABCB", "C": "4x5:AABA", "B": "2x7:AA", "P": "2x5:AA"}
+LANGUAGES = ("en", "zh")
 SHAPE = re.compile(r"^(\d{1,2})X(\d{1,2}):([A-Z]+)$")
 HEADER = re.compile(r"^\[(Verse|Chorus|Bridge|Pre-Chorus)(?: (\d+))?\]$")
 
@@ -44,8 +47,10 @@ def parse_shape(kind: str, shape: str) -> tuple[int, int, str]:
     return lines, syllables, scheme
 
 
-def song_sections(structure: str, shapes: dict[str, str] | None = None) -> list[Section]:
+def song_sections(structure: str, shapes: dict[str, str] | None = None, language: str = "en") -> list[Section]:
     """The sections in sung order, with verse numbers; refuses unknown letters by name."""
+    if language not in LANGUAGES:
+        raise FormError(f"language {language!r}: use en (English) or zh (Chinese)")
     letters = structure.strip().upper()
     unknown = sorted(set(letters) - set(NAMES))
     if not letters or unknown:
@@ -55,7 +60,7 @@ def song_sections(structure: str, shapes: dict[str, str] | None = None) -> list[
         )
     if len(letters) > 12:
         raise FormError(f"structure {structure!r} has {len(letters)} sections; at most 12")
-    chosen = {**DEFAULT_SHAPES, **(shapes or {})}
+    chosen = {**(ZH_SHAPES if language == "zh" else DEFAULT_SHAPES), **(shapes or {})}
     out, verses = [], 0
     for kind in letters:
         lines, syllables, scheme = parse_shape(kind, chosen[kind])
@@ -119,10 +124,33 @@ def split_song(text: str) -> list[tuple[str, list[str]]]:
     return out
 
 
-def check_lyrics(text: str, sections: list[Section]) -> dict[str, Any]:
+def zh_line_report(line: str) -> dict[str, Any]:
+    """A Chinese lyric line: one syllable per character; the rhyme is the last character's
+    中华新韵 rhyme under its most common reading."""
+    from fabula.verse.chinese import HAN, primary_rhyme
+
+    chars = HAN.findall(line)
+    return {
+        "text": line,
+        "syllables": len(chars),
+        "estimated_words": [],
+        "end_word": chars[-1] if chars else "",
+        "rhyme_key": primary_rhyme(chars[-1]) if chars else None,
+        "stress": "",
+    }
+
+
+def zh_lines(text: str) -> str:
+    """Generated Chinese lyrics (clauses ended by ，。！？) as one line per clause, punctuation dropped."""
+    clauses = re.split(r"[，。！？；、\n]+", text)
+    return "\n".join(c.strip() for c in clauses if c.strip())
+
+
+def check_lyrics(text: str, sections: list[Section], language: str = "en") -> dict[str, Any]:
     """Every section's lines, syllables and rhymes; choruses identical; all violations listed."""
     from fabula.verse.check import detect_scheme
 
+    report_line = zh_line_report if language == "zh" else line_report
     found = split_song(text)
     violations: list[str] = []
     if [label for label, _ in found] != [s.label for s in sections]:
@@ -130,7 +158,7 @@ def check_lyrics(text: str, sections: list[Section]) -> dict[str, Any]:
     reports = []
     first_of: dict[str, list[str]] = {}
     for section, (label, lines) in zip(sections, found, strict=False):
-        lines_report = [line_report(line) for line in lines]
+        lines_report = [report_line(line) for line in lines]
         if len(lines) != section.lines:
             violations.append(f"{label}: {len(lines)} lines, needs {section.lines}")
         for i, rep in enumerate(lines_report, start=1):
