@@ -59,6 +59,21 @@ class TextConstraint(Protocol):
 NO_REPEAT_NGRAM = 3  # no token trigram twice: small models fall into "I'm gone. I'm gone." loops
 
 
+class CharacterConstraint:
+    """A TextConstraint defined one character at a time: subclasses write `_char`, and a token's
+    text is allowed when each of its characters is."""
+
+    def _char(self, state: Any, char: str) -> Any | None:
+        raise NotImplementedError
+
+    def advance(self, state: Any, text: str) -> Any | None:
+        for char in text:
+            state = self._char(state, char)
+            if state is None:
+                return None
+        return state
+
+
 def _repeats(tokens: list[int], token: int, n: int = NO_REPEAT_NGRAM) -> bool:
     """Would appending `token` repeat an n-gram already in `tokens`?"""
     if len(tokens) < n - 1:

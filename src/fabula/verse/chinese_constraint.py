@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from fabula.decoding.constrained import CharacterConstraint
 from fabula.verse.chinese import FORMS, HAN, char_tone, expected_patterns, primary_rhyme
 
 
@@ -38,7 +39,7 @@ class ChineseState:
         return not self.chars and not self.punct_due
 
 
-class ChineseVerseConstraint:
+class ChineseVerseConstraint(CharacterConstraint):
     def __init__(self, form: str) -> None:
         if form not in FORMS:
             raise ValueError(f"unknown Chinese form {form!r}; known: {', '.join(FORMS)}")
@@ -55,14 +56,6 @@ class ChineseVerseConstraint:
 
     def can_end(self, state: ChineseState) -> bool:
         return state.done
-
-    def advance(self, state: ChineseState, text: str) -> ChineseState | None:
-        for char in text:
-            next_state = self._char(state, char)
-            if next_state is None:
-                return None
-            state = next_state
-        return state
 
     def _char(self, s: ChineseState, char: str) -> ChineseState | None:
         if s.done:
@@ -137,7 +130,7 @@ class LyricState:
         return self.chars == 0 and not self.punct_due
 
 
-class ChineseLyricsConstraint:
+class ChineseLyricsConstraint(CharacterConstraint):
     """Chinese song lyrics: each line its number of Han characters, then "，" (or "。" at the end of
     a section); lines sharing a rhyme letter end on one 中华新韵 rhyme (most common reading), with
     no rhyme character used twice. Tones are free, as in modern song."""
@@ -156,14 +149,6 @@ class ChineseLyricsConstraint:
 
     def can_end(self, state: LyricState) -> bool:
         return state.done
-
-    def advance(self, state: LyricState, text: str) -> LyricState | None:
-        for char in text:
-            next_state = self._char(state, char)
-            if next_state is None:
-                return None
-            state = next_state
-        return state
 
     def _char(self, s: LyricState, char: str) -> LyricState | None:
         if s.done:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from fabula.decoding.constrained import CharacterConstraint
 from fabula.verse.forms import VerseForm
 from fabula.verse.lexicon import Lexicon
 
@@ -42,7 +43,7 @@ class VerseState:
         return dict(self.keys).get(letter)
 
 
-class VerseConstraint:
+class VerseConstraint(CharacterConstraint):
     def __init__(self, form: VerseForm, lexicon: Lexicon) -> None:
         if not form.lines or any(spec.syllables is None for spec in form.lines):
             raise ValueError(f"{form.name} has no fixed line lengths to constrain")
@@ -59,14 +60,6 @@ class VerseConstraint:
         """True when the poem is complete (end of text may come now)."""
         last = len(self.form.lines) - 1
         return state.done or (state.line == last and (state.line_full or self._word_fills(state)))
-
-    def advance(self, state: VerseState, text: str) -> VerseState | None:
-        for char in text:
-            next_state = self._char(state, char)
-            if next_state is None:
-                return None
-            state = next_state
-        return state
 
     # -- one character at a time -------------------------------------------------------------
 
