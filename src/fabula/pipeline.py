@@ -25,6 +25,9 @@ from fabula.post.rank import Ranker, choose, score
 from fabula.sampling import MAX_SEED, SamplingParams, unsupported
 from fabula.types import Candidate, Completion, Request, Work
 
+# Room for the largest object a structured form's schema allows (its lengths and counts are bounded).
+STRUCTURED_MIN_TOKENS = 2048
+
 
 def new_work_id() -> str:
     """Time-ordered id: 12 hex digits of milliseconds, then 8 random hex digits."""
@@ -53,10 +56,13 @@ def write(
     params = params or SamplingParams()
     if params.seed is None:
         params = params.with_(seed=secrets.randbelow(MAX_SEED + 1))
-    request = Request(rendered.messages, rendered.completion_prompt, params)
+    schema = form.json_schema(rendered.inputs) if form.json_schema else None
+    if schema is not None and params.max_tokens < STRUCTURED_MIN_TOKENS:
+        params = params.with_(max_tokens=STRUCTURED_MIN_TOKENS)  # a cut-off JSON is no JSON at all
+    request = Request(rendered.messages, rendered.completion_prompt, params, json_schema=schema)
     if not backend.capabilities.instructions:
         text = form.continuation(rendered.inputs) if form.continuation else rendered.inputs["prompt"]
-        request = Request(rendered.messages, text, params, raw=True)
+        request = Request(rendered.messages, text, params, raw=True, json_schema=schema)
     constraint = form.constrain(rendered.inputs) if form.constrain and constrain else None
     steerable = constraint is not None and hasattr(backend, "stepper")
     if params.ban_phrases and (constraint is not None or not hasattr(backend, "stepper")):
@@ -76,7 +82,9 @@ def write(
 
     started = time.perf_counter()
     completions = generate(request, on_text)
-    completions, resampled = _resample_loops(completions, request, generate)
+    resampled: list[dict[str, Any]] = []
+    if schema is None:  # JSON repeats its punctuation lines by nature: no loop detection there
+        completions, resampled = _resample_loops(completions, request, generate)
     elapsed = time.perf_counter() - started
 
     candidates = []
@@ -86,7 +94,7 @@ def write(
             completion.text,
             prompt=rendered.inputs["prompt"],
             truncated=completion.finish_reason == "length",
-            constrained=steerable,
+            constrained=steerable or schema is not None,  # structured text: whitespace only
         )
         if constraint is not None and not steerable and form.name == "poem":  # black-box engine
             cleaned, repair = _repair(backend, request, rendered.inputs, cleaned)
@@ -94,8 +102,9 @@ def write(
         text = form.assemble(cleaned.text, rendered.inputs) if form.assemble else cleaned.text
         verdicts: list[dict[str, Any]] = [verdict("non_empty", bool(cleaned.text.strip()), f"{len(text)} characters")]
         verdicts += form.validate(text, rendered.inputs) + cleaned.verdicts
-        loop = find_loop(cleaned.text)
-        verdicts.append(verdict("no_loop", loop is None, loop or "no repeated lines or trailing phrase loop"))
+        if schema is None:
+            loop = find_loop(cleaned.text)
+            verdicts.append(verdict("no_loop", loop is None, loop or "no repeated lines or trailing phrase loop"))
         checks = form.report(text, rendered.inputs) if form.report else None
         scores = score(cleaned.text, completion)
         candidates.append(Candidate(text, completion.text, scores, verdicts, completion, checks=checks))
@@ -119,6 +128,7 @@ def write(
         },
         "template": form.template_id,
         "constrained": steerable,
+        **({"json_schema": schema.get("$id", "inline")} if schema else {}),
         **({"repairs": repairs} if repairs else {}),
         **({"resampled": resampled} if resampled else {}),
         "created_at": datetime.now(UTC).isoformat(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -29,6 +30,8 @@ class Request:
     completion_prompt: str
     params: SamplingParams
     raw: bool = False  # continue `completion_prompt` as plain text even on a chat model
+    # a JSON Schema the output must validate against, enforced while decoding (structured forms)
+    json_schema: Mapping[str, Any] | None = None
 
     def chat_dicts(self) -> list[dict[str, str]]:
         return [{"role": m.role, "content": m.content} for m in self.messages]

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fabula.backends.base import Capabilities, OnText, candidate_seeds
-from fabula.errors import BackendError, ConfigError
+from fabula.errors import BackendError, ConfigError, InvalidParam
 from fabula.models import file_sha256, resolve_gguf
 from fabula.settings import Settings
 from fabula.types import Completion, Request
@@ -166,6 +166,13 @@ class HFBackend:
         from fabula.decoding import build_processors, run_processors
 
         params = request.params
+        if request.json_schema is not None:
+            raise InvalidParam(
+                "json_schema",
+                "(the form's schema)",
+                f"the {self.name} engine has no JSON-schema decoding yet",
+                hint="structured forms (quest) run on --engine llamacpp or an OpenAI-compatible server",
+            )
         prompt = self.prompt_ids(request)
         limit = getattr(self.model.config, "max_position_embeddings", 0) or 1 << 30
         if len(prompt) + params.max_tokens > limit:

@@ -80,6 +80,8 @@ def sampling_fields(request: Request, seed: int | None) -> dict[str, Any]:
     }
     if seed is not None:
         body["seed"] = seed
+    if request.json_schema is not None:
+        body["json_schema"] = dict(request.json_schema)  # compiled by llama.cpp to a grammar
     return body
 
 
@@ -168,7 +170,10 @@ class LlamaCppBackend:
             return None
 
         with self._lock:
-            reply = handler(body, on_chunk)
+            try:
+                reply = handler(body, on_chunk)
+            except ValueError as exc:  # llama.cpp rejects a request it cannot parse (e.g. a schema)
+                raise BackendError(f"llama.cpp refused the request: {exc}", engine=ENGINE) from exc
         if state["raised"] is not None:
             raise state["raised"]
         error = state["error"] or (reply.get("error") if isinstance(reply, dict) else None)

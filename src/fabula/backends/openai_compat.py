@@ -71,6 +71,14 @@ def request_body(request: Request, model: str, seed: int | None, dialect: str) -
         body["cache_prompt"] = False
     if seed is not None:
         body["seed"] = seed
+    if request.json_schema is not None:
+        schema = dict(request.json_schema)
+        if dialect == "llamacpp":
+            body["json_schema"] = schema
+        elif dialect == "vllm":
+            body["guided_json"] = schema
+        else:
+            body["response_format"] = {"type": "json_schema", "json_schema": {"name": "output", "schema": schema}}
     fields = DIALECTS[dialect]
     if "dry_multiplier" in fields and p.dry_multiplier:
         body.update(dry_base=p.dry_base, dry_allowed_length=p.dry_allowed_length)

@@ -55,6 +55,8 @@ class Form:
     assemble: Callable[[str, Mapping[str, str]], str] | None = None  # lay out generated text (songs)
     # what a text-continuation model (no instructions) is given instead of the instruction prompt
     continuation: Callable[[Mapping[str, str]], str] | None = None
+    # structured forms (JSON): the schema decoding must keep; their text is never "cleaned" as prose
+    json_schema: Callable[[Mapping[str, str]], dict[str, Any]] | None = None
 
     @property
     def template_id(self) -> str:

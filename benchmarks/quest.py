@@ -1,0 +1,74 @@
+"""Quests on the embedded model: share valid against schemas/quest.schema.json and finishable, and time.
+
+Each premise is written once through `fabula write quest` (llama.cpp, the schema compiled to a
+grammar), then judged by the independent validator (jsonschema + the quest logic checks).
+
+    python benchmarks/quest.py --json benchmarks/results/quest.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+from fabula.backends import get_backend
+from fabula.forms.quest import check_quest
+from fabula.pipeline import write
+from fabula.sampling import SamplingParams
+from fabula.settings import get_settings
+
+PREMISES = [
+    "Smugglers stole the lighthouse lantern and the ships are running blind.",
+    "A village well has started answering questions, always truthfully, always too late.",
+    "The last dragon wants to retire and needs someone to take over its hoard.",
+    "A space station's gardener finds a seed that is not in any catalogue.",
+    "A detective ghost must solve her own murder before the house is sold.",
+    "Two rival bakers need a neutral courier to carry a wedding cake across town.",
+    "The king's map shows a river that was not there yesterday.",
+    "A robot museum guard notices one exhibit moves at night.",
+    "A cursed violin plays itself whenever someone lies nearby.",
+    "Miners broke into a sealed city that is still lit.",
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    backend = get_backend("llamacpp", "", get_settings())
+    write(backend, "quest", "warm-up", {"steps": "2"}, SamplingParams(seed=0))  # load before timing
+    rows = []
+    for i, premise in enumerate(PREMISES):
+        start = time.perf_counter()
+        work = write(backend, "quest", premise, {}, SamplingParams(seed=args.seed + i))
+        seconds = time.perf_counter() - start
+        report = check_quest(work.text)
+        quest = json.loads(work.text) if report["ok"] else {}
+        rows.append(
+            {
+                "premise": premise,
+                "valid": report["ok"],
+                "violations": report["violations"],
+                "seconds": round(seconds, 2),
+                "tokens": work.candidates[0].completion.completion_tokens,
+                "choices": sum(len(s["choices"]) for s in quest.get("steps", [])),
+                "npcs": len(quest.get("npcs", [])),
+                "quest": quest,
+            }
+        )
+        print(f"{i + 1:2}/{len(PREMISES)} valid={report['ok']} {seconds:.1f}s", flush=True)
+    valid = sum(r["valid"] for r in rows)
+    print(f"\nvalid and finishable: {valid}/{len(rows)}")
+    print(f"median seconds per quest: {statistics.median(r['seconds'] for r in rows):.1f}")
+    print(f"median tokens: {statistics.median(r['tokens'] for r in rows)}")
+    print(f"choices per quest (median): {statistics.median(r['choices'] for r in rows)}")
+    if args.json:
+        args.json.write_text(json.dumps(rows, ensure_ascii=False, indent=2))
+
+
+if __name__ == "__main__":
+    main()
