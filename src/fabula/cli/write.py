@@ -175,7 +175,8 @@ def write(
 
         find_synth()  # no synthesizer: say so before writing anything
     store = WorkStore(settings.db_url)  # open (and migrate) before the slow part: fail early
-    stream = not (as_json or no_stream or form == "lyrics")  # a song is laid out only when complete
+    # a song, and Chinese verse (one line per clause), is laid out only when complete
+    stream = not (as_json or no_stream or form == "lyrics" or _chinese_verse(form, inputs))
     engine_name = engine or settings.engine
     if engine is None and "FABULA_ENGINE" not in os.environ and _chinese_verse(form, inputs):
         engine_name = "gpt"  # the default model writes no Chinese; our Tang-poem model does
