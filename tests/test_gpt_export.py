@@ -212,5 +212,28 @@ def test_chinese_lyrics_keep_their_shape_and_chorus_on_the_tang_model() -> None:
     blocks = work["text"].split("\n\n")
     assert blocks[1] == blocks[3] and blocks[1].startswith("[Chorus]")  # the chorus comes back verbatim
     assert [len(line) for line in blocks[0].splitlines()[1:]] == [7, 7, 7, 7]
-    bad = CliRunner().invoke(cli, ["write", "lyrics", "x", "--set", "language=zh", "--melody", "x.mid"])
-    assert bad.exit_code == 2 and "tone-aware melody" in bad.output
+
+
+def test_chinese_lyrics_get_a_tone_following_melody(tmp_path: Path) -> None:
+    import music21
+
+    from fabula.music.check import check_melody
+    from fabula.music.melody import compose
+
+    midi, abc = tmp_path / "song.mid", tmp_path / "song.abc"
+    args = ["write", "lyrics", "故乡", "--set", "language=zh", "--seed", "4", "--melody", str(midi), "--abc", str(abc)]
+    result = CliRunner().invoke(cli, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    text = json.loads(result.stdout)["text"]
+    report = check_melody(midi, text)
+    assert report["ok"], report["violations"]
+    chars = sum(len(line) for line in text.splitlines() if not line.startswith("[") and line.strip())
+    assert report["lyric_events"] == chars  # one note per character
+    assert len(list(music21.converter.parse(midi).recurse().notes)) == chars
+    assert "w: " in abc.read_text(encoding="utf-8")
+    # the tune follows the tones: rising on tone 2, falling or level on tones 3 and 4
+    notes = compose(text, seed=4).notes
+    pairs = [(a, b) for a, b in zip(notes, notes[1:], strict=False) if not a.line_end and not b.line_end]
+    judged = [(b.pitch - a.pitch, b.syllable.tone) for a, b in pairs if b.syllable.tone in (2, 3, 4)]
+    follows = sum((d >= 0) if tone == 2 else (d <= 0) for d, tone in judged)
+    assert judged and follows / len(judged) >= 0.85

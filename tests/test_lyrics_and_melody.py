@@ -155,3 +155,12 @@ def test_missing_synthesizer_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, t
     monkeypatch.setattr(audio.shutil, "which", lambda name: None)
     with pytest.raises(ConfigError, match="apt-get install fluidsynth"):
         audio.render_wav(tmp_path / "x.mid", tmp_path / "x.wav")
+
+
+def test_chinese_syllables_carry_tones_and_line_accents() -> None:
+    from fabula.music.syllables import line_syllables
+
+    sylls = line_syllables("春风又绿江南岸")
+    assert [s.text for s in sylls] == list("春风又绿江南岸")
+    assert [s.tone for s in sylls] == [1, 1, 4, 4, 1, 2, 4]
+    assert [s.stressed for s in sylls] == [False, True, False, True, False, True, True]  # 2+2+3

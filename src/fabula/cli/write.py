@@ -163,13 +163,6 @@ def write(
     asked = melody_path or abc_path or wav_path
     if asked and form != "lyrics":
         raise InvalidParam("--melody/--abc/--wav", str(asked), "only the lyrics form has a melody")
-    if asked and inputs.get("language") == "zh":
-        raise InvalidParam(
-            "--melody/--abc/--wav",
-            str(asked),
-            "melodies are composed for English lyrics (stress on strong beats)",
-            hint="Chinese lyrics need a tone-aware melody, not built yet; write the lyrics without --melody",
-        )
     if wav_path:
         from fabula.music.audio import find_synth
 

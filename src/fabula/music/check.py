@@ -27,7 +27,10 @@ def check_melody(midi: Path, lyrics: str | None = None) -> dict[str, Any]:
     expected = None
     if lyrics is not None:
         sung = [line for _, lines in split_song(lyrics) for line in lines] or lyrics.splitlines()
-        expected = sum(len(line_syllables(line)) for line in sung)
+        per_line = [line_syllables(line) for line in sung]
+        expected = sum(len(s) for s in per_line)
+        # accents depend on the place in the line (Chinese), so read them line by line
+        stresses = [s.stressed for line in per_line for s in line]
         if expected != len(data["lyrics"]):
             violations.append(f"{len(data['lyrics'])} lyric events, but the lyrics have {expected} syllables")
     on_strong = [i for i, (onset, _) in enumerate(data["notes"]) if onset % (beats * 2) in strong]

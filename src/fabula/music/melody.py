@@ -23,6 +23,8 @@ KEYS = {"C": 60, "D": 62, "E": 64, "F": 65, "G": 67, "A": 69, "B": 71, "Bb": 70,
 METERS = {"4/4": (4, (0, 4)), "3/4": (3, (0,))}  # beats per bar, strong eighth-slots in a bar
 PROGRESSION = ((0, 2, 4), (3, 5, 0), (4, 6, 1), (0, 2, 4))  # I IV V I, as scale-degree triads
 REPEATED_LABELS = {NAMES[kind] for kind in REPEATED}
+FREE_STEPS = (-2, -1, -1, 0, 1, 1, 2)
+TONE_STEPS = {1: (0, 0, 1), 2: (1, 1, 2), 3: (-1, -2, -2), 4: (-1, -1, -2), 5: (-1, 0)}
 
 
 @dataclass(frozen=True)
@@ -98,14 +100,16 @@ def _pitches(
     final_degree: int,
     rng: random.Random,
 ) -> list[int]:
-    """Scale degrees: a stepwise walk; stressed syllables on strong beats take chord tones."""
+    """Scale degrees: a stepwise walk; stressed syllables on strong beats take chord tones. A
+    Chinese syllable's step follows its tone, so the tune does not sing a word into another one:
+    tone 1 (high level) stays or steps up, 2 (rising) rises, 3 (low) and 4 (falling) go down."""
     degree = rng.choice((0, 2, 4))
     out = []
     for i, (syl, slot) in enumerate(zip(sylls, slots, strict=True)):
         if i == len(sylls) - 1:
             degree = final_degree
         else:
-            degree = max(-3, min(7, degree + rng.choice((-2, -1, -1, 0, 1, 1, 2))))
+            degree = max(-3, min(7, degree + rng.choice(TONE_STEPS.get(syl.tone, FREE_STEPS))))
             chord = PROGRESSION[(slot // bar_slots) % len(PROGRESSION)]
             if syl.stressed and slot % bar_slots in strong and degree % 7 not in chord:
                 degree = min((d for d in range(-3, 8) if d % 7 in chord), key=lambda d: abs(d - degree))

@@ -2,6 +2,10 @@
 
 Counts and stress come from the CMU dictionary; pyphen's hyphenation splits the spelling, and is
 forced to the CMU count when the two disagree. One-syllable function words are sung unstressed.
+
+Chinese has no word stress: each character is one syllable, and a line's accents fall where its
+reading pauses, on the even characters and the last (the 2+2+3 of a seven-character line, the 2+3
+of a five). Each Chinese syllable also carries its Mandarin tone, so the melody can follow it.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ class Syllable:
     stressed: bool
     word_start: bool
     word_end: bool
+    tone: int = 0  # Mandarin tone 1-4 (5 neutral) of a Chinese syllable; 0 for English
 
     @property
     def lyric(self) -> str:
@@ -65,7 +70,25 @@ def split_word(word: str, count: int) -> list[str]:
     return [*chunks, word[(count - 1) * size :]] if all(chunks) else [word] + [""] * (count - 1)
 
 
+def chinese_syllables(line: str) -> list[Syllable]:
+    from pypinyin import Style, pinyin
+
+    from fabula.verse.chinese import HAN
+
+    chars = HAN.findall(line)
+    readings = pinyin("".join(chars), style=Style.TONE3, neutral_tone_with_five=True) if chars else []
+    out = []
+    for i, (char, reading) in enumerate(zip(chars, readings, strict=True)):
+        tone = int(reading[0][-1]) if reading and reading[0][-1].isdigit() else 5
+        out.append(Syllable(char, i % 2 == 1 or i == len(chars) - 1, True, True, tone))
+    return out
+
+
 def line_syllables(line: str) -> list[Syllable]:
+    from fabula.verse.chinese import HAN
+
+    if HAN.search(line):
+        return chinese_syllables(line)
     out: list[Syllable] = []
     for word in words_of(line):
         count, _known = syllables(word)
