@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from fabula.backends import close_all
 from fabula.backends.hf import HFBackend
 from fabula.cli.main import cli
-from fabula.decoding.constrained import _repeats, constrained_sample
+from fabula.decoding.constrained import _repeating, constrained_sample
 from fabula.forms import get_form
 from fabula.pipeline import write
 from fabula.sampling import SamplingParams
@@ -26,9 +26,9 @@ from tests.tiny_models import build_tiny_llama
 
 
 def test_no_repeat_trigram() -> None:
-    assert _repeats([1, 2, 3, 1, 2], 3)
-    assert not _repeats([1, 2, 3, 1, 2], 4)
-    assert not _repeats([1], 1)
+    assert _repeating([1, 2, 3, 1, 2]) == {3}
+    assert _repeating([1, 2, 3, 1, 2, 4, 1, 2]) == {3, 4}
+    assert _repeating([1]) == set()
 
 
 @pytest.fixture(scope="module")

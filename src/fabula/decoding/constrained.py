@@ -74,12 +74,13 @@ class CharacterConstraint:
         return state
 
 
-def _repeats(tokens: list[int], token: int, n: int = NO_REPEAT_NGRAM) -> bool:
-    """Would appending `token` repeat an n-gram already in `tokens`?"""
+def _repeating(tokens: list[int], n: int = NO_REPEAT_NGRAM) -> set[int]:
+    """The tokens whose appending would repeat an n-gram already in `tokens` (one scan per step,
+    not one per candidate)."""
     if len(tokens) < n - 1:
-        return False
-    gram = (*tokens[len(tokens) - n + 1 :], token)
-    return any(tuple(tokens[i : i + n]) == gram for i in range(len(tokens) - n + 1))
+        return set()
+    prefix = tokens[len(tokens) - n + 1 :]
+    return {tokens[i + n - 1] for i in range(len(tokens) - n + 1) if tokens[i : i + n - 1] == prefix}
 
 
 def _allowed(
@@ -90,8 +91,9 @@ def _allowed(
     history: list[int] | None = None,
 ) -> list[tuple[int, str, float, Any]]:
     out = []
+    banned = _repeating(history) if history else set()
     for token, text, logprob in candidates:
-        if history and _repeats(history, token):
+        if token in banned:
             continue
         if token in eos:
             if constraint.can_end(state):
