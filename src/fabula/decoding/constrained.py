@@ -5,8 +5,11 @@ our Transformers loop, or llama.cpp stepped one token per call) can be constrain
 Each step takes the model's top candidates, keeps those the constraint allows, applies the
 repetition penalty, temperature and top-p among them, and samples with a seeded generator. If no
 top candidate is allowed, the search widens to the top WIDE tokens; if still nothing fits (a
-partial word no token can finish), the current line is rewound and sampled again, a bounded
-number of times, then the line before it, and at last the whole text is begun again. Since any
+partial word no token can finish, or no word that fits can rhyme), the last two words of the line
+are taken back and sampled again, then the whole line, a bounded number of times each, then the
+line before it, and at last the whole text is begun again. Taking back words before lines matters
+for speed: most dead ends are at a line's last word, and redoing a whole line costs every token
+of it again. Since any
 line may still be rewound, the text is passed to `on_text` once, when the poem is finished.
 Log-probabilities recorded are the model's own, unconstrained, so fluency can be measured honestly.
 """
@@ -25,7 +28,8 @@ from fabula.types import Completion
 NARROW = 64
 WIDE = 2048  # asked for only when none of the NARROW candidates fits
 REPEAT_WINDOW = 64
-LINE_RETRIES = 4  # a line that reaches a dead end is rewound and sampled again, at most this often,
+WORD_RETRIES = 3  # a dead end first takes back the last two words of the line, at most this often per line,
+LINE_RETRIES = 4  # then the line is rewound and sampled again, at most this often,
 BACKTRACKS = 40  # then the line before it too; at most this many rewinds in all
 RESTARTS = 2  # and when even that fails, the whole text is begun again, at most this often
 
@@ -148,7 +152,8 @@ def constrained_sample(
     finish = "length"
     limit = max_tokens or params.max_tokens
     line_starts = [(0, state)]  # tokens generated and state when each line so far began
-    retries = rewinds = restarts = 0
+    word_starts = [(0, state)]  # the same, for each word of the current line (constraints with words)
+    retries = rewinds = restarts = word_tries = 0
     while len(tokens) < limit:
         options = _allowed(constraint, state, stepper.top(NARROW), stepper.eos_ids, tokens)
         if not options:
@@ -160,12 +165,19 @@ def constrained_sample(
                     break
                 restarts, rewinds, retries = restarts + 1, 0, 0
                 line_starts = line_starts[:1]
+                word_starts, word_tries = line_starts[:1], 0
             rewinds += 1
-            retries += 1
-            if retries > LINE_RETRIES and len(line_starts) > 1:
-                line_starts.pop()  # this line cannot be finished from here: redo the one before
-                retries = 0
-            length, state = line_starts[-1]
+            if word_tries < WORD_RETRIES and len(word_starts) >= 3:
+                word_tries += 1
+                word_starts.pop()  # the word being written, and the one before it, are sampled again
+                length, state = word_starts.pop()
+            else:
+                retries += 1
+                if retries > LINE_RETRIES and len(line_starts) > 1:
+                    line_starts.pop()  # this line cannot be finished from here: redo the one before
+                    retries = 0
+                length, state = line_starts[-1]
+                word_starts, word_tries = [line_starts[-1]], 0
             stepper.rewind(length)
             del tokens[length:], logprobs[length:], pieces[length:]
             continue
@@ -173,6 +185,8 @@ def constrained_sample(
         if after is None:  # end of text chosen
             finish = "stop"
             break
+        if text[:1] == " " and tokens and len(tokens) > word_starts[-1][0]:
+            word_starts.append((len(tokens), state))  # a word begins with this token
         stepper.push(token)
         tokens.append(token)
         logprobs.append(logprob)
@@ -182,7 +196,7 @@ def constrained_sample(
         state = after
         if "\n" in text or getattr(state, "done", False) or getattr(state, "at_line_start", False):
             line_starts.append((len(tokens), state))
-            retries = 0
+            word_starts, retries, word_tries = [(len(tokens), state)], 0, 0
         if getattr(state, "done", False):
             finish = "stop"
             break
