@@ -191,7 +191,8 @@ def pretrain(
     block = cfg.model.block_size
     tokens_per_step = t.batch_size * block
     flops_per_token = model.flops_per_token()
-    record({"event": "start", "step": step, "parameters": model.num_parameters(), "data": str(data_dir)})
+    shown = f"FABULA_HOME/{data_dir.relative_to(home)}" if data_dir.is_relative_to(home) else str(data_dir)
+    record({"event": "start", "step": step, "parameters": model.num_parameters(), "data": shown})
     model.train()
     started = time.perf_counter()
     start_step = step
