@@ -1,4 +1,5 @@
-"""Quests on the embedded model: share valid against schemas/quest.schema.json and finishable, and time.
+"""Quests and NPC dialogue trees on the embedded model: share valid against their published schemas
+(schemas/quest.schema.json, schemas/npc.schema.json) and sound as graphs, and time.
 
 Each premise is written once through `fabula write quest` (llama.cpp, the schema compiled to a
 grammar), then judged by the independent validator (jsonschema + the quest logic checks).
@@ -15,6 +16,7 @@ import time
 from pathlib import Path
 
 from fabula.backends import get_backend
+from fabula.forms.npc import check_npc
 from fabula.forms.quest import check_quest
 from fabula.pipeline import write
 from fabula.sampling import SamplingParams
@@ -32,6 +34,34 @@ PREMISES = [
     "A cursed violin plays itself whenever someone lies nearby.",
     "Miners broke into a sealed city that is still lit.",
 ]
+
+
+NPCS = [
+    "A tired ferryman who knows where the smugglers hide.",
+    "A baker who secretly forges royal seals.",
+    "A retired knight guarding a bridge nobody uses.",
+    "An android librarian who has read every banned book.",
+    "A fortune teller whose predictions are always about weather.",
+    "A lighthouse keeper's cat that can talk, but only to children.",
+    "A mercenary who charges in riddles instead of gold.",
+    "A ghost who haunts the tavern and wants better music.",
+    "A mapmaker who refuses to draw the north.",
+    "A blacksmith apprentice who fears fire.",
+]
+
+
+def npc_trees(seed: int) -> list[dict]:
+    backend = get_backend("llamacpp", "", get_settings())
+    rows = []
+    for i, premise in enumerate(NPCS):
+        start = time.perf_counter()
+        work = write(backend, "npc", premise, {}, SamplingParams(seed=seed + i))
+        seconds = time.perf_counter() - start
+        report = check_npc(work.text)
+        rows.append({"premise": premise, "valid": report["ok"], "violations": report["violations"],
+                     "seconds": round(seconds, 2), "tree": json.loads(work.text) if report["ok"] else {}})  # fmt: skip
+        print(f"npc {i + 1:2}/{len(NPCS)} valid={report['ok']} {seconds:.1f}s", flush=True)
+    return rows
 
 
 def main() -> None:
@@ -66,8 +96,11 @@ def main() -> None:
     print(f"median seconds per quest: {statistics.median(r['seconds'] for r in rows):.1f}")
     print(f"median tokens: {statistics.median(r['tokens'] for r in rows)}")
     print(f"choices per quest (median): {statistics.median(r['choices'] for r in rows)}")
+    trees = npc_trees(args.seed)
+    print(f"NPC trees valid and sound: {sum(r['valid'] for r in trees)}/{len(trees)}, "
+          f"median {statistics.median(r['seconds'] for r in trees):.1f} s")  # fmt: skip
     if args.json:
-        args.json.write_text(json.dumps(rows, ensure_ascii=False, indent=2))
+        args.json.write_text(json.dumps({"quests": rows, "npcs": trees}, ensure_ascii=False, indent=2))
 
 
 if __name__ == "__main__":

@@ -51,10 +51,10 @@ def test_a_good_quest_passes() -> None:
     [
         ('{"title": ', "not JSON"),
         (json.dumps({**_quest([("step1", ["end"])]), "giver": None}), "giver: None is not of type 'object'"),
-        (json.dumps(_quest([("step1", ["step3"]), ("step2", ["end"])])), "leads to 'step3', which is not a step"),
-        (json.dumps(_quest([("step1", ["end"]), ("step2", ["end"])])), "steps ['step2'] cannot be reached"),
-        (json.dumps(_quest([("step1", ["step2"]), ("step2", ["step1"])])), "cannot be finished"),
-        (json.dumps(_quest([("step1", ["step1", "end"]), ("step1", ["end"])])), "step ids repeat"),
+        (json.dumps(_quest([("step1", ["step3"]), ("step2", ["end"])])), "leads to 'step3', which does not exist"),
+        (json.dumps(_quest([("step1", ["end"]), ("step2", ["end"])])), "['step2'] cannot be reached"),
+        (json.dumps(_quest([("step1", ["step2"]), ("step2", ["step1"])])), "it cannot be finished"),
+        (json.dumps(_quest([("step1", ["step1", "end"]), ("step1", ["end"])])), "ids repeat"),
     ],
 )  # fmt: skip
 def test_bad_quests_are_named(text: str, message: str) -> None:
@@ -103,7 +103,7 @@ def test_quest_on_the_default_model_is_valid_by_construction() -> None:
     )
     assert result.exit_code == 0, result.output
     work = json.loads(result.stdout)
-    assert work["provenance"]["json_schema"].endswith("quest.decoding-4-steps.schema.json")
+    assert work["provenance"]["json_schema"].endswith("quest.decoding-4.schema.json")
     quest = json.loads(work["text"])  # the quest JSON, as a string, in "text"
     assert [s["id"] for s in quest["steps"]] == ["step1", "step2", "step3", "step4"]
     report = check_quest(work["text"])

@@ -126,6 +126,12 @@ def _chinese_verse(form: str, inputs: dict[str, str]) -> bool:
     help="Best-of-n scorer weights, e.g. likelihood=1,compliance=2,distance=1 (terms: likelihood, "
     "repetition, compliance, distance).",
 )
+@click.option(
+    "--export",
+    "export_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the work here, in the format its suffix names (npc: .yarn .ink .json; quest: .json).",
+)
 @click.option("--explain", is_flag=True, help="Show every candidate's scores and verdicts, and why the winner won.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (the work) and nothing else.")
 @click.option("--no-stream", is_flag=True, help="Print the text when done instead of as it is written.")
@@ -140,6 +146,7 @@ def write(
     abc_path: Path | None,
     wav_path: Path | None,
     rank_spec: str | None,
+    export_file: Path | None,
     explain: bool,
     as_json: bool,
     no_stream: bool,
@@ -160,6 +167,17 @@ def write(
     params = build_params(options)
     inputs = parse_sets(sets)
     ranker = Ranker.parse(rank_spec)
+    if export_file is not None:
+        from fabula.forms import get_form
+
+        formats = get_form(form).exports
+        if export_file.suffix.lower() not in formats:
+            raise InvalidParam(
+                "--export",
+                str(export_file),
+                f"{form} exports to {', '.join(formats) or 'no file format yet'}",
+                hint="use `fabula works export ID` for md, txt or json of any work",
+            )
     asked = melody_path or abc_path or wav_path
     if asked and form != "lyrics":
         raise InvalidParam("--melody/--abc/--wav", str(asked), "only the lyrics form has a melody")
@@ -182,6 +200,12 @@ def write(
     export_path = settings.home / "works" / f"{work.id}.md"
     write_atomic(export_path, store.export(work.id, "md"))
     melody = _melody(work, melody_path, abc_path, wav_path) if asked else None
+    if export_file is not None and work.provenance["post"]["passed"]:
+        from fabula.forms import get_form
+
+        write_atomic(export_file, get_form(form).exports[export_file.suffix.lower()](work.text))
+        if not as_json:
+            click.echo(f"exported → {export_file}", err=True)
     if as_json:
         click.echo(json.dumps(work.to_json() | ({"melody": melody} if melody else {}), ensure_ascii=False))
     else:

@@ -8,7 +8,7 @@ from functools import cache
 from fabula.errors import FormError
 from fabula.forms.base import Form
 
-FORMS = ("story", "poem", "lyrics", "quest")
+FORMS = ("story", "poem", "lyrics", "quest", "npc")
 
 
 @cache

@@ -57,6 +57,8 @@ class Form:
     continuation: Callable[[Mapping[str, str]], str] | None = None
     # structured forms (JSON): the schema decoding must keep; their text is never "cleaned" as prose
     json_schema: Callable[[Mapping[str, str]], dict[str, Any]] | None = None
+    # file formats the work can be written to with `fabula write ... --export FILE.SUFFIX`
+    exports: Mapping[str, Callable[[str], str]] = field(default_factory=dict)
 
     @property
     def template_id(self) -> str:

@@ -1,0 +1,88 @@
+"""The `npc` form: a non-player character and a dialogue tree, as JSON valid against a published
+schema and exported to the two formats game studios script dialogue in, Yarn Spinner and Ink.
+
+Decoding works as for quests (`fabula.forms.structured`): on llama.cpp a narrowed schema is the
+grammar, with nodes node1..nodeN and each node's first option leading on (the last one's ends the
+talk). Other options may return to any node, since conversations circle back. Lines and options
+cannot contain the characters Yarn and Ink use for markup (<>{}[]#), so the exports need no escaping.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from fabula.forms.base import Form, load_form, verdict
+from fabula.forms.quest import pretty_json
+from fabula.forms.structured import graph_violations, load_schema, narrowed_schema, schema_violations
+
+
+def npc_schema() -> dict[str, Any]:
+    return load_schema("npc")
+
+
+def decoding_schema(nodes: int) -> dict[str, Any]:
+    return narrowed_schema(npc_schema(), "nodes", "options", "node", nodes, back_edges=True)
+
+
+def check_npc(text: str) -> dict[str, Any]:
+    try:
+        tree = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return {"ok": False, "violations": [f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"]}
+    violations = schema_violations(tree, npc_schema())
+    if violations:
+        return {"ok": False, "violations": violations}
+    graph, reachable, finishable = graph_violations(tree["nodes"], "options")
+    return {"ok": not graph, "violations": graph, "nodes": len(tree["nodes"]), "reachable": reachable}
+
+
+def to_yarn(tree: dict[str, Any]) -> str:
+    """Yarn Spinner 2: one node per dialogue node; options are shortcut options (->) that jump."""
+    name = tree["npc"]["name"]
+    blocks = []
+    for node in tree["nodes"]:
+        lines = [f"title: {node['id']}", f"tags: {tree['npc']['attitude']}", "---", f"{name}: {node['line']}"]
+        for option in node["options"]:
+            target = "<<stop>>" if option["next"] == "end" else f"<<jump {option['next']}>>"
+            lines += [f"-> {option['text']}", f"    {target}"]
+        lines.append("===")
+        blocks.append("\n".join(lines))
+    return "\n".join(blocks) + "\n"
+
+
+def to_ink(tree: dict[str, Any]) -> str:
+    """Ink: a knot per node; options are choices whose text is not echoed ([...]) and divert."""
+    name = tree["npc"]["name"]
+    out = [f"-> {tree['nodes'][0]['id']}", ""]
+    for node in tree["nodes"]:
+        out += [f"=== {node['id']} ===", f"{name}: {node['line']}"]
+        for option in node["options"]:
+            target = "END" if option["next"] == "end" else option["next"]
+            out.append(f"* [{option['text']}] -> {target}")
+        out.append("")
+    return "\n".join(out)
+
+
+def _exporter(render: Any) -> Any:
+    return lambda text: render(json.loads(text))
+
+
+EXPORTS = {".yarn": _exporter(to_yarn), ".ink": _exporter(to_ink), ".json": lambda text: text + "\n"}
+
+
+def build() -> Form:
+    def valid(text: str, inputs: Mapping[str, str]) -> dict[str, Any]:
+        report = check_npc(text)
+        return verdict("npc_schema", report["ok"], "; ".join(report["violations"][:4]) or "valid, every node reachable")
+
+    return replace(
+        load_form("npc"),
+        validators=(valid,),
+        report=lambda text, inputs: check_npc(text),
+        assemble=pretty_json,
+        json_schema=lambda inputs: decoding_schema(int(inputs["nodes"])),
+        exports=EXPORTS,
+    )
