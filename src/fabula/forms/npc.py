@@ -16,7 +16,7 @@ from typing import Any
 
 from fabula.forms.base import Form, load_form, verdict
 from fabula.forms.quest import pretty_json
-from fabula.forms.structured import graph_violations, load_schema, narrowed_schema, schema_violations
+from fabula.forms.structured import check_graph_json, load_schema, narrowed_schema
 
 
 def npc_schema() -> dict[str, Any]:
@@ -28,15 +28,8 @@ def decoding_schema(nodes: int) -> dict[str, Any]:
 
 
 def check_npc(text: str) -> dict[str, Any]:
-    try:
-        tree = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return {"ok": False, "violations": [f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"]}
-    violations = schema_violations(tree, npc_schema())
-    if violations:
-        return {"ok": False, "violations": violations}
-    graph, reachable, finishable = graph_violations(tree["nodes"], "options")
-    return {"ok": not graph, "violations": graph, "nodes": len(tree["nodes"]), "reachable": reachable}
+    """{"ok", "violations", "nodes", "reachable", "finishable"} for a dialogue tree's JSON text."""
+    return check_graph_json(text, npc_schema(), "nodes", "options")
 
 
 def to_yarn(tree: dict[str, Any]) -> str:

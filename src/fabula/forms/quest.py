@@ -16,7 +16,7 @@ from dataclasses import replace
 from typing import Any
 
 from fabula.forms.base import Form, load_form, verdict
-from fabula.forms.structured import graph_violations, load_schema, narrowed_schema, schema_violations
+from fabula.forms.structured import check_graph_json, load_schema, narrowed_schema
 
 
 def quest_schema() -> dict[str, Any]:
@@ -31,21 +31,7 @@ def decoding_schema(steps: int) -> dict[str, Any]:
 
 def check_quest(text: str) -> dict[str, Any]:
     """{"ok", "violations", "steps", "reachable", "finishable"} for a quest's JSON text."""
-    try:
-        quest = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return {"ok": False, "violations": [f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"]}
-    violations = schema_violations(quest, quest_schema())
-    if violations:
-        return {"ok": False, "violations": violations}
-    graph, reachable, finishable = graph_violations(quest["steps"], "choices")
-    return {
-        "ok": not graph,
-        "violations": graph,
-        "steps": len(quest["steps"]),
-        "reachable": reachable,
-        "finishable": finishable,
-    }
+    return check_graph_json(text, quest_schema(), "steps", "choices")
 
 
 def pretty_json(text: str, inputs: Mapping[str, str]) -> str:

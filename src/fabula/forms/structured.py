@@ -82,6 +82,27 @@ def graph_violations(nodes: list[dict[str, Any]], edges: str) -> tuple[list[str]
     return violations, sorted(reachable), finishable
 
 
+def check_graph_json(text: str, schema: dict[str, Any], items: str, edges: str) -> dict[str, Any]:
+    """The full check of a structured form's text: JSON, the published schema, then the graph.
+    Returns {"ok", "violations"} and, when the schema holds, the item count, the reachable ids and
+    whether the end can be reached."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return {"ok": False, "violations": [f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"]}
+    violations = schema_violations(data, schema)
+    if violations:
+        return {"ok": False, "violations": violations}
+    graph, reachable, finishable = graph_violations(data[items], edges)
+    return {
+        "ok": not graph,
+        "violations": graph,
+        items: len(data[items]),
+        "reachable": reachable,
+        "finishable": finishable,
+    }
+
+
 def schema_violations(data: Any, schema: dict[str, Any]) -> list[str]:
     import jsonschema
 
