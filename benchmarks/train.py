@@ -63,14 +63,12 @@ def ours(cfg_path: Path, steps: int, warmup: int) -> dict[str, float]:
     return {"tokens_per_s": tokens / (times[-1] - times[warmup])}
 
 
-def hf_trainer(cfg_path: Path, steps: int, warmup: int) -> dict[str, float]:
+def hf_trainer(cfg_path: Path, steps: int, warmup: int, data_dir: Path, vocab: int) -> dict[str, float]:
     from torch.utils.data import Dataset
     from transformers import GPT2Config, GPT2LMHeadModel, Trainer, TrainerCallback, TrainingArguments
 
     cfg = load_config(cfg_path)
-    home = get_settings().ensure_home()
-    data = load_split(prepare(cfg.data, home), "train")
-    vocab = int(json.loads((prepare(cfg.data, home) / "meta.json").read_text())["vocab_size"])
+    data = load_split(data_dir, "train")
     t = cfg.train
 
     class Windows(Dataset):  # the same random windows our loop draws, one per item
@@ -134,14 +132,12 @@ def main() -> None:
     args = parser.parse_args()
     threads = get_settings().threads
     cfg = load_config(args.config)
-    prepare(cfg.data, get_settings().ensure_home())
-    cfg.model.vocab_size = int(
-        json.loads((prepare(cfg.data, get_settings().home) / "meta.json").read_text())["vocab_size"]
-    )
+    data_dir = prepare(cfg.data, get_settings().ensure_home())
+    cfg.model.vocab_size = int(json.loads((data_dir / "meta.json").read_text())["vocab_size"])
     flops = GPT(cfg.model).flops_per_token()
     peak = matmul_peak(threads)
     rows = {"fabula loop": ours(args.config, args.steps, args.warmup)}
-    rows["HF Trainer"] = hf_trainer(args.config, args.steps, args.warmup)
+    rows["HF Trainer"] = hf_trainer(args.config, args.steps, args.warmup, data_dir, cfg.model.vocab_size)
     result = {
         "config": str(args.config.relative_to(ROOT)) if args.config.is_relative_to(ROOT) else str(args.config),
         "threads": threads,

@@ -59,8 +59,9 @@ def write(
     schema = form.json_schema(rendered.inputs) if form.json_schema else None
     if schema is not None and params.max_tokens < STRUCTURED_MIN_TOKENS:
         params = params.with_(max_tokens=STRUCTURED_MIN_TOKENS)  # a cut-off JSON is no JSON at all
-    request = Request(rendered.messages, rendered.completion_prompt, params, json_schema=schema)
-    if not backend.capabilities.instructions:
+    if backend.capabilities.instructions:
+        request = Request(rendered.messages, rendered.completion_prompt, params, json_schema=schema)
+    else:  # a continuation model: the form's continuation prompt, as plain text
         text = form.continuation(rendered.inputs) if form.continuation else rendered.inputs["prompt"]
         request = Request(rendered.messages, text, params, raw=True, json_schema=schema)
     constraint = form.constrain(rendered.inputs) if form.constrain and constrain else None

@@ -11,18 +11,16 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from fabula.backends.base import OnText
 from fabula.backends.hf import HFBackend
-from fabula.errors import BackendError
 from fabula.models import file_sha256
 from fabula.settings import Settings
-from fabula.types import Completion, Request
 
 ENGINE = "gpt"
 
 
 class GPTBackend(HFBackend):
     name = ENGINE
+    stop_at_context = True  # 128 characters for the Tang model: a long request ends at the context
 
     def __init__(self, model: str, settings: Settings) -> None:
         super().__init__(model, settings)
@@ -40,19 +38,6 @@ class GPTBackend(HFBackend):
             target.parent.mkdir(parents=True, exist_ok=True)
             export_hf(self.gpt_folder, target)
         return target, None
-
-    def complete(self, request: Request, on_text: OnText | None = None) -> list[Completion]:
-        """Our models have short contexts (128 characters for the Tang model): a request asking for
-        more than fits stops at the context's end (finish_reason "length") instead of failing."""
-        limit = int(getattr(self.model.config, "max_position_embeddings", 0) or 0)
-        room = limit - len(self.prompt_ids(request))
-        if limit and room < 1:
-            raise BackendError(
-                f"the prompt fills this model's whole context of {limit} tokens; shorten it", engine=ENGINE
-            )
-        if limit and request.params.max_tokens > room:
-            request = replace(request, params=request.params.with_(max_tokens=room))
-        return super().complete(request, on_text)
 
     def model_info(self) -> dict[str, object]:
         weights = self.gpt_folder / "model.safetensors"

@@ -85,6 +85,9 @@ def apply_adapter(model: Any, adapter: Path) -> Any:
 
 class HFBackend:
     name = ENGINE
+    # a request longer than the context is an error, unless the engine's models are known to have
+    # short contexts (our GPTs): then generation stops at the context's end
+    stop_at_context = False
 
     def __init__(self, model: str, settings: Settings) -> None:
         try:
@@ -175,6 +178,12 @@ class HFBackend:
             )
         prompt = self.prompt_ids(request)
         limit = getattr(self.model.config, "max_position_embeddings", 0) or 1 << 30
+        if len(prompt) >= limit:
+            raise BackendError(
+                f"the prompt fills this model's whole context of {limit} tokens; shorten it", engine=self.name
+            )
+        if self.stop_at_context and params.max_tokens > limit - len(prompt):
+            params = params.with_(max_tokens=limit - len(prompt))  # ends with finish_reason "length"
         if len(prompt) + params.max_tokens > limit:
             raise BackendError(
                 f"prompt ({len(prompt)} tokens) + max_tokens ({params.max_tokens}) exceeds the "

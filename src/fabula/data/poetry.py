@@ -121,8 +121,8 @@ def clean_poem(record: dict[str, Any], lengths: tuple[int, ...] = (5, 7)) -> str
         return None
     if any(not HAN.fullmatch(ch) for clause in clauses for ch in clause):
         return None
-    title = NOTE.sub("", str(record.get("title", ""))).split()[0] if str(record.get("title", "")).split() else ""
-    title = "".join(HAN.findall(title))[:10]
+    title_words = NOTE.sub("", str(record.get("title", ""))).split()  # "帝京篇十首 一": keep the first word
+    title = "".join(HAN.findall(title_words[0]))[:10] if title_words else ""
     return f"《{title}》{body}"
 
 

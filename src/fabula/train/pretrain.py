@@ -141,13 +141,16 @@ def pretrain(
 
     out.mkdir(parents=True, exist_ok=True)
     checkpoint_path = out / "checkpoint.pt"
-    model = GPT(cfg.model)
+    if resume and not checkpoint_path.is_file():
+        raise ConfigError(f"--resume: {checkpoint_path} does not exist; start without --resume")
+    if not resume and checkpoint_path.exists():
+        raise ConfigError(f"{out} already holds a checkpoint: pass --resume to continue it, or choose another --out")
+    torch.manual_seed(cfg.train.seed)
+    model = GPT(cfg.model)  # initialised under the run's seed (a resume then loads its weights)
     optimizer = configure_optimizer(model, cfg)
     step = 0
     history: dict[str, list[list[float]]] = {"train": [], "val": []}
     if resume:
-        if not checkpoint_path.is_file():
-            raise ConfigError(f"--resume: {checkpoint_path} does not exist; start without --resume")
         state = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
         saved = TrainConfig.from_dict(state["config"])
         saved.train.max_steps = cfg.train.max_steps  # the one setting a resume may extend
@@ -157,12 +160,6 @@ def pretrain(
         optimizer.load_state_dict(state["optimizer"])
         step, history = int(state["step"]), state["history"]
         torch.set_rng_state(state["torch_rng"])
-    elif checkpoint_path.exists():
-        raise ConfigError(f"{out} already holds a checkpoint: pass --resume to continue it, or choose another --out")
-    else:
-        torch.manual_seed(cfg.train.seed)
-        model = GPT(cfg.model)  # initialised under the run's seed
-        optimizer = configure_optimizer(model, cfg)
     tokenizer.save(out)
     _write_json(out / "config.json", cfg.to_dict())
     log = (out / "log.jsonl").open("a", encoding="utf-8")
