@@ -15,8 +15,7 @@ from dataclasses import replace
 from typing import Any
 
 from fabula.forms.base import Form, load_form, verdict
-from fabula.forms.quest import pretty_json
-from fabula.forms.structured import check_graph_json, load_schema, narrowed_schema
+from fabula.forms.structured import check_graph_json, json_file, load_schema, narrowed_schema, pretty_json
 
 
 def npc_schema() -> dict[str, Any]:
@@ -63,7 +62,7 @@ def _exporter(render: Any) -> Any:
     return lambda text: render(json.loads(text))
 
 
-EXPORTS = {".yarn": _exporter(to_yarn), ".ink": _exporter(to_ink), ".json": lambda text: text + "\n"}
+EXPORTS = {".yarn": _exporter(to_yarn), ".ink": _exporter(to_ink), ".json": json_file}
 
 
 def build() -> Form:

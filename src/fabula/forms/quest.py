@@ -10,13 +10,12 @@ can be finished).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
 from fabula.forms.base import Form, load_form, verdict
-from fabula.forms.structured import check_graph_json, load_schema, narrowed_schema
+from fabula.forms.structured import check_graph_json, json_file, load_schema, narrowed_schema, pretty_json
 
 
 def quest_schema() -> dict[str, Any]:
@@ -34,13 +33,6 @@ def check_quest(text: str) -> dict[str, Any]:
     return check_graph_json(text, quest_schema(), "steps", "choices")
 
 
-def pretty_json(text: str, inputs: Mapping[str, str]) -> str:
-    try:
-        return json.dumps(json.loads(text), ensure_ascii=False, indent=2)
-    except json.JSONDecodeError:
-        return text
-
-
 def build() -> Form:
     def valid(text: str, inputs: Mapping[str, str]) -> dict[str, Any]:
         report = check_quest(text)
@@ -52,5 +44,5 @@ def build() -> Form:
         report=lambda text, inputs: check_quest(text),
         assemble=pretty_json,
         json_schema=lambda inputs: decoding_schema(int(inputs["steps"])),
-        exports={".json": lambda text: text + "\n"},
+        exports={".json": json_file},
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Mapping
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -111,3 +112,15 @@ def schema_violations(data: Any, schema: dict[str, Any]) -> list[str]:
         f"{'/'.join(str(p) for p in error.absolute_path) or '(top)'}: {error.message}"
         for error in sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
     ]
+
+
+def pretty_json(text: str, inputs: Mapping[str, str]) -> str:
+    """The work's text: the JSON indented (as generated if it does not parse, so nothing is lost)."""
+    try:
+        return json.dumps(json.loads(text), ensure_ascii=False, indent=2)
+    except json.JSONDecodeError:
+        return text
+
+
+def json_file(text: str) -> str:
+    return text + "\n"
