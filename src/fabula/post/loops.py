@@ -22,17 +22,14 @@ MAX_RESAMPLES = 2  # per work: each looping candidate is sampled again at most t
 
 
 def _substantial(line: str) -> bool:
+    """Long enough that repeating it is a loop, not a refrain or an interjection ("Oh")."""
     return len(line.split()) >= MIN_LINE_WORDS or (" " not in line and len(line) >= MIN_LINE_CHARS)
 
 
 def find_loop(text: str) -> str | None:
     """A sentence describing the loop, or None."""
     lines = [" ".join(line.split()).lower() for line in text.splitlines()]
-    long_lines = [
-        line
-        for line in lines
-        if len(line.split()) >= MIN_LINE_WORDS or (" " not in line and len(line) >= MIN_LINE_CHARS)
-    ]
+    long_lines = [line for line in lines if _substantial(line)]
     for line, times in Counter(long_lines).most_common(1):
         if times > MAX_LINE_REPEATS:
             return f"the line {line[:60]!r} appears {times} times"
