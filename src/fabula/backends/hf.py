@@ -169,13 +169,6 @@ class HFBackend:
         from fabula.decoding import build_processors, run_processors
 
         params = request.params
-        if request.json_schema is not None:
-            raise InvalidParam(
-                "json_schema",
-                "(the form's schema)",
-                f"the {self.name} engine has no JSON-schema decoding yet",
-                hint="structured forms (quest) run on --engine llamacpp or an OpenAI-compatible server",
-            )
         prompt = self.prompt_ids(request)
         limit = getattr(self.model.config, "max_position_embeddings", 0) or 1 << 30
         if len(prompt) >= limit:
@@ -193,6 +186,8 @@ class HFBackend:
         seeds = candidate_seeds(params.seed, params.n)
         generators = [torch.Generator().manual_seed(s if s is not None else _random_seed()) for s in seeds]
         chain = build_processors(params, len(prompt)) + list(self.extra_processors)
+        if request.json_schema is not None:  # first: the samplers then choose among valid tokens
+            chain.insert(0, self._json_processor(request.json_schema, len(seeds), len(prompt)))
         rows = [_Row(self.tokenizer, params.stop) for _ in seeds]
         start = time.perf_counter()
         first: float | None = None
@@ -240,6 +235,21 @@ class HFBackend:
                 )
             )
         return completions
+
+    def _json_processor(self, schema: Any, rows: int, prompt_length: int) -> Any:
+        from fabula.decoding.json_schema import JsonSchemaProcessor, ll_tokenizer
+
+        if not getattr(self.tokenizer, "is_fast", False):
+            raise InvalidParam(
+                "json_schema",
+                "(the form's schema)",
+                f"the {self.name} engine's tokenizer cannot be compiled to a JSON grammar",
+                hint="structured forms run on --engine llamacpp, hf, or an OpenAI-compatible server",
+            )
+        vocab = int(self.model.get_output_embeddings().weight.shape[0])
+        return JsonSchemaProcessor(
+            schema, ll_tokenizer(self.tokenizer, sorted(self.eos_ids), vocab), rows, prompt_length
+        )
 
     def stepper(self, request: Request) -> HFStepper:
         """A one-token-at-a-time view of this model, for constrained decoding."""

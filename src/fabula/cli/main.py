@@ -45,6 +45,7 @@ def _register() -> None:
     from fabula.cli.evaluate import evaluate
     from fabula.cli.export import export, inspect
     from fabula.cli.models import models
+    from fabula.cli.plan import bible, plan
     from fabula.cli.train import train
     from fabula.cli.works import works
     from fabula.cli.write import write
@@ -58,6 +59,8 @@ def _register() -> None:
     cli.add_command(train)
     cli.add_command(export)
     cli.add_command(inspect)
+    cli.add_command(plan)
+    cli.add_command(bible)
 
 
 _register()

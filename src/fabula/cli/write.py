@@ -16,6 +16,8 @@ from fabula.post.rank import Ranker
 from fabula.sampling import SamplingParams
 from fabula.settings import get_settings
 
+PLANNED = ("screenplay",)  # long forms written by a plan (see `fabula plan`); story too with --long
+
 
 def parse_sets(pairs: tuple[str, ...]) -> dict[str, str]:
     values: dict[str, str] = {}
@@ -67,7 +69,7 @@ def _chinese_verse(form: str, inputs: dict[str, str]) -> bool:
 
 
 @click.command()
-@click.argument("form", type=click.Choice(FORMS))
+@click.argument("form", type=click.Choice((*FORMS, *PLANNED)))
 @click.argument("prompt", required=False)
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Form input, e.g. genre=mystery.")
 @click.option("--engine", help="llamacpp (default), hf, openai or fake.")
@@ -130,7 +132,14 @@ def _chinese_verse(form: str, inputs: dict[str, str]) -> bool:
     "--export",
     "export_file",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Also write the work here, in the format its suffix names (npc: .yarn .ink .json; quest: .json).",
+    help="Also write the work here, in the format its suffix names (npc: .yarn .ink .json; quest: .json; "
+    "screenplay: .fountain .html .pdf .json; story --long: .md .epub .json).",
+)
+@click.option(
+    "--long",
+    is_flag=True,
+    help="story: plan it (characters, beats, chapters) and write it chapter by chapter; "
+    "--set template=three-act|hero-journey|save-the-cat|kishotenketsu, --set cast=N.",
 )
 @click.option("--explain", is_flag=True, help="Show every candidate's scores and verdicts, and why the winner won.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (the work) and nothing else.")
@@ -147,6 +156,7 @@ def write(
     wav_path: Path | None,
     rank_spec: str | None,
     export_file: Path | None,
+    long: bool,
     explain: bool,
     as_json: bool,
     no_stream: bool,
@@ -158,6 +168,16 @@ def write(
     from fabula.store.works import WorkStore, provenance_line, write_atomic
 
     settings = get_settings()
+    if long and form != "story":
+        raise InvalidParam("--long", form, "only a story is written long on request (a screenplay always is)")
+    if form in PLANNED or long:
+        from fabula.cli.plan import write_planned
+
+        if adapter is not None:
+            settings = settings.model_copy(update={"adapter": str(adapter)})
+        return write_planned(
+            form, prompt, parse_sets(sets), engine, model, build_params(options), export_file, as_json, settings
+        )
     if adapter is not None:
         if (engine or settings.engine) != "hf":
             raise InvalidParam(

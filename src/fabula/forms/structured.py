@@ -47,9 +47,18 @@ def narrowed_schema(
         one = copy.deepcopy(item)
         one["properties"]["id"] = {"const": f"{prefix}{i}"}
         # llama.cpp reads a tuple from "prefixItems" alone (an "items" beside it would win), so
-        # "one to `most` edges, the first leading on" is a choice among tuples
+        # "one to `most` edges, the first leading on" is a choice among tuples; by the standard a
+        # tuple admits any extra items unless its length is bounded (llguidance holds to that)
         one["properties"][edges] = {
-            "anyOf": [{"type": "array", "prefixItems": [first] + [other] * extra} for extra in range(most)]
+            "anyOf": [
+                {
+                    "type": "array",
+                    "prefixItems": [first] + [other] * extra,
+                    "minItems": extra + 1,
+                    "maxItems": extra + 1,
+                }
+                for extra in range(most)
+            ]
         }
         tuple_items.append(one)
     # with minItems = maxItems: exactly these items (llama.cpp takes no "items": false)

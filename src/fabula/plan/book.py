@@ -1,0 +1,101 @@
+"""A story plan as a book: Markdown, and EPUB 3 for e-readers.
+
+The EPUB is written by hand with zipfile (it is a zip of XHTML files with a manifest): the
+`mimetype` entry first and stored uncompressed, a container pointing at the package document, one
+XHTML file per chapter and a navigation document, as the EPUB 3 specification asks. Text is
+escaped, so whatever the model wrote cannot break the markup.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+import zipfile
+from datetime import UTC, datetime
+from html import escape
+from pathlib import Path
+
+from fabula.plan.model import Plan
+
+
+def chapters(plan: Plan) -> list[tuple[str, str]]:
+    """(heading, prose) per written chapter, in order."""
+    out = []
+    for i, scene in enumerate(plan.scenes or ()):
+        prose = plan.units.get(i)
+        if isinstance(prose, str):
+            out.append((f"Chapter {i + 1}: {scene.beat}", prose))
+    return out
+
+
+def to_markdown(plan: Plan) -> str:
+    parts = [f"# {plan.title or plan.logline}", "", f"*{plan.logline}*", ""]
+    for heading, prose in chapters(plan):
+        parts += [f"## {heading}", "", prose.strip(), ""]
+    return "\n".join(parts)
+
+
+def _xhtml(title: str, body: str) -> str:
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n<!DOCTYPE html>\n'
+        '<html xmlns="http://www.w3.org/1999/xhtml" xmlns:epub="http://www.idpf.org/2007/ops" lang="en">\n'
+        f'<head><meta charset="utf-8"/><title>{escape(title)}</title></head>\n<body>\n{body}\n</body>\n</html>\n'
+    )
+
+
+def _paragraphs(prose: str) -> str:
+    blocks = [" ".join(p.split()) for p in prose.split("\n\n") if p.strip()]
+    return "\n".join(f"<p>{escape(p)}</p>" for p in blocks)
+
+
+def write_epub(plan: Plan, path: Path, author: str = "fabula") -> Path:
+    """An EPUB 3 book of the written chapters, written to a temp file and renamed."""
+    title = plan.title or plan.logline
+    book_id = f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, 'fabula:' + plan.id)}"
+    written = chapters(plan)
+    items = "\n".join(
+        f'<item id="c{i}" href="chapter{i}.xhtml" media-type="application/xhtml+xml"/>' for i in range(len(written))
+    )
+    spine = "\n".join(f'<itemref idref="c{i}"/>' for i in range(len(written)))
+    modified = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    opf = f"""<?xml version="1.0" encoding="utf-8"?>
+<package xmlns="http://www.idpf.org/2007/opf" version="3.0" unique-identifier="bookid">
+<metadata xmlns:dc="http://purl.org/dc/elements/1.1/">
+<dc:identifier id="bookid">{book_id}</dc:identifier>
+<dc:title>{escape(title)}</dc:title>
+<dc:creator>{escape(author)}</dc:creator>
+<dc:language>en</dc:language>
+<dc:description>{escape(plan.logline)}</dc:description>
+<meta property="dcterms:modified">{modified}</meta>
+</metadata>
+<manifest>
+<item id="nav" href="nav.xhtml" media-type="application/xhtml+xml" properties="nav"/>
+{items}
+</manifest>
+<spine>
+{spine}
+</spine>
+</package>
+"""
+    nav_items = "\n".join(
+        f'<li><a href="chapter{i}.xhtml">{escape(heading)}</a></li>' for i, (heading, _) in enumerate(written)
+    )
+    nav = _xhtml(title, f'<nav epub:type="toc" id="toc"><h1>{escape(title)}</h1><ol>\n{nav_items}\n</ol></nav>')
+    container = (
+        '<?xml version="1.0" encoding="utf-8"?>\n'
+        '<container version="1.0" xmlns="urn:oasis:names:tc:opendocument:xmlns:container">'
+        '<rootfiles><rootfile full-path="OEBPS/content.opf" media-type="application/oebps-package+xml"/>'
+        "</rootfiles></container>\n"
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with zipfile.ZipFile(tmp, "w") as book:
+        book.writestr(zipfile.ZipInfo("mimetype"), "application/epub+zip", compress_type=zipfile.ZIP_STORED)
+        book.writestr("META-INF/container.xml", container, compress_type=zipfile.ZIP_DEFLATED)
+        book.writestr("OEBPS/content.opf", opf, compress_type=zipfile.ZIP_DEFLATED)
+        book.writestr("OEBPS/nav.xhtml", nav, compress_type=zipfile.ZIP_DEFLATED)
+        for i, (heading, prose) in enumerate(written):
+            body = f"<h2>{escape(heading)}</h2>\n{_paragraphs(prose)}"
+            book.writestr(f"OEBPS/chapter{i}.xhtml", _xhtml(heading, body), compress_type=zipfile.ZIP_DEFLATED)
+    os.replace(tmp, path)
+    return path

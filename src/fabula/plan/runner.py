@@ -1,0 +1,304 @@
+"""Writing a plan level by level: one engine call per step, saved after each, bounded retries.
+
+Each structured level is decoded under a JSON Schema built from the levels above it (see
+`fabula.plan.schemas`), then parsed into entities; a parse failure, an inconsistency or a loop
+is an error that triggers another attempt with the next seed, at most MAX_ATTEMPTS per step, and
+then a clear error: the plan keeps every step already done, so `resume` continues from there.
+Every step records its seed, attempts, the story-bible entries it was given, tokens and time.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import tomllib
+from collections.abc import Callable
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from fabula.backends.base import Backend
+from fabula.errors import FabulaError
+from fabula.plan import schemas
+from fabula.plan.bible import DEFAULT_BUDGET, Entry, select
+from fabula.plan.entities import Beat, Character, Line, Place, PlanParseError, Scene, SceneScript
+from fabula.plan.model import TOP_LEVELS, Plan, template_beats
+from fabula.post.clean import clean
+from fabula.post.loops import find_loop
+from fabula.sampling import MAX_SEED, SamplingParams
+from fabula.types import Message, Request
+
+MAX_ATTEMPTS = 3
+TOKENS_PER_ITEM = 170  # a JSON item (a beat, a scene) with the whitespace small models add
+PROSE_WORDS = 250
+
+OnStep = Callable[[str, int, int], None]  # (step, index, total) before each step
+
+
+@cache
+def prompts() -> dict[str, Any]:
+    return tomllib.loads(resources.files("fabula.plan").joinpath("prompts.toml").read_text(encoding="utf-8"))
+
+
+def plan_entries(plan: Plan) -> list[Entry]:
+    """The bible a step sees: the user's entries plus the plan's own characters and places."""
+    derived = [Entry("character", c.name, c.description, source="plan") for c in plan.characters or ()]
+    derived += [Entry("place", p.name, p.description, source="plan") for p in plan.places or ()]
+    return [*plan.bible, *derived]
+
+
+def _cast(plan: Plan) -> str:
+    return "\n".join(f"- {c.name}: {c.description}" for c in plan.characters or ())
+
+
+def _dedupe(names: list[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(names))
+
+
+class PlanWriter:
+    """Runs a plan's pending steps on one engine, saving the plan after every step."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        save: Callable[[Plan], None],
+        params: SamplingParams | None = None,
+        budget: int = DEFAULT_BUDGET,
+        on_step: OnStep | None = None,
+    ) -> None:
+        self.backend = backend
+        self.save = save
+        self.params = params or SamplingParams(temperature=0.8, top_p=0.95)
+        self.budget = budget
+        self.on_step = on_step
+
+    # ---- the job -------------------------------------------------------------------------------
+
+    def run(self, plan: Plan) -> Plan:
+        """Write every pending step, in order; the plan is saved after each one."""
+        while plan.pending():
+            step = plan.pending()[0]
+            if self.on_step:
+                steps = plan.steps()
+                self.on_step(step, steps.index(step), len(steps))
+            self.write_step(plan, step)
+            self.save(plan)
+        return plan
+
+    def write_step(self, plan: Plan, step: str) -> None:
+        if step in TOP_LEVELS:  # writing a gap is not a change to undo; regenerate and edit are
+            value = getattr(self, f"_{step}")(plan, step)
+            if step == "places":  # descriptions are added for places not described yet
+                value = (*(plan.places or ()), *value)
+            setattr(plan, step, value)
+        else:
+            index = int(step[step.index("[") + 1 : -1])
+            plan.units[index] = self._unit(plan, step, index)
+
+    # ---- one engine call, parsed, with bounded retries ------------------------------------------
+
+    def _seed(self, plan: Plan, step: str, attempt: int) -> int:
+        steps = plan.steps()
+        number = steps.index(step) if step in steps else len(steps)
+        regen = plan.regenerations.get(step, 0)
+        return (plan.seed + 7919 * number + 101 * regen + attempt) % (MAX_SEED + 1)
+
+    def _ask(
+        self,
+        plan: Plan,
+        step: str,
+        prompt: str,
+        about: str,
+        fill: dict[str, str],
+        parse: Callable[[str], Any],
+        schema: dict[str, Any] | None,
+        max_tokens: int,
+    ) -> Any:
+        template = prompts()[prompt]
+        bible, injected = select(plan_entries(plan), about, self.budget)
+        user = template["user"].format(**fill, bible=bible, logline=plan.logline, kind=plan.kind)
+        messages = (Message("system", template["system"]), Message("user", user))
+        failures: list[str] = []
+        started = time.perf_counter()
+        tokens = 0
+        for attempt in range(MAX_ATTEMPTS):
+            seed = self._seed(plan, step, attempt)
+            params = self.params.with_(seed=seed, n=1, max_tokens=max_tokens)
+            request = Request(messages, user + "\n", params, json_schema=schema)
+            completion = self.backend.complete(request)[0]
+            tokens += completion.completion_tokens
+            text = completion.text
+            if schema is None:  # prose: a cut-off last sentence is trimmed, as for any story
+                text = clean(text, prompt=user, truncated=completion.finish_reason == "length").text
+            try:
+                value = parse(text)
+            except (ValueError, KeyError, TypeError, FabulaError) as exc:
+                failures.append(f"attempt {attempt + 1} (seed {seed}): {exc}")
+                continue
+            plan.log.append(
+                {
+                    "step": step,
+                    "prompt": f"{prompt}@{prompts()['version']}",
+                    "seed": seed,
+                    "attempts": attempt + 1,
+                    "failures": failures,
+                    "bible": injected,
+                    "json_schema": schema is not None,
+                    "completion_tokens": tokens,
+                    "seconds": round(time.perf_counter() - started, 3),
+                    "messages": [{"role": m.role, "content": m.content} for m in messages],
+                }
+            )
+            return value
+        raise PlanParseError(
+            f"plan {plan.id}, step {step}: no usable answer in {MAX_ATTEMPTS} attempts "
+            f"({'; '.join(failures)}); the plan keeps every earlier step: "
+            f"`fabula plan resume {plan.id}` tries again with new seeds"
+        )
+
+    # ---- the levels ----------------------------------------------------------------------------
+
+    def _title(self, plan: Plan, step: str) -> str:
+        def parse(text: str) -> str:
+            title = " ".join(str(json.loads(text)["title"]).split())
+            if not title:
+                raise ValueError("the title is empty")
+            return title
+
+        return self._ask(plan, step, "title", plan.logline, {}, parse, schemas.title_schema(), 80)  # type: ignore[no-any-return]
+
+    def _characters(self, plan: Plan, step: str) -> tuple[Character, ...]:
+        def parse(text: str) -> tuple[Character, ...]:
+            people = tuple(
+                Character(d["name"], " ".join(d["description"].split())) for d in json.loads(text)["characters"]
+            )
+            names = [c.name for c in people]
+            if len(set(names)) != len(names):
+                raise ValueError(f"names repeat: {names}")
+            return people
+
+        fill = {"title": plan.title or "", "count": str(plan.cast_size)}
+        schema = schemas.characters_schema(plan.cast_size)
+        return self._ask(plan, step, "characters", plan.logline, fill, parse, schema, 120 + 110 * plan.cast_size)  # type: ignore[no-any-return]
+
+    def _beats(self, plan: Plan, step: str) -> tuple[Beat, ...]:
+        template = template_beats(plan.template)
+        names = [name for name, _ in template]
+
+        def parse(text: str) -> tuple[Beat, ...]:
+            data = json.loads(text)["beats"]
+            if [d["beat"] for d in data] != names:
+                raise ValueError(f"beats are not the template's {names}")
+            return tuple(Beat(d["beat"], " ".join(d["summary"].split())) for d in data)
+
+        fill = {
+            "title": plan.title or "",
+            "cast": _cast(plan),
+            "template": plan.template,
+            "guide": "\n".join(f"- {name}: {guide}" for name, guide in template),
+        }
+        tokens = 100 + TOKENS_PER_ITEM * len(names)
+        return self._ask(plan, step, "beats", plan.logline, fill, parse, schemas.beats_schema(names), tokens)  # type: ignore[no-any-return]
+
+    def _scene_of(self, d: dict[str, Any], cast: list[str]) -> Scene:
+        present = _dedupe(list(d["characters"]))
+        strangers = [n for n in present if n not in cast]
+        if strangers:
+            raise ValueError(f"scene characters {strangers} are not in the cast {cast}")
+        place = " ".join(str(d["place"]).split()).title()
+        return Scene(d["beat"], d["setting"], place, d["time"], present, " ".join(d["summary"].split()))
+
+    def _scenes(self, plan: Plan, step: str) -> tuple[Scene, ...]:
+        beats = [b.name for b in plan.beats or ()]
+        cast = [c.name for c in plan.characters or ()]
+
+        def parse(text: str) -> tuple[Scene, ...]:
+            data = json.loads(text)["scenes"]
+            if [d["beat"] for d in data] != beats:
+                raise ValueError("scenes do not follow the beats one by one")
+            return tuple(self._scene_of(d, cast) for d in data)
+
+        fill = {"cast": _cast(plan), "beats": "\n".join(f"- {b.name}: {b.summary}" for b in plan.beats or ())}
+        tokens = 100 + TOKENS_PER_ITEM * len(beats)
+        return self._ask(plan, step, "scenes", plan.logline, fill, parse, schemas.scenes_schema(beats, cast), tokens)  # type: ignore[no-any-return]
+
+    def rewrite_scene(self, plan: Plan, index: int) -> Scene:
+        """One scene again (for `regenerate scenes[i]`), for the same beat and cast."""
+        beat = (plan.beats or ())[index]
+        cast = [c.name for c in plan.characters or ()]
+        fill = {"cast": _cast(plan), "beat": beat.name, "beat_summary": beat.summary}
+        step = f"scenes[{index}]"
+        schema = schemas.scene_schema(beat.name, cast)
+        return self._ask(  # type: ignore[no-any-return]
+            plan, step, "scene", beat.summary, fill, lambda t: self._scene_of(json.loads(t), cast), schema, 300
+        )
+
+    def rewrite_character(self, plan: Plan, index: int) -> Character:
+        """One character again (for `regenerate characters[i]`), named unlike the others."""
+        others = [c.name for i, c in enumerate(plan.characters or ()) if i != index]
+        fill = {"title": plan.title or "", "others": ", ".join(others)}
+
+        def parse(text: str) -> Character:
+            d = json.loads(text)
+            if d["name"] in others:
+                raise ValueError(f"{d['name']} is already in the cast")
+            return Character(d["name"], " ".join(d["description"].split()))
+
+        step = f"characters[{index}]"
+        schema = schemas.character_schema(others)
+        return self._ask(plan, step, "character", plan.logline, fill, parse, schema, 200)  # type: ignore[no-any-return]
+
+    def _places(self, plan: Plan, step: str) -> tuple[Place, ...]:
+        have = {p.name for p in plan.places or ()}
+        names = [n for n in dict.fromkeys(s.place for s in plan.scenes or ()) if n not in have]
+        if not names:
+            return ()
+
+        def parse(text: str) -> tuple[Place, ...]:
+            data = json.loads(text)["places"]
+            return tuple(Place(d["place"], " ".join(d["description"].split())) for d in data)
+
+        fill = {"names": ", ".join(names)}
+        tokens = 60 + 110 * len(names)
+        return self._ask(plan, step, "places", " ".join(names), fill, parse, schemas.places_schema(names), tokens)  # type: ignore[no-any-return]
+
+    def _unit(self, plan: Plan, step: str, index: int) -> Any:
+        scene = (plan.scenes or ())[index]
+        present = list(scene.characters)
+        about = f"{scene.summary} {' '.join(present)} {scene.place}"
+        if plan.kind == "screenplay":
+
+            def parse(text: str) -> SceneScript:
+                d = json.loads(text)
+                lines = tuple(Line(x["character"], " ".join(x["line"].split())) for x in d["lines"])
+                strangers = sorted({line.character for line in lines} - set(present))
+                if strangers:
+                    raise ValueError(f"{strangers} speak but are not in the scene")
+                loop = find_loop("\n".join(line.text for line in lines))
+                if loop:
+                    raise ValueError(f"the dialogue loops: {loop}")
+                return SceneScript(" ".join(d["action"].split()), lines)
+
+            fill = {"title": plan.title or "", "heading": scene.heading, "summary": scene.summary}
+            fill["present"] = ", ".join(present)
+            schema = schemas.dialogue_schema(present)
+            return self._ask(plan, step, "dialogue", about, fill, parse, schema, 900)
+
+        def parse_prose(text: str) -> str:
+            prose = text.strip()
+            if len(prose.split()) < 20:
+                raise ValueError(f"the chapter has only {len(prose.split())} words")
+            loop = find_loop(prose)
+            if loop:
+                raise ValueError(f"the chapter loops: {loop}")
+            return prose
+
+        fill = {
+            "title": plan.title or "",
+            "number": str(index + 1),
+            "chapters": str(len(plan.scenes or ())),
+            "summary": scene.summary,
+            "present": ", ".join(present),
+            "words": str(PROSE_WORDS),
+        }
+        return self._ask(plan, step, "prose", about, fill, parse_prose, None, int(PROSE_WORDS * 1.8))

@@ -1,0 +1,59 @@
+"""A written plan as a Work, so screenplays and books are saved, listed and exported like any work.
+
+The work's text is the Fountain screenplay or the Markdown book; its one candidate carries the
+verdicts of the independent checks (screenplain parses it and finds the plan's scenes and speakers;
+the consistency report); its provenance keeps every step's seed, prompt, bible entries and timing.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fabula import __version__
+from fabula.forms.base import verdict
+from fabula.plan import book, fountain
+from fabula.plan.consistency import check_plan
+from fabula.plan.model import Plan
+from fabula.types import Candidate, Completion, Work
+
+
+def plan_work(plan: Plan, model_info: dict[str, object], seconds: float) -> Work:
+    consistency = check_plan(plan)
+    verdicts = [verdict("complete", plan.complete, f"{len(plan.pending())} steps still to write")]
+    checks: dict[str, Any] = {"consistency": consistency}
+    if plan.kind == "screenplay":
+        text = fountain.to_fountain(plan)
+        parsed = fountain.check(text, plan)
+        checks["screenplain"] = parsed
+        ok = parsed["parsed"] and not parsed["violations"]
+        detail = "; ".join(parsed["violations"]) or f"{parsed['scenes']} scenes, {parsed['dialogue_blocks']} lines"
+        verdicts.append(verdict("screenplain_parses", ok, detail))
+    else:
+        text = book.to_markdown(plan)
+    detail = "; ".join(consistency["violations"][:3]) or "cast, speakers and names agree"
+    verdicts.append(verdict("consistency", consistency["ok"], detail, severity="warning"))
+    tokens = sum(step["completion_tokens"] for step in plan.log)
+    completion = Completion(text, "stop", plan.seed, completion_tokens=tokens, total_s=seconds)
+    candidate = Candidate(text, text, {"words": len(text.split())}, verdicts, completion, chosen=True, checks=checks)
+    provenance = {
+        "engine": plan.engine,
+        "model": model_info,
+        "params": plan.params,
+        "seed": plan.seed,
+        "plan": {"id": plan.id, "template": plan.template, "cast": plan.cast_size, "steps": plan.log},
+        "prompt": {"user_prompt": plan.logline, "inputs": {"template": plan.template, "cast": str(plan.cast_size)}},
+        "template": f"plan-{plan.kind}",
+        "created_at": datetime.now(UTC).isoformat(),
+        "fabula_version": __version__,
+        "post": {"chosen_index": 0, "why": "one plan, one work", "passed": candidate.passed, "verdicts": [verdicts]},
+        "timing": {
+            "seconds": round(seconds, 3),
+            "completion_tokens": tokens,
+            "first_token_s": None,
+            "tokens_per_second": round(tokens / seconds, 2) if seconds else 0.0,
+        },
+    }
+    from fabula.pipeline import new_work_id
+
+    return Work(new_work_id(), plan.kind, text, (candidate,), provenance)

@@ -1,0 +1,305 @@
+"""Long-form plans: entities that round-trip through text, the level-by-level writer with bounded
+retries, resume after an interruption, regenerate and undo, the story bible, consistency checks,
+and the exports (Fountain parsed by screenplain, PDF, EPUB)."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+from xml.etree import ElementTree
+
+import jsonschema
+import pytest
+
+from fabula.backends.fake import FakeBackend
+from fabula.errors import FormError, InvalidParam
+from fabula.plan import book, fountain, schemas
+from fabula.plan.bible import Entry, select
+from fabula.plan.consistency import check_plan
+from fabula.plan.cowrite import edit, editable_text, export, new_plan, regenerate
+from fabula.plan.entities import LEVELS, PlanParseError, parse_level, render_level
+from fabula.plan.model import Plan
+from fabula.plan.runner import PlanWriter
+from fabula.plan.store import PlanStore
+from fabula.settings import Settings
+
+CAST = {
+    "characters": [
+        {"name": "Mara", "description": "A lighthouse keeper who wants to leave the island."},
+        {"name": "Tomas", "description": "A smuggler who needs the light put out."},
+    ]
+}
+BEATS = {
+    "beats": [
+        {"beat": b, "summary": f"{b}: something happens at the lighthouse."} for b in ("Ki", "Sho", "Ten", "Ketsu")
+    ]
+}
+
+
+def _scene(beat: str, place: str) -> dict[str, object]:
+    return {
+        "beat": beat,
+        "setting": "INT.",
+        "place": place,
+        "time": "NIGHT",
+        "characters": ["Mara", "Tomas"],
+        "summary": f"Mara and Tomas argue in the {place.lower()}.",
+    }
+
+
+SCENES = {
+    "scenes": [
+        _scene("Ki", "Lamp Room"),
+        _scene("Sho", "Lamp Room"),
+        _scene("Ten", "Cellar"),
+        _scene("Ketsu", "Lamp Room"),
+    ]
+}
+PLACES = {
+    "places": [
+        {"place": "Lamp Room", "description": "Glass on every side and the sea below."},
+        {"place": "Cellar", "description": "Damp stone, oil barrels, one candle."},
+    ]
+}
+
+
+def _dialogue(k: int) -> str:
+    return json.dumps(
+        {
+            "action": f"The lamp turns, slow beat {k}.",
+            "lines": [
+                {"character": "Mara", "line": f"You will not put out my light, not tonight {k}."},
+                {"character": "Tomas", "line": f"Then the ships will find the rocks {k}."},
+            ],
+        }
+    )
+
+
+SCRIPT = [
+    json.dumps({"title": "The Last Light"}),
+    json.dumps(CAST),
+    json.dumps(BEATS),
+    json.dumps(SCENES),
+    json.dumps(PLACES),
+] + [_dialogue(k) for k in range(4)]
+
+
+@pytest.fixture
+def fake(settings: Settings) -> FakeBackend:
+    FakeBackend.scripts = list(SCRIPT)
+    yield FakeBackend("scripted", settings)
+    FakeBackend.scripts = []
+
+
+def _plan(**kw: object) -> Plan:
+    return new_plan(
+        "screenplay",
+        "A lighthouse keeper must choose between the ships and her brother.",
+        template="kishotenketsu",
+        cast=2,
+        seed=7,
+        **kw,
+    )  # type: ignore[arg-type]
+
+
+def _written(fake: FakeBackend, store: PlanStore) -> Plan:
+    plan = _plan()
+    PlanWriter(fake, store.save).run(plan)
+    return plan
+
+
+def test_every_level_round_trips_through_its_text(fake: FakeBackend, settings: Settings) -> None:
+    plan = _written(fake, PlanStore(settings.home))
+    cast = tuple(c.name for c in plan.characters or ())
+    for level in ("title", "characters", "beats", "scenes", "places"):
+        assert parse_level(level, render_level(level, plan.get(level)), cast) == plan.get(level)
+    assert parse_level("dialogue", render_level("dialogue", plan.units[2]), cast) == plan.units[2]
+    assert set(LEVELS) >= {"title", "dialogue", "prose"}
+
+
+@pytest.mark.parametrize(
+    ("level", "text", "message"),
+    [
+        ("characters", "Name: Mara\n", "Description: is missing"),
+        ("characters", "Name: mara x1\nDescription: who", "capitalised words"),
+        ("characters", "Name: Mara\nDescription: a\n\nName: Mara\nDescription: b", "names repeat"),
+        ("scenes", "Beat: Ki\nHeading: KITCHEN AT NIGHT\nCharacters: Mara\nSummary: x", "INT. PLACE - DAY"),
+        ("beats", "Beat: Ki\nSumary: x", "line 2: expected one of Beat:, Summary:"),
+        ("dialogue", "Action: x\nMARRA: hello", "'MARRA' is not in the cast"),
+    ],
+)
+def test_a_level_that_does_not_parse_names_the_line(level: str, text: str, message: str) -> None:
+    with pytest.raises(PlanParseError, match=message):
+        parse_level(level, text, ("Mara", "Tomas"))
+
+
+def test_the_writer_descends_the_levels_and_saves_after_every_step(fake: FakeBackend, settings: Settings) -> None:
+    saved: list[int] = []
+    plan = _plan()
+    PlanWriter(fake, lambda p: saved.append(len(p.pending()))).run(plan)
+    assert saved == [8, 7, 6, 5, 4, 3, 2, 1, 0]  # one save per step, nothing pending at the end
+    assert plan.title == "The Last Light" and [c.name for c in plan.characters or ()] == ["Mara", "Tomas"]
+    assert [s.heading for s in plan.scenes or ()][2] == "INT. CELLAR - NIGHT"
+    assert [entry["step"] for entry in plan.log][-1] == "dialogue[3]"
+    scene_step = next(e for e in plan.log if e["step"] == "dialogue[0]")
+    injected = [b["name"] for b in scene_step["bible"] if b["injected"]]
+    assert {"Mara", "Tomas", "Lamp Room"} <= set(injected)  # cast and place pulled in by keyword
+
+
+def test_a_bad_answer_is_retried_with_the_next_seed_then_fails_clearly(settings: Settings) -> None:
+    FakeBackend.scripts = [json.dumps({"title": "Ok"}), "{not json", json.dumps(CAST)]
+    try:
+        plan = _plan()
+        writer = PlanWriter(FakeBackend("scripted", settings), lambda p: None)
+        writer.write_step(plan, "title")
+        writer.write_step(plan, "characters")
+        entry = plan.log[-1]
+        assert entry["attempts"] == 2 and "attempt 1" in entry["failures"][0]
+        assert entry["seed"] != plan.log[0]["seed"]
+        FakeBackend.scripts = ["{broken"]
+        with pytest.raises(PlanParseError, match="no usable answer in 3 attempts.*fabula plan resume"):
+            writer.write_step(plan, "beats")
+        assert plan.characters is not None and plan.beats is None  # earlier steps kept
+    finally:
+        FakeBackend.scripts = []
+
+
+def test_an_interrupted_job_resumes_where_it_stopped(fake: FakeBackend, settings: Settings) -> None:
+    store = PlanStore(settings.home)
+    plan = _plan()
+
+    def save_then_crash(p: Plan) -> None:
+        store.save(p)
+        if len(p.pending()) == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        PlanWriter(fake, save_then_crash).run(plan)
+    again = store.load(plan.id[:10])
+    assert again.pending() == ["dialogue[1]", "dialogue[2]", "dialogue[3]"] and len(again.units) == 1
+    FakeBackend.scripts = [_dialogue(k) for k in range(1, 4)]
+    PlanWriter(FakeBackend("scripted", settings), store.save).run(again)
+    assert again.complete and len(again.log) == 9 and again.units[0].action.endswith("beat 0.")
+
+
+def test_regenerating_one_scene_redoes_its_dialogue_and_undo_restores(fake: FakeBackend, settings: Settings) -> None:
+    store = PlanStore(settings.home)
+    plan = _written(fake, store)
+    before = plan.snapshot()
+    FakeBackend.scripts = [
+        json.dumps(_scene("Ten", "Boathouse")),
+        json.dumps({"places": [{"place": "Boathouse", "description": "Ropes and a leaking hull."}]}),
+        _dialogue(9),
+    ]
+    redone = regenerate(PlanWriter(fake, store.save), plan, "scenes[2]")
+    assert redone == ["scenes[2]", "dialogue[2]"]
+    assert plan.scenes[2].place == "Boathouse" and plan.units[2].action.endswith("beat 9.")  # type: ignore[index]
+    assert plan.units[1] == from_before(before, 1) and {p.name for p in plan.places or ()} >= {"Boathouse", "Cellar"}
+    plan.undo()
+    assert plan.snapshot() == before
+
+
+def from_before(snapshot: dict[str, object], index: int) -> object:
+    from fabula.plan.entities import from_data
+
+    return from_data("dialogue", snapshot["units"][str(index)])  # type: ignore[index]
+
+
+def test_a_hand_edit_that_does_not_parse_changes_nothing(fake: FakeBackend, settings: Settings) -> None:
+    plan = _written(fake, PlanStore(settings.home))
+    before = plan.snapshot()
+    with pytest.raises(FormError, match="not in the cast"):
+        edit(plan, "dialogue[0]", "Action: The storm.\nMARRA: Hello.")
+    assert plan.snapshot() == before and not any(h["label"].startswith("edit") for h in plan.history)
+    text = editable_text(plan, "characters").replace("Tomas", "Tobias")
+    cleared = edit(plan, "characters", text, cascade=True)
+    assert "beats" in cleared and plan.beats is None and plan.pending()[0] == "beats"
+    with pytest.raises(InvalidParam, match="characters has elements 0..1"):
+        regenerate(PlanWriter(fake, lambda p: None), _written(fake, PlanStore(settings.home)), "characters[5]")
+
+
+def test_consistency_finds_strangers_and_misspelled_names(fake: FakeBackend, settings: Settings) -> None:
+    plan = _written(fake, PlanStore(settings.home))
+    assert check_plan(plan)["ok"]
+    edit(plan, "dialogue[1]", "Action: Tomass lights a match.\nMARA: Liar, you said the light would stay.")
+    report = check_plan(plan)
+    assert report["violations"] == ["scene 2 action: 'Tomass' looks like a misspelling of 'Tomas'"]  # not 'Liar'
+    assert "characters who never speak" not in " ".join(report["warnings"])
+
+
+def test_the_bible_injects_by_keyword_and_style_under_a_budget() -> None:
+    entries = [
+        Entry("style", "Voice", "Terse, present tense, no adverbs."),
+        Entry("fact", "The lantern", "The lantern was lit in 1802 and never went out.", ("lamp", "light")),
+        Entry("fact", "Trivia", "x " * 400),
+    ]
+    context, record = select(entries, "Mara lights the lamp at dusk.", budget=60)
+    assert context.startswith("Story bible:\n- Voice (style)") and "1802" in context
+    why = {r["name"]: r for r in record}
+    assert why["Voice"]["why"] == "style note" and why["The lantern"]["why"] == "keyword 'lamp'"
+    assert "Trivia" not in context
+
+
+def test_the_bible_finds_related_entries_by_embedding() -> None:
+    entries = [Entry("fact", "The lantern", "An old brass lamp whose flame guides sailors through the night.")]
+    _, record = select(entries, "A beam of light sweeps across the dark sea to warn the ships.")
+    assert record[0]["injected"] and record[0]["why"].startswith("embedding")
+    _, unrelated = select(entries, "The accountant files quarterly tax returns.")
+    assert not unrelated or not unrelated[0]["injected"]
+
+
+def test_schemas_keep_names_apart_and_scenes_to_the_cast() -> None:
+    groups = schemas.initial_groups(5)
+    assert len(set("".join(groups))) == len("".join(groups))
+    validator = jsonschema.Draft202012Validator(schemas.scenes_schema(["Ki"], ["Mara", "Tomas"]))
+    assert not list(validator.iter_errors({"scenes": [_scene("Ki", "Lamp Room")]}))
+    stranger = _scene("Ki", "Lamp Room") | {"characters": ["Pablo"]}
+    assert list(validator.iter_errors({"scenes": [stranger]}))
+    people = jsonschema.Draft202012Validator(schemas.characters_schema(2))
+    assert list(people.iter_errors({"characters": [CAST["characters"][0], CAST["characters"][0]]}))  # same initials
+    lines = jsonschema.Draft202012Validator(schemas.dialogue_schema(["Mara"]))
+    assert list(lines.iter_errors({"action": "The storm.", "lines": [{"character": "Mara", "line": "NEXT DAY"}] * 2}))
+
+
+def test_fountain_parses_in_screenplain_and_renders_pdf_and_html(
+    fake: FakeBackend, settings: Settings, tmp_path: Path
+) -> None:
+    plan = _written(fake, PlanStore(settings.home))
+    plan.units[0] = type(plan.units[0])("INT. A TRICK - DAY", plan.units[0].lines)  # action that looks like a heading
+    text = fountain.to_fountain(plan)
+    report = fountain.check(text, plan)
+    assert report["parsed"] and report["violations"] == []
+    assert report["scenes"] == 4 and report["speaking_characters"] == ["MARA", "TOMAS"]
+    assert "!INT. A TRICK - DAY" in text
+    pdf = export(plan, tmp_path / "play.pdf")
+    assert pdf.read_bytes().startswith(b"%PDF")
+    assert "MARA" in export(plan, tmp_path / "play.html").read_text()
+    with pytest.raises(InvalidParam, match="exports to .fountain"):
+        export(plan, tmp_path / "play.epub")
+
+
+def test_a_story_plan_writes_chapters_to_markdown_and_epub(settings: Settings, tmp_path: Path) -> None:
+    prose = [
+        f"Chapter {k}. Mara climbed the stairs. She counted the ships in the dark water, one by one, "
+        f"and wrote each name in the log. Tomas waited below with a lantern of his own. Night {k} was long."
+        for k in range(4)
+    ]
+    FakeBackend.scripts = SCRIPT[:5] + prose
+    try:
+        plan = new_plan("story", "A keeper and a smuggler.", template="kishotenketsu", cast=2, seed=1)
+        PlanWriter(FakeBackend("scripted", settings), lambda p: None).run(plan)
+    finally:
+        FakeBackend.scripts = []
+    assert plan.complete and plan.steps()[-1] == "prose[3]"
+    assert book.to_markdown(plan).count("## Chapter") == 4
+    path = export(plan, tmp_path / "book.epub")
+    with zipfile.ZipFile(path) as epub:
+        first = epub.infolist()[0]
+        assert first.filename == "mimetype" and first.compress_type == zipfile.ZIP_STORED
+        opf = ElementTree.fromstring(epub.read("OEBPS/content.opf"))
+        spine = opf.find("{http://www.idpf.org/2007/opf}spine")
+        assert spine is not None and len(spine) == 4
+        for name in epub.namelist():
+            if name.endswith(".xhtml"):
+                ElementTree.fromstring(epub.read(name))  # well-formed XHTML
