@@ -86,6 +86,8 @@ def run(forms: list[str], prompts: list[str], seed: int) -> dict:
                         "violations": (cand.checks or {}).get("violations", []),
                     }
                 )
+            if not chinese:
+                rows["on"][-1]["same_length_off_s"] = same_length_off(backend, prompt, form, seed + i, rows["on"][-1])
             print(
                 f"{form:9} {i + 1:2}/{len(prompts)} off={rows['off'][-1]['ok']} on={rows['on'][-1]['ok']}",
                 file=sys.stderr,
@@ -93,6 +95,25 @@ def run(forms: list[str], prompts: list[str], seed: int) -> dict:
             )
         results[form] = rows
     return results
+
+
+def same_length_off(backend: object, prompt: str, form: str, seed: int, on: dict) -> float:
+    """Seconds for the engine to write, unconstrained, as many tokens as the constrained poem has:
+    the same prompt and seed on raw llama.cpp with end-of-text ignored. An unconstrained "sonnet"
+    stops after about 90 tokens, so its own time is no baseline for a 14-line poem."""
+    from fabula.backends.llamacpp import sampling_fields
+    from fabula.forms import get_form
+    from fabula.sampling import SamplingParams
+    from fabula.types import Request
+
+    rendered = get_form("poem").render(prompt, {"form": form})
+    request = Request(rendered.messages, rendered.completion_prompt, SamplingParams(seed=seed, max_tokens=on["tokens"]))
+    body = sampling_fields(request, seed) | {"messages": request.chat_dicts(), "ignore_eos": True}
+    start = time.perf_counter()
+    reply = backend._server.handle_chat_completions(body)  # type: ignore[attr-defined]
+    seconds = time.perf_counter() - start
+    assert reply["usage"]["completion_tokens"] == on["tokens"], reply.get("usage")
+    return seconds
 
 
 def songs(prompts: list[str], seed: int, folder: Path) -> dict:
@@ -156,9 +177,9 @@ def song_summary(result: dict) -> str:
 
 def summary(results: dict) -> str:
     lines = [
-        "| form | compliance off | compliance on | s/poem off | s/poem on | ms/token off | ms/token on | "
-        "perplexity off | perplexity on |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| form | compliance off | compliance on | s/poem off | s/poem on | s/poem off, same length | "
+        "on ÷ off, same length | ms/token off | ms/token on | perplexity off | perplexity on |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for form, rows in results.items():
         off, on = rows["off"], rows["on"]
@@ -170,10 +191,13 @@ def summary(results: dict) -> str:
             values = [r[key] for r in rs if r[key] is not None]
             return statistics.median(values) if values else float("nan")
 
+        same = [r for r in on if r.get("same_length_off_s")]
+        ratio = statistics.median(r["seconds"] / r["same_length_off_s"] for r in same) if same else float("nan")
+        same_s = statistics.median(r["same_length_off_s"] for r in same) if same else float("nan")
         lines.append(
             f"| {form} | {rate(off)} | {rate(on)} | {med(off, 'seconds'):.2f} | {med(on, 'seconds'):.2f} | "
-            f"{med(off, 'ms_per_token'):.1f} | {med(on, 'ms_per_token'):.1f} | {med(off, 'perplexity'):.1f} | "
-            f"{med(on, 'perplexity'):.1f} |"
+            f"{same_s:.2f} | {ratio:.2f} | {med(off, 'ms_per_token'):.1f} | {med(on, 'ms_per_token'):.1f} | "
+            f"{med(off, 'perplexity'):.1f} | {med(on, 'perplexity'):.1f} |"
         )
     return "\n".join(lines) + "\n"
 

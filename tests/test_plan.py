@@ -260,6 +260,10 @@ def test_schemas_keep_names_apart_and_scenes_to_the_cast() -> None:
     assert list(people.iter_errors({"characters": [CAST["characters"][0], CAST["characters"][0]]}))  # same initials
     lines = jsonschema.Draft202012Validator(schemas.dialogue_schema(["Mara"]))
     assert list(lines.iter_errors({"action": "The storm.", "lines": [{"character": "Mara", "line": "NEXT DAY"}] * 2}))
+    assert not list(lines.iter_errors({"action": "The storm.", "lines": [{"character": "Mara", "line": "No."}] * 2}))
+    assert list(lines.iter_errors({"action": "The storm.", "lines": [{"character": "Mara", "line": "No"}] * 2}))
+    text = json.dumps([schemas.characters_schema(3), schemas.dialogue_schema(["Mara"]), schemas.title_schema()])
+    assert "{-" not in text  # a negative repeat count is a grammar llama.cpp refuses
 
 
 def test_fountain_parses_in_screenplain_and_renders_pdf_and_html(

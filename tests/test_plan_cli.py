@@ -110,3 +110,22 @@ def test_a_failed_step_leaves_a_resumable_plan() -> None:
     resumed = CliRunner().invoke(cli, ["plan", "resume", plan_id, "--json"])
     assert resumed.exit_code == 0, resumed.output
     assert json.loads(resumed.stdout)["candidates"][0]["checks"]["screenplain"]["scenes"] == 4
+
+
+@pytest.mark.slow
+def test_a_screenplay_on_the_default_model_parses_and_holds_together(tmp_path: Path) -> None:
+    """The contract command on the embedded model: Fountain that screenplain parses, cast-only speakers."""
+    FakeBackend.scripts = []
+    target = tmp_path / "play.fountain"
+    result = CliRunner().invoke(
+        cli, ["write", "screenplay", LOGLINE, "--seed", "3", "--export", str(target), "--no-stream"]
+    )
+    assert result.exit_code == 0, result.output
+    report = fountain.check(target.read_text())
+    assert report["parsed"] and report["scenes"] == 7  # three-act: one scene per beat
+    listed = json.loads(CliRunner().invoke(cli, ["works", "list", "--json"]).stdout)
+    assert listed[0]["form"] == "screenplay"
+    plan_id = result.stderr.split("plan ")[1].split()[0]
+    plan = json.loads(CliRunner().invoke(cli, ["plan", "show", plan_id, "--json"]).stdout)
+    cast = {c["name"].upper() for c in plan["levels"]["characters"]}
+    assert report["speaking_characters"] and set(report["speaking_characters"]) <= cast

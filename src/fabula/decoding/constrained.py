@@ -4,12 +4,14 @@ Any engine that can report its next-token candidates and accept a chosen token (
 our Transformers loop, or llama.cpp stepped one token per call) can be constrained this way.
 Each step takes the model's top candidates, keeps those the constraint allows, applies the
 repetition penalty, temperature and top-p among them, and samples with a seeded generator. If no
-top candidate is allowed, the search widens to the top WIDE tokens; if still nothing fits (a
-partial word no token can finish, or no word that fits can rhyme), the last two words of the line
-are taken back and sampled again, then the whole line, a bounded number of times each, then the
-line before it, and at last the whole text is begun again. Taking back words before lines matters
-for speed: most dead ends are at a line's last word, and redoing a whole line costs every token
-of it again. Since any
+top candidate is allowed, the search widens to the top WIDE tokens; if still nothing fits, the
+cheapest repair comes first. Most dead ends (measured on sonnets: about 60%) are a line's last
+word begun with letters the model will not finish into a rhyme ("ea" with one syllable left), so
+that word is begun again with its first token banned, up to WORD_BANS times; then the last two
+words of the line are taken back, then the whole line, a bounded number of times each, then the
+line before it, and at last the whole text is begun again. Each cheaper step saves the tokens a
+wider rewind would write again (word bans took sonnets from 1.95 to 1.12 engine calls per kept
+token). Since any
 line may still be rewound, the text is passed to `on_text` once, when the poem is finished.
 Log-probabilities recorded are the model's own, unconstrained, so fluency can be measured honestly.
 """
@@ -28,7 +30,8 @@ from fabula.types import Completion
 NARROW = 64
 WIDE = 2048  # asked for only when none of the NARROW candidates fits
 REPEAT_WINDOW = 64
-WORD_RETRIES = 3  # a dead end first takes back the last two words of the line, at most this often per line,
+WORD_BANS = 4  # a word that cannot be finished is begun again with another first token, this often;
+WORD_RETRIES = 3  # a dead end then takes back the last two words of the line, at most this often per line,
 LINE_RETRIES = 4  # then the line is rewound and sampled again, at most this often,
 BACKTRACKS = 40  # then the line before it too; at most this many rewinds in all
 RESTARTS = 2  # and when even that fails, the whole text is begun again, at most this often
@@ -93,9 +96,10 @@ def _allowed(
     candidates: list[tuple[int, str | None, float]],
     eos: set[int],
     history: list[int] | None = None,
+    also_banned: set[int] | None = None,
 ) -> list[tuple[int, str, float, Any]]:
     out = []
-    banned = _repeating(history) if history else set()
+    banned = (_repeating(history) if history else set()) | (also_banned or set())
     for token, text, logprob in candidates:
         if token in banned:
             continue
@@ -154,11 +158,24 @@ def constrained_sample(
     line_starts = [(0, state)]  # tokens generated and state when each line so far began
     word_starts = [(0, state)]  # the same, for each word of the current line (constraints with words)
     retries = rewinds = restarts = word_tries = 0
+    ban_at, bans = -1, set()  # first tokens of words that led to a dead end, at position ban_at
     while len(tokens) < limit:
-        options = _allowed(constraint, state, stepper.top(NARROW), stepper.eos_ids, tokens)
+        here = bans if len(tokens) == ban_at else None
+        options = _allowed(constraint, state, stepper.top(NARROW), stepper.eos_ids, tokens, here)
         if not options:
-            options = _allowed(constraint, state, stepper.top(WIDE)[NARROW:], stepper.eos_ids, tokens)
+            options = _allowed(constraint, state, stepper.top(WIDE)[NARROW:], stepper.eos_ids, tokens, here)
         if not options:
+            begun = word_starts[-1][0]
+            if len(tokens) > begun and (begun != ban_at or len(bans) < WORD_BANS):
+                # the word in progress cannot be finished: write another word from its start
+                if begun != ban_at:
+                    ban_at, bans = begun, set()
+                bans.add(tokens[begun])
+                length, state = word_starts[-1]
+                stepper.rewind(length)
+                del tokens[length:], logprobs[length:], pieces[length:]
+                continue
+            ban_at, bans = -1, set()
             if rewinds >= BACKTRACKS:
                 if restarts >= RESTARTS:
                     finish = "dead_end"

@@ -51,6 +51,12 @@ def _cast(plan: Plan) -> str:
     return "\n".join(f"- {c.name}: {c.description}" for c in plan.characters or ())
 
 
+def _json(text: str) -> Any:
+    """The answer's JSON. Raw tabs and newlines inside strings are accepted (a pattern's character
+    class lets them through on some engines); every field is whitespace-normalised afterwards."""
+    return json.loads(text, strict=False)
+
+
 def _dedupe(names: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
@@ -160,7 +166,7 @@ class PlanWriter:
 
     def _title(self, plan: Plan, step: str) -> str:
         def parse(text: str) -> str:
-            title = " ".join(str(json.loads(text)["title"]).split())
+            title = " ".join(str(_json(text)["title"]).split())
             if not title:
                 raise ValueError("the title is empty")
             return title
@@ -169,9 +175,7 @@ class PlanWriter:
 
     def _characters(self, plan: Plan, step: str) -> tuple[Character, ...]:
         def parse(text: str) -> tuple[Character, ...]:
-            people = tuple(
-                Character(d["name"], " ".join(d["description"].split())) for d in json.loads(text)["characters"]
-            )
+            people = tuple(Character(d["name"], " ".join(d["description"].split())) for d in _json(text)["characters"])
             names = [c.name for c in people]
             if len(set(names)) != len(names):
                 raise ValueError(f"names repeat: {names}")
@@ -186,7 +190,7 @@ class PlanWriter:
         names = [name for name, _ in template]
 
         def parse(text: str) -> tuple[Beat, ...]:
-            data = json.loads(text)["beats"]
+            data = _json(text)["beats"]
             if [d["beat"] for d in data] != names:
                 raise ValueError(f"beats are not the template's {names}")
             return tuple(Beat(d["beat"], " ".join(d["summary"].split())) for d in data)
@@ -213,7 +217,7 @@ class PlanWriter:
         cast = [c.name for c in plan.characters or ()]
 
         def parse(text: str) -> tuple[Scene, ...]:
-            data = json.loads(text)["scenes"]
+            data = _json(text)["scenes"]
             if [d["beat"] for d in data] != beats:
                 raise ValueError("scenes do not follow the beats one by one")
             return tuple(self._scene_of(d, cast) for d in data)
@@ -230,7 +234,7 @@ class PlanWriter:
         step = f"scenes[{index}]"
         schema = schemas.scene_schema(beat.name, cast)
         return self._ask(  # type: ignore[no-any-return]
-            plan, step, "scene", beat.summary, fill, lambda t: self._scene_of(json.loads(t), cast), schema, 300
+            plan, step, "scene", beat.summary, fill, lambda t: self._scene_of(_json(t), cast), schema, 300
         )
 
     def rewrite_character(self, plan: Plan, index: int) -> Character:
@@ -239,7 +243,7 @@ class PlanWriter:
         fill = {"title": plan.title or "", "others": ", ".join(others)}
 
         def parse(text: str) -> Character:
-            d = json.loads(text)
+            d = _json(text)
             if d["name"] in others:
                 raise ValueError(f"{d['name']} is already in the cast")
             return Character(d["name"], " ".join(d["description"].split()))
@@ -255,7 +259,7 @@ class PlanWriter:
             return ()
 
         def parse(text: str) -> tuple[Place, ...]:
-            data = json.loads(text)["places"]
+            data = _json(text)["places"]
             return tuple(Place(d["place"], " ".join(d["description"].split())) for d in data)
 
         fill = {"names": ", ".join(names)}
@@ -269,7 +273,7 @@ class PlanWriter:
         if plan.kind == "screenplay":
 
             def parse(text: str) -> SceneScript:
-                d = json.loads(text)
+                d = _json(text)
                 lines = tuple(Line(x["character"], " ".join(x["line"].split())) for x in d["lines"])
                 strangers = sorted({line.character for line in lines} - set(present))
                 if strangers:

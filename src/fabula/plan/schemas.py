@@ -15,8 +15,9 @@ from typing import Any
 from fabula.plan.entities import SETTINGS, TIMES
 
 NAME_PART = "[a-z]{2,9}"
-# free text inside a JSON string: no quote or backslash (so no escapes, no newlines)
-TEXT = r'[^"\\]'
+# free text in a JSON string: no quote, backslash, raw line break or tab (JSON does not allow
+# them unescaped, and a screenplay line is one line)
+TEXT = r'[^"\\\n\r\t]'
 
 
 def _object(properties: dict[str, Any]) -> dict[str, Any]:
@@ -24,8 +25,11 @@ def _object(properties: dict[str, Any]) -> dict[str, Any]:
 
 
 def _text(least: int, most: int) -> dict[str, Any]:
-    """A sentence: a capital, then a lower-case letter or a space (no SHOUTED headings or cues)."""
-    return {"type": "string", "pattern": f"^[A-Z][a-z ,']{TEXT}{{{least - 2},{most - 2}}}$"}
+    """Sentences: a capital, then a lower-case letter or a space (no SHOUTED headings or cues),
+    ending in . ! or ? so a line reaching the length limit still ends as a sentence."""
+    if least < 3:
+        raise ValueError(f"a sentence has at least 3 characters (a capital, a letter, a stop), not {least}")
+    return {"type": "string", "pattern": f"^[A-Z][a-z ,']{TEXT}{{{least - 3},{most - 3}}}[.!?]$"}
 
 
 def _tuple(items: list[dict[str, Any]]) -> dict[str, Any]:
@@ -80,7 +84,7 @@ def _scene(beat: str, cast: list[str]) -> dict[str, Any]:
             "characters": {
                 "type": "array",
                 "items": {"enum": cast},
-                "minItems": 1,
+                "minItems": min(2, len(cast)),  # a scene of dialogue needs two people
                 "maxItems": min(3, len(cast)),
             },
             "summary": _text(20, 220),
@@ -101,7 +105,7 @@ def places_schema(names: list[str]) -> dict[str, Any]:
 
 
 def dialogue_schema(present: list[str], most_lines: int = 8) -> dict[str, Any]:
-    line = _object({"character": {"enum": present}, "line": _text(2, 160)})
+    line = _object({"character": {"enum": present}, "line": _text(3, 160)})
     return _object(
         {"action": _text(10, 260), "lines": {"type": "array", "items": line, "minItems": 2, "maxItems": most_lines}}
     )

@@ -118,6 +118,8 @@ class VerseConstraint(CharacterConstraint):
             if wanted is None:
                 if not self.lexicon.rich.get(word, 0) >> count & 1:
                     return None
+                if key in dict(s.keys).values():  # a new rhyme group must not sound like an earlier one
+                    return None
                 keys = (*s.keys, (letter, key))
             else:
                 if key != wanted or word in s.end_words:
