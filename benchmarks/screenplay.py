@@ -21,6 +21,7 @@ from fabula.backends import get_backend
 from fabula.plan import fountain
 from fabula.plan.consistency import check_plan
 from fabula.plan.cowrite import export, new_plan
+from fabula.plan.entities import PlanParseError
 from fabula.plan.runner import PlanWriter
 from fabula.settings import get_settings
 
@@ -50,7 +51,14 @@ def main() -> None:
     for i, logline in enumerate(LOGLINES[: args.count]):
         plan = new_plan("screenplay", logline, seed=args.seed + 1000 * i, engine="llamacpp")
         start = time.perf_counter()
-        PlanWriter(backend, lambda p: None).run(plan)
+        try:
+            PlanWriter(backend, lambda p: None).run(plan)
+        except PlanParseError as exc:  # counted as a screenplay that does not parse
+            rows.append({"logline": logline, "parses": False, "error": str(exc), "scenes": 0,
+                         "speaking_characters": 0, "violations": [], "retries": 0, "tokens": 0,
+                         "seconds": round(time.perf_counter() - start, 1)})  # fmt: skip
+            print(f"{i + 1:2}/{args.count} failed: {exc}", flush=True)
+            continue
         seconds = time.perf_counter() - start
         text = fountain.to_fountain(plan)
         parsed = fountain.check(text, plan)

@@ -129,3 +129,19 @@ def test_a_screenplay_on_the_default_model_parses_and_holds_together(tmp_path: P
     plan = json.loads(CliRunner().invoke(cli, ["plan", "show", plan_id, "--json"]).stdout)
     cast = {c["name"].upper() for c in plan["levels"]["characters"]}
     assert report["speaking_characters"] and set(report["speaking_characters"]) <= cast
+
+
+@pytest.mark.slow
+def test_a_long_story_on_the_default_model_becomes_an_epub(tmp_path: Path) -> None:
+    import zipfile
+
+    FakeBackend.scripts = []
+    book = tmp_path / "book.epub"
+    args = ["write", "story", "A mapmaker charts an island that appears only at low tide.", "--long"]
+    args += ["--set", "template=kishotenketsu", "--set", "cast=2", "--seed", "2", "--export", str(book)]
+    result = CliRunner().invoke(cli, [*args, "--no-stream"])
+    assert result.exit_code == 0, result.output
+    with zipfile.ZipFile(book) as epub:
+        chapters = [n for n in epub.namelist() if n.startswith("OEBPS/chapter")]
+        assert len(chapters) == 4
+        assert all(len(epub.read(n).decode().split()) > 60 for n in chapters)  # prose, not a stub

@@ -158,7 +158,7 @@ def constrained_sample(
     line_starts = [(0, state)]  # tokens generated and state when each line so far began
     word_starts = [(0, state)]  # the same, for each word of the current line (constraints with words)
     retries = rewinds = restarts = word_tries = 0
-    ban_at, bans = -1, set()  # first tokens of words that led to a dead end, at position ban_at
+    ban_at, bans = -1, set[int]()  # first tokens of words that led to a dead end, at position ban_at
     while len(tokens) < limit:
         here = bans if len(tokens) == ban_at else None
         options = _allowed(constraint, state, stepper.top(NARROW), stepper.eos_ids, tokens, here)
