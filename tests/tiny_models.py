@@ -20,7 +20,9 @@ CHAT_TEMPLATE = (
 )
 
 
-def build_tiny_llama(target: Path, chat: bool = True, vocab_size: int = 300, init_range: float = 0.02) -> Path:
+def build_tiny_llama(
+    target: Path, chat: bool = True, vocab_size: int = 300, init_range: float = 0.02, context: int = 256
+) -> Path:
     from tokenizers import ByteLevelBPETokenizer
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
@@ -41,7 +43,7 @@ def build_tiny_llama(target: Path, chat: bool = True, vocab_size: int = 300, ini
         num_hidden_layers=2,
         num_attention_heads=4,
         num_key_value_heads=2,
-        max_position_embeddings=256,
+        max_position_embeddings=context,
         eos_token_id=tokenizer.eos_token_id,
         bos_token_id=tokenizer.eos_token_id,
         initializer_range=init_range,

@@ -43,6 +43,7 @@ def write(
     on_text: OnText | None = None,
     constrain: bool = True,
     ranker: Ranker | None = None,
+    watermark_key: str | None = None,
 ) -> Work:
     """Generate `params.n` candidates of a form and return the Work with the best one chosen.
 
@@ -74,7 +75,12 @@ def write(
             hint="use --engine llamacpp or hf; fixed verse forms are already constrained",
         )
 
+    if watermark_key is not None:
+        _check_watermarkable(backend, steerable, schema, params)
+
     def generate(req: Request, stream: OnText | None) -> list[Completion]:
+        if watermark_key is not None:
+            return _watermarked(backend, req, stream, watermark_key)
         if steerable:
             return _constrained(backend, req, constraint, stream)
         if req.params.ban_phrases:
@@ -132,6 +138,7 @@ def write(
         **({"json_schema": schema.get("$id", "inline")} if schema else {}),
         **({"repairs": repairs} if repairs else {}),
         **({"resampled": resampled} if resampled else {}),
+        **({"watermark": _watermark_record(chosen, watermark_key)} if watermark_key is not None else {}),
         "created_at": datetime.now(UTC).isoformat(),
         "fabula_version": __version__,
         "post": {
@@ -230,6 +237,39 @@ def _constrained(backend: Backend, request: Request, constraint: Any, on_text: O
         on_text,
         lambda st, seed, emit: constrained_sample(st, constraint, params, seed, emit, max_tokens=budget),
     )
+
+
+def _check_watermarkable(backend: Backend, steerable: bool, schema: Any, params: SamplingParams) -> None:
+    if not hasattr(backend, "stepper"):
+        raise InvalidParam(
+            "--watermark", backend.name, "the watermark biases each step's logits", hint="use --engine llamacpp or hf"
+        )
+    if steerable or schema is not None or params.ban_phrases:
+        raise InvalidParam(
+            "--watermark",
+            "on",
+            "a watermark applies to free text (not fixed verse forms, JSON forms or phrase bans)",
+            hint="leave --watermark off for this form",
+        )
+
+
+def _watermarked(backend: Backend, request: Request, on_text: OnText | None, key: str) -> list[Completion]:
+    """Green-list watermarked sampling (Kirchenbauer et al. 2023) on a stepped engine."""
+    from fabula.decoding.watermarked import sample_watermarked
+
+    def sample(stepper: Any, seed: int | None, emit: Callable[[str], None] | None) -> Completion:
+        return sample_watermarked(stepper, request.params, seed, key, emit)
+
+    return _stepped(backend, request, on_text, sample)
+
+
+def _watermark_record(chosen: Candidate, key: str) -> dict[str, Any]:
+    """What provenance says about the mark: the scheme and a key fingerprint (never the key), and
+    the detector's score on the tokens as generated."""
+    from fabula.responsible.watermark import DELTA, score_ids
+
+    ids = list(chosen.completion.token_ids or ())
+    return score_ids(ids, key) | {"delta": DELTA}
 
 
 def _round(value: float | None) -> float | None:

@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     openai_dialect: Literal["llamacpp", "vllm", "openai"] = "llamacpp"
     hf_dtype: str = "float32"
     adapter: str = ""  # a PEFT LoRA adapter folder applied on the hf engine (fabula train finetune)
+    # the secret of `--watermark`; empty: one is created in FABULA_HOME/watermark.key on first use
+    watermark_key: str = ""
 
     @field_validator("hf_dtype")
     @classmethod

@@ -47,6 +47,7 @@ def _register() -> None:
     from fabula.cli.models import models
     from fabula.cli.plan import bible, plan
     from fabula.cli.train import train
+    from fabula.cli.watermark import watermark
     from fabula.cli.works import works
     from fabula.cli.write import write
 
@@ -61,6 +62,7 @@ def _register() -> None:
     cli.add_command(inspect)
     cli.add_command(plan)
     cli.add_command(bible)
+    cli.add_command(watermark)
 
 
 _register()

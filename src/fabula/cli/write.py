@@ -141,6 +141,12 @@ def _chinese_verse(form: str, inputs: dict[str, str]) -> bool:
     help="story: plan it (characters, beats, chapters) and write it chapter by chapter; "
     "--set template=three-act|hero-journey|save-the-cat|kishotenketsu, --set cast=N.",
 )
+@click.option(
+    "--watermark",
+    is_flag=True,
+    help="Mark the text with a green-list watermark keyed by FABULA_WATERMARK_KEY (llamacpp, hf); "
+    "check it with `fabula watermark detect`.",
+)
 @click.option("--explain", is_flag=True, help="Show every candidate's scores and verdicts, and why the winner won.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (the work) and nothing else.")
 @click.option("--no-stream", is_flag=True, help="Print the text when done instead of as it is written.")
@@ -157,6 +163,7 @@ def write(
     rank_spec: str | None,
     export_file: Path | None,
     long: bool,
+    watermark: bool,
     explain: bool,
     as_json: bool,
     no_stream: bool,
@@ -170,6 +177,8 @@ def write(
     settings = get_settings()
     if long and form != "story":
         raise InvalidParam("--long", form, "only a story is written long on request (a screenplay always is)")
+    if (form in PLANNED or long) and watermark:
+        raise InvalidParam("--watermark", form, "long forms are not watermarked yet", hint="leave --watermark off")
     if form in PLANNED or long:
         from fabula.cli.plan import write_planned
 
@@ -215,7 +224,12 @@ def write(
         click.echo(f"loading {engine_name} engine…", err=True)
     backend = get_backend(engine_name, model if model is not None else settings.model, settings)
     on_text = _streamer(params.n) if stream else None
-    work = run_pipeline(backend, form, prompt, inputs, params, on_text, ranker=ranker)
+    key = None
+    if watermark:
+        from fabula.responsible.watermark import load_or_create_key
+
+        key = load_or_create_key(settings.watermark_key, settings.ensure_home())
+    work = run_pipeline(backend, form, prompt, inputs, params, on_text, ranker=ranker, watermark_key=key)
     store.save(work)
     export_path = settings.home / "works" / f"{work.id}.md"
     write_atomic(export_path, store.export(work.id, "md"))

@@ -1,0 +1,1 @@
+"""Responsible generation: watermarking and its detector (more to come: originality, safety, bias)."""
