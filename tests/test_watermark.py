@@ -82,6 +82,8 @@ def test_watermark_is_refused_where_it_cannot_apply(tiny: HFBackend, settings: S
         write(FakeBackend("x", settings), "story", "a fox", watermark_key="k")
     with pytest.raises(InvalidParam, match="free text"):
         write(tiny, "poem", "rain", {"form": "haiku"}, watermark_key="k")
+    with pytest.raises(InvalidParam, match="xtc_probability=0.5 .*watermarked sampling does not apply it"):
+        write(tiny, "story", "a fox", params=SamplingParams(xtc_probability=0.5), watermark_key="k")
     result = CliRunner().invoke(cli, ["write", "screenplay", "A logline.", "--watermark", "--engine", "fake"])
     assert result.exit_code == 2 and "not watermarked yet" in result.stderr
 

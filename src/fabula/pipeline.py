@@ -251,6 +251,11 @@ def _check_watermarkable(backend: Backend, steerable: bool, schema: Any, params:
             "a watermark applies to free text (not fixed verse forms, JSON forms or phrase bans)",
             hint="leave --watermark off for this form",
         )
+    missing = unsupported(params, set())
+    if missing:
+        raise InvalidParam(
+            missing[0], getattr(params, missing[0]), "watermarked sampling does not apply it", hint="leave it off"
+        )
 
 
 def _watermarked(backend: Backend, request: Request, on_text: OnText | None, key: str) -> list[Completion]:
