@@ -13,7 +13,7 @@ import random
 import time
 from collections.abc import Callable
 
-from fabula.decoding.constrained import NARROW, REPEAT_WINDOW, WIDE, Stepper, _choose
+from fabula.decoding.constrained import NARROW, REPEAT_WINDOW, WIDE, Stepper, _choose, stepped_completion
 from fabula.sampling import SamplingParams
 from fabula.types import Completion
 
@@ -65,20 +65,10 @@ def sample_with_bans(
         if any(stop in "".join(pieces) for stop in params.stop):
             finish = "stop"
             break
-    text = "".join(pieces)
-    for stop in params.stop:
-        text = text.split(stop)[0]
-    if on_text and text:
-        on_text(text)  # at the end: a streamed phrase might still have been taken back
-    return Completion(
-        text=text,
-        finish_reason=finish,
-        seed=seed,
-        completion_tokens=len(tokens),
-        token_logprobs=tuple(logprobs) or None,
-        first_token_s=first,
-        total_s=time.perf_counter() - start,
-    )
+    completion = stepped_completion(pieces, tokens, logprobs, seed, finish, start, first, params.stop)
+    if on_text and completion.text:
+        on_text(completion.text)  # at the end: a streamed phrase might still have been taken back
+    return completion
 
 
 def _options(

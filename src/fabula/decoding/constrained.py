@@ -90,6 +90,33 @@ def _repeating(tokens: list[int], n: int = NO_REPEAT_NGRAM) -> set[int]:
     return {tokens[i + n - 1] for i in range(len(tokens) - n + 1) if tokens[i : i + n - 1] == prefix}
 
 
+def stepped_completion(
+    pieces: list[str],
+    tokens: list[int],
+    logprobs: list[float],
+    seed: int | None,
+    finish: str,
+    started: float,
+    first: float | None,
+    stop: tuple[str, ...] = (),
+) -> Completion:
+    """The Completion of a stepped sampler (phrase bans, watermark): the text cut at the first
+    stop string, the model's own log-probabilities, and the chosen token ids."""
+    text = "".join(pieces)
+    for marker in stop:
+        text = text.split(marker)[0]
+    return Completion(
+        text=text,
+        finish_reason=finish,
+        seed=seed,
+        completion_tokens=len(tokens),
+        token_logprobs=tuple(logprobs) or None,
+        first_token_s=first,
+        total_s=time.perf_counter() - started,
+        token_ids=tuple(tokens),
+    )
+
+
 def _allowed(
     constraint: TextConstraint,
     state: Any,

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from fabula.decoding.constrained import NARROW, REPEAT_WINDOW, Stepper, _choose
+from fabula.decoding.constrained import NARROW, REPEAT_WINDOW, Stepper, _choose, stepped_completion
 from fabula.sampling import SamplingParams
 from fabula.types import Completion
 
@@ -87,16 +87,4 @@ def sample_watermarked(
         if any(stop in "".join(pieces[-8:]) for stop in params.stop):
             finish = "stop"
             break
-    text = "".join(pieces)
-    for stop in params.stop:
-        text = text.split(stop)[0]
-    return Completion(
-        text=text,
-        finish_reason=finish,
-        seed=seed,
-        completion_tokens=len(tokens),
-        token_logprobs=tuple(logprobs) or None,
-        first_token_s=first,
-        total_s=time.perf_counter() - start,
-        token_ids=tuple(tokens),
-    )
+    return stepped_completion(pieces, tokens, logprobs, seed, finish, start, first, params.stop)

@@ -93,10 +93,7 @@ class PlanWriter:
 
     def write_step(self, plan: Plan, step: str) -> None:
         if step in TOP_LEVELS:  # writing a gap is not a change to undo; regenerate and edit are
-            value = getattr(self, f"_{step}")(plan, step)
-            if step == "places":  # descriptions are added for places not described yet
-                value = (*(plan.places or ()), *value)
-            setattr(plan, step, value)
+            setattr(plan, step, getattr(self, f"_{step}")(plan, step))
         else:
             index = int(step[step.index("[") + 1 : -1])
             plan.units[index] = self._unit(plan, step, index)
@@ -253,14 +250,16 @@ class PlanWriter:
         return self._ask(plan, step, "character", plan.logline, fill, parse, schema, 200)  # type: ignore[no-any-return]
 
     def _places(self, plan: Plan, step: str) -> tuple[Place, ...]:
-        have = {p.name for p in plan.places or ()}
-        names = [n for n in dict.fromkeys(s.place for s in plan.scenes or ()) if n not in have]
+        """The places already described, plus descriptions of any scene place not described yet."""
+        have = plan.places or ()
+        named = {p.name for p in have}
+        names = [n for n in dict.fromkeys(s.place for s in plan.scenes or ()) if n not in named]
         if not names:
-            return ()
+            return have
 
         def parse(text: str) -> tuple[Place, ...]:
             data = _json(text)["places"]
-            return tuple(Place(d["place"], " ".join(d["description"].split())) for d in data)
+            return (*have, *(Place(d["place"], " ".join(d["description"].split())) for d in data))
 
         fill = {"names": ", ".join(names)}
         tokens = 60 + 110 * len(names)
