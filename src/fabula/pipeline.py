@@ -22,6 +22,7 @@ from fabula.forms.base import verdict
 from fabula.post.clean import clean
 from fabula.post.loops import MAX_RESAMPLES, find_loop
 from fabula.post.rank import Ranker, choose, score
+from fabula.responsible.safety import SafetyPolicy
 from fabula.sampling import MAX_SEED, SamplingParams, unsupported
 from fabula.types import Candidate, Completion, Request, Work
 
@@ -44,16 +45,20 @@ def write(
     constrain: bool = True,
     ranker: Ranker | None = None,
     watermark_key: str | None = None,
+    safety: SafetyPolicy | None = None,
 ) -> Work:
     """Generate `params.n` candidates of a form and return the Work with the best one chosen.
 
     With `constrain` (the default) a form with a constraint (a fixed verse form) is decoded
     inside it on engines that can be stepped token by token; `constrain=False` measures what the
-    model does when only asked.
+    model does when only asked. With a `safety` policy the prompt is checked before anything is
+    generated, every candidate gets a safety verdict, and a blocked chosen text raises `Blocked`.
     """
     form = get_form(form_name)
     ranker = ranker or Ranker()
     rendered = form.render(prompt, inputs or {})
+    if safety is not None:
+        safety.enforce("\n".join(str(v) for v in rendered.inputs.values()), "prompt")
     params = params or SamplingParams()
     if params.seed is None:
         params = params.with_(seed=secrets.randbelow(MAX_SEED + 1))
@@ -112,6 +117,8 @@ def write(
         if schema is None:
             loop = find_loop(cleaned.text)
             verdicts.append(verdict("no_loop", loop is None, loop or "no repeated lines or trailing phrase loop"))
+        if safety is not None:
+            verdicts.append(_safety_verdict(safety, text))
         checks = form.report(text, rendered.inputs) if form.report else None
         scores = score(cleaned.text, completion)
         candidates.append(Candidate(text, completion.text, scores, verdicts, completion, checks=checks))
@@ -120,6 +127,8 @@ def write(
         replace(c, scores=sc, chosen=(i == best)) for i, (c, sc) in enumerate(zip(candidates, ranked, strict=True))
     ]
     chosen = candidates[best]
+    if safety is not None:
+        safety.enforce(chosen.text, "output")  # every candidate failed it: nothing may pass as the work
     provenance = {
         "engine": backend.name,
         "model": backend.model_info(),
@@ -275,6 +284,12 @@ def _watermark_record(chosen: Candidate, key: str) -> dict[str, Any]:
 
     ids = list(chosen.completion.token_ids or ())
     return score_ids(ids, key) | {"delta": DELTA}
+
+
+def _safety_verdict(policy: SafetyPolicy, text: str) -> dict[str, Any]:
+    found = policy.check(text)
+    detail = ", ".join(f"{c} {found['scores'][c]:.2f}" for c in found["categories"]) or "nothing blocked"
+    return verdict("safety", not found["blocked"], detail)
 
 
 def _round(value: float | None) -> float | None:

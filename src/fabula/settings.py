@@ -39,6 +39,18 @@ class Settings(BaseSettings):
     adapter: str = ""  # a PEFT LoRA adapter folder applied on the hf engine (fabula train finetune)
     # the secret of `--watermark`; empty: one is created in FABULA_HOME/watermark.key on first use
     watermark_key: str = ""
+    # provenance manifests are signed with this ed25519 key when it exists (`fabula provenance keygen`);
+    # empty: FABULA_HOME/signing.key
+    signing_key: str = ""
+    # originality: the flag rules (see fabula.responsible.originality) and what a flagged work, or one
+    # scoring under originality_min_score, may not do: off | export | save
+    originality_ngram: int = Field(default=13, ge=5, le=50)
+    originality_min_verbatim: int = Field(default=50, ge=5)
+    originality_min_overlap: int = Field(default=16, ge=5)
+    originality_min_score: float = Field(default=0.0, ge=0.0, le=1.0)
+    originality_block: Literal["off", "export", "save"] = "off"
+    # safety levels per category, "hate=low,graphic_violence=medium"; floors hold whatever is set here
+    safety: str = ""
 
     @field_validator("hf_dtype")
     @classmethod
@@ -50,6 +62,10 @@ class Settings(BaseSettings):
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'fabula.db'}"
+
+    @property
+    def signing_key_path(self) -> Path:
+        return Path(self.signing_key).expanduser() if self.signing_key else self.home / "signing.key"
 
     def ensure_home(self) -> Path:
         self.home.mkdir(parents=True, exist_ok=True)

@@ -45,7 +45,9 @@ def _register() -> None:
     from fabula.cli.evaluate import evaluate
     from fabula.cli.export import export, inspect
     from fabula.cli.models import models
+    from fabula.cli.originality import originality, reference
     from fabula.cli.plan import bible, plan
+    from fabula.cli.provenance import provenance
     from fabula.cli.train import train
     from fabula.cli.watermark import watermark
     from fabula.cli.works import works
@@ -63,6 +65,9 @@ def _register() -> None:
     cli.add_command(plan)
     cli.add_command(bible)
     cli.add_command(watermark)
+    cli.add_command(originality)
+    cli.add_command(reference)
+    cli.add_command(provenance)
 
 
 _register()

@@ -64,15 +64,22 @@ def _writer(
 
 def _finish(plan: Any, writer: Any, started: float, export_file: Path | None, as_json: bool) -> None:
     """Save the plan as a work, export it, report; a work that fails its checks is still saved."""
+    from fabula.cli.write import indexing_notice, originality_line
     from fabula.plan.cowrite import export
     from fabula.plan.work import plan_work
+    from fabula.responsible.review import export_manifest, gate, review_work
     from fabula.store.works import WorkStore
 
     settings = get_settings()
     work = plan_work(plan, writer.backend.model_info(), time.perf_counter() - started)
-    WorkStore(settings.db_url).save(work)
+    work = review_work(work, settings, on_build=None if as_json else indexing_notice)
+    gate(work.provenance, settings, "save")
+    store = WorkStore(settings.db_url)
+    store.save(work)
     if export_file is not None:
+        gate(work.provenance, settings, "export")
         export(plan, export_file)
+        export_manifest(store.get(work.id), export_file, settings)
     if as_json:
         click.echo(json.dumps(work.to_json() | {"plan_id": plan.id}, ensure_ascii=False))
     else:
@@ -90,6 +97,7 @@ def _finish(plan: Any, writer: Any, started: float, export_file: Path | None, as
         if export_file is not None:
             click.echo(f"exported → {export_file}", err=True)
         click.echo(f"saved work {work.id} ({work.provenance['timing']['seconds']} s)", err=True)
+        click.echo(f"originality: {originality_line(work.provenance.get('originality'))}", err=True)
     if not work.provenance["post"]["passed"]:
         failed = [v["detail"] for v in work.candidates[0].verdicts if not v["passed"] and v["severity"] == "error"]
         raise Rejected(f"work {work.id} was saved, but it failed its checks ({'; '.join(failed)})")
@@ -120,6 +128,9 @@ def write_planned(
         raise InvalidParam("cast", inputs["cast"], "a whole number of main characters, 2 to 6") from None
     if not logline or not logline.strip():
         raise InvalidParam("logline", logline or "", f"give the {kind} a logline: one or two sentences")
+    from fabula.responsible.safety import SafetyPolicy
+
+    SafetyPolicy.parse(settings.safety).enforce(logline, "prompt")
     plan = new_plan(kind, logline, inputs.get("template", "three-act"), cast, params.seed, model=model or "")
     progress, on_step = _progress(as_json)
     writer = _writer(plan, settings, engine, model, params.with_(seed=plan.seed), on_step)
@@ -279,9 +290,16 @@ def check_cmd(plan_id: str, as_json: bool) -> None:
 def export_cmd(plan_id: str, file: Path) -> None:
     """Write the plan to FILE: .fountain .html .pdf (screenplay), .md .epub (story), .json."""
     from fabula.plan.cowrite import export
+    from fabula.plan.work import plan_work
+    from fabula.responsible.review import export_manifest, gate, review_work
 
-    export(_store().load(plan_id), file)
-    click.echo(f"exported → {file}", err=True)
+    settings = get_settings()
+    p = _store().load(plan_id)
+    work = review_work(plan_work(p, {"name": p.model or "(as in the plan's steps)"}, 0.0), settings)
+    gate(work.provenance, settings, "export")
+    export(p, file)
+    sidecar = export_manifest(work.to_json(), file, settings)
+    click.echo(f"exported → {file} (provenance: {sidecar})", err=True)
 
 
 @click.group()

@@ -67,11 +67,17 @@ def show(work_id: str, as_json: bool) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File (default: stdout).")
 def export(work_id: str, fmt: str, output: Path | None) -> None:
     """Export a work as Markdown (with provenance), plain text or JSON."""
+    from fabula.responsible.review import export_manifest, gate
     from fabula.store.works import write_atomic
 
-    content = _store().export(work_id, fmt)
+    store = _store()
+    work = store.get(work_id)
+    settings = get_settings()
+    gate(work["provenance"], settings, "export")
+    content = store.export(work["id"], fmt)
     if output is None:
         click.echo(content, nl=False)
     else:
         write_atomic(output, content)
-        click.echo(f"wrote {output}", err=True)
+        sidecar = export_manifest(work, output, settings)
+        click.echo(f"wrote {output} and its provenance {sidecar}", err=True)

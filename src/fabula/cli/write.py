@@ -147,6 +147,12 @@ def _chinese_verse(form: str, inputs: dict[str, str]) -> bool:
     help="Mark the text with a green-list watermark keyed by FABULA_WATERMARK_KEY (llamacpp, hf); "
     "check it with `fabula watermark detect`.",
 )
+@click.option(
+    "--safety",
+    "safety_spec",
+    help="Safety levels for this run, e.g. hate=low,graphic_violence=medium (low|medium|high|off); "
+    "core categories keep their floor whatever is asked.",
+)
 @click.option("--explain", is_flag=True, help="Show every candidate's scores and verdicts, and why the winner won.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (the work) and nothing else.")
 @click.option("--no-stream", is_flag=True, help="Print the text when done instead of as it is written.")
@@ -164,6 +170,7 @@ def write(
     export_file: Path | None,
     long: bool,
     watermark: bool,
+    safety_spec: str | None,
     explain: bool,
     as_json: bool,
     no_stream: bool,
@@ -172,9 +179,14 @@ def write(
     """Write a FORM (story, poem, lyrics) from PROMPT with a language model, and save it."""
     from fabula.backends import get_backend
     from fabula.pipeline import write as run_pipeline
+    from fabula.responsible.review import export_manifest, gate, review_work
+    from fabula.responsible.safety import SafetyPolicy
     from fabula.store.works import WorkStore, provenance_line, write_atomic
 
     settings = get_settings()
+    if safety_spec is not None:
+        SafetyPolicy.parse(safety_spec)  # a bad category or a level under the floor fails here
+        settings = settings.model_copy(update={"safety": safety_spec})
     if long and form != "story":
         raise InvalidParam("--long", form, "only a story is written long on request (a screenplay always is)")
     if (form in PLANNED or long) and watermark:
@@ -229,17 +241,23 @@ def write(
         from fabula.responsible.watermark import load_or_create_key
 
         key = load_or_create_key(settings.watermark_key, settings.ensure_home())
-    work = run_pipeline(backend, form, prompt, inputs, params, on_text, ranker=ranker, watermark_key=key)
+    policy = SafetyPolicy.parse(settings.safety)
+    work = run_pipeline(backend, form, prompt, inputs, params, on_text, ranker=ranker, watermark_key=key, safety=policy)
+    work = review_work(work, settings, on_build=None if as_json else indexing_notice, safety=policy)
+    gate(work.provenance, settings, "save")
     store.save(work)
     export_path = settings.home / "works" / f"{work.id}.md"
     write_atomic(export_path, store.export(work.id, "md"))
+    export_manifest(store.get(work.id), export_path, settings)
     melody = _melody(work, melody_path, abc_path, wav_path) if asked else None
     if export_file is not None and work.provenance["post"]["passed"]:
         from fabula.forms import get_form
 
+        gate(work.provenance, settings, "export")
         write_atomic(export_file, get_form(form).exports[export_file.suffix.lower()](work.text))
+        export_manifest(store.get(work.id), export_file, settings)
         if not as_json:
-            click.echo(f"exported → {export_file}", err=True)
+            click.echo(f"exported → {export_file} (provenance beside it)", err=True)
     if as_json:
         click.echo(json.dumps(work.to_json() | ({"melody": melody} if melody else {}), ensure_ascii=False))
     else:
@@ -264,6 +282,10 @@ def write(
             if not v["passed"] and v["severity"] == "error"
         ]
         raise Rejected(f"work {work.id} was saved, but no candidate passed its checks ({'; '.join(failed)})")
+
+
+def indexing_notice(source: str) -> None:
+    click.echo(f"indexing reference corpus {source} for originality checks (once)…", err=True)
 
 
 def _melody(work: Any, midi: Path | None, abc: Path | None, wav: Path | None) -> dict[str, Any]:
@@ -367,3 +389,19 @@ def _report(work: Any, export_path: Any, db_url: str, summary: str) -> None:
     for note in (v for v in chosen.verdicts if v["severity"] == "info"):
         click.echo(f"cleaned: {note['detail']}", err=True)
     click.echo(f"provenance: {summary}", err=True)
+    click.echo(f"originality: {originality_line(work.provenance.get('originality'))}", err=True)
+
+
+def originality_line(report: dict[str, Any] | None) -> str:
+    """One line: the score, the longest verbatim span, flags, and what was checked against."""
+    if not report:
+        return "not checked"
+    if not report["sources"]:
+        fixes = sorted({m["fix"] for m in report["missing_sources"]})
+        return "no reference corpus installed (" + "; ".join(fixes) + ")"
+    flags = f"{len(report['flagged_spans'])} flagged span(s)" if report["flagged"] else "nothing flagged"
+    names = ", ".join(s["name"] for s in report["sources"])
+    return (
+        f"score {report['score']:.2f}, longest verbatim span {report['longest_span_tokens']} tokens, "
+        f"{flags} (against {names})"
+    )

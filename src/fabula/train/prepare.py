@@ -101,6 +101,9 @@ def prepare(config: DataConfig, home: Path, force: bool = False) -> Path:
             f"corpus {config.corpus!r} gave {len(train_docs)} training and {len(val_docs)} validation documents;"
             " it needs more documents (or a larger data.val_fraction)"
         )
+    from fabula.responsible.reference import register_training_corpus
+
+    register_training_corpus(home, config.corpus)  # what a model learns from is checked against too
     tokenizer: CharTokenizer | BPETokenizer
     if config.tokenizer == "char":
         tokenizer = CharTokenizer.train(train_docs, min_count=config.min_count)
