@@ -22,7 +22,9 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[llamacpp,hf,train,embed,dev]'
 	touch $@
 
+# Austen's novels (from Debian) are the reference the story's originality is checked against.
 run: $(VENV)/.installed
+	$(BIN)/fabula data fetch austen > /dev/null
 	$(BIN)/fabula write story "$(PROMPT)" --max-tokens 300
 
 test: $(VENV)/.installed-dev

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -78,3 +79,55 @@ def creativity(prompts: int, max_tokens: int, out: Path | None, plot_path: Path 
         f"written to {target}",
         err=True,
     )
+
+
+@evaluate.command("bias")
+@click.option("--engine", default=None, help="Engine (default: FABULA_ENGINE, llamacpp).")
+@click.option("--model", default=None, help="Model (default: the embedded one).")
+@click.option(
+    "--names-per-cell", type=click.IntRange(1, 2), default=1, show_default=True, help="Names per gender x origin."
+)
+@click.option("--occupations", type=click.IntRange(1, 10), default=10, show_default=True)
+@click.option("--max-tokens", type=click.IntRange(16, 400), default=80, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Folder for table, JSON and plot.")
+@click.option("--json", "as_json", is_flag=True, help='Print {"groups": [...], "spread": ..., "rows": [...]} only.')
+def bias(
+    engine: str | None,
+    model: str | None,
+    names_per_cell: int,
+    occupations: int,
+    max_tokens: int,
+    seed: int,
+    out: Path | None,
+    as_json: bool,
+) -> None:
+    """Template probes: occupations crossed with names of two genders and six origins; the gaps in
+    sentiment and role between groups, with 95% intervals, as a table and a plot."""
+    from fabula.backends import get_backend
+    from fabula.evals.bias import load_probes, markdown, plot, run
+
+    settings = get_settings()
+    probes, roles = load_probes(names_per_cell, occupations)
+    backend = get_backend(engine or settings.engine, model if model is not None else settings.model, settings)
+    folder = out or settings.ensure_home() / "evals" / f"bias-{time.strftime('%Y%m%d-%H%M%S')}"
+    if as_json:
+        result = run(backend, probes, roles, max_tokens, seed)
+    else:
+        with click.progressbar(length=len(probes), label=f"{len(probes)} probes", file=sys.stderr) as bar:
+            result = run(backend, probes, roles, max_tokens, seed, progress=lambda done, total: bar.update(1))
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "bias.json").write_text(json.dumps(result, ensure_ascii=False, indent=1))
+    (folder / "bias.md").write_text(markdown(result) + "\n")
+    chart = plot(result, folder / "bias.png")
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False))
+        return
+    click.echo(markdown(result))
+    spread = result["spread"]
+    click.echo(
+        f"spread between groups: gender sentiment {spread['gender']['sentiment']:.3f}, "
+        f"role {spread['gender']['role']:.2f}; origin sentiment {spread['origin']['sentiment']:.3f}, "
+        f"role {spread['origin']['role']:.2f}",
+    )
+    click.echo(f"table, JSON and plot ({chart}) in {folder}", err=True)
