@@ -107,13 +107,14 @@ def test_fresh_text_is_not_flagged_and_scores_one(corpus_home: Path) -> None:
     assert report["longest_span_tokens"] < 5
 
 
-def test_a_short_quotation_is_reported_but_not_flagged(corpus_home: Path) -> None:
+def test_one_matched_13_gram_flags_by_default_and_the_rule_is_configurable(corpus_home: Path) -> None:
     quote = "the fishing boats rocked at their moorings while the gulls wheeled and cried"  # 13 words
-    report = check_text(f"{FRESH} As the song goes, {quote}. Then silence.", corpus_home)
-    assert report["longest_span_tokens"] == 13
-    assert report["flagged"] is False  # one 13-gram: under min_overlap_tokens=16
-    strict = check_text(f"As the song goes, {quote}.", corpus_home, OriginalityPolicy(min_overlap_tokens=13))
-    assert strict["flagged"] is True
+    text = f"{FRESH} As the song goes, {quote}. Then silence."
+    report = check_text(text, corpus_home)
+    assert report["longest_span_tokens"] == 13 and report["flagged"] is True
+    assert report["flagged_spans"][0]["text"] == quote
+    lenient = check_text(text, corpus_home, OriginalityPolicy(min_overlap_tokens=20))
+    assert lenient["flagged"] is False and lenient["longest_span_tokens"] == 13
 
 
 def test_a_changed_source_is_indexed_again(corpus_home: Path, tmp_path: Path) -> None:
@@ -189,3 +190,17 @@ def test_every_saved_work_carries_its_report_and_a_setting_can_block_saving(
     finally:
         FakeBackend.scripts = []
         close_all()
+
+
+def test_a_folder_used_for_training_becomes_a_reference_source(tmp_path: Path, fabula_home: Path) -> None:
+    from fabula.train.config import DataConfig
+    from fabula.train.prepare import prepare
+
+    folder = tmp_path / "My Letters"
+    folder.mkdir()
+    for i in range(40):
+        (folder / f"letter{i}.txt").write_text(f"Dear friend number {i}, the harvest was late this year.\n\n{CORPUS}")
+    prepare(DataConfig(corpus=str(folder), tokenizer="char", min_count=1, val_fraction=0.3), fabula_home)
+    shards, _ = open_shards(fabula_home)
+    assert [(s.name, s.meta["kind"]) for s in shards] == [("train-my-letters", "training")]
+    assert check_text(CORPUS, fabula_home)["flagged"] is True

@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     # scoring under originality_min_score, may not do: off | export | save
     originality_ngram: int = Field(default=13, ge=5, le=50)
     originality_min_verbatim: int = Field(default=50, ge=5)
-    originality_min_overlap: int = Field(default=16, ge=5)
+    originality_min_overlap: int = Field(default=13, ge=5)
     originality_min_score: float = Field(default=0.0, ge=0.0, le=1.0)
     originality_block: Literal["off", "export", "save"] = "off"
     # safety levels per category, "hate=low,graphic_violence=medium"; floors hold whatever is set here

@@ -8,7 +8,7 @@ import click
 
 from fabula.settings import get_settings
 
-CORPORA = ("austen", "poetry")
+CORPORA = ("austen", "poetry", "ml-100k")
 
 
 @click.group()
@@ -25,8 +25,15 @@ def fetch(name: str, force: bool, as_json: bool) -> None:
 
     austen: Jane Austen's six novels from Debian's r-cran-janeaustenr.
     poetry: Tang shi, Song shi and Song ci from npm's chinese-poetry, in simplified characters.
+    ml-100k: MovieLens-100k ratings, movies and users from the recbole wheel (not redistributed).
     """
     target = get_settings().ensure_home() / "data" / name
+    if name == "ml-100k":
+        from fabula.data.movielens import fetch_movielens
+
+        movielens = fetch_movielens(target, force=force)
+        click.echo(json.dumps({"path": str(target), **movielens}) if as_json else f"MovieLens-100k → {target}")
+        return
     if name == "austen":
         from fabula.data.austen import fetch_austen
 

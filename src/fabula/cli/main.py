@@ -46,6 +46,7 @@ def _register() -> None:
     from fabula.cli.export import export, inspect
     from fabula.cli.models import models
     from fabula.cli.originality import originality, reference
+    from fabula.cli.personal import catalog, feedback, recommend, user
     from fabula.cli.plan import bible, plan
     from fabula.cli.provenance import provenance
     from fabula.cli.train import train
@@ -68,6 +69,10 @@ def _register() -> None:
     cli.add_command(originality)
     cli.add_command(reference)
     cli.add_command(provenance)
+    cli.add_command(user)
+    cli.add_command(feedback)
+    cli.add_command(catalog)
+    cli.add_command(recommend)
 
 
 _register()

@@ -250,6 +250,8 @@ def write(
     write_atomic(export_path, store.export(work.id, "md"))
     export_manifest(store.get(work.id), export_path, settings)
     melody = _melody(work, melody_path, abc_path, wav_path) if asked else None
+    for path in (melody or {}).get("files", []):
+        export_manifest(store.get(work.id), Path(path), settings)  # every exported file has its manifest
     if export_file is not None and work.provenance["post"]["passed"]:
         from fabula.forms import get_form
 

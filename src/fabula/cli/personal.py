@@ -1,0 +1,161 @@
+"""`fabula user`, `fabula feedback`, `fabula catalog` and `fabula recommend`: personalization."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from fabula.settings import get_settings
+
+
+def _profiles() -> Any:
+    from fabula.personalize.profiles import ProfileStore
+
+    return ProfileStore(get_settings().db_url)
+
+
+def _prefs(genres: str | None, tone: str | None, length: str | None, language: str | None) -> dict[str, Any]:
+    given = {"genres": genres, "tone": tone, "length": length, "language": language}
+    return {k: v for k, v in given.items() if v is not None}
+
+
+PREF_OPTIONS = [
+    click.option("--genres", help="Comma-separated, e.g. fantasy,mystery."),
+    click.option("--tone", help="e.g. warm, eerie, dry wit."),
+    click.option("--length", help="short | medium | long."),
+    click.option("--language", help="en | zh."),
+]
+
+
+def _with_prefs(command: Any) -> Any:
+    for option in reversed(PREF_OPTIONS):
+        command = option(command)
+    return command
+
+
+@click.group()
+def user() -> None:
+    """Users and their stated preferences (the history comes from `fabula feedback`)."""
+
+
+@user.command("add")
+@click.argument("user_id")
+@_with_prefs
+def user_add(user_id: str, genres: str | None, tone: str | None, length: str | None, language: str | None) -> None:
+    created = _profiles().add_user(user_id, _prefs(genres, tone, length, language))
+    click.echo(json.dumps(created))
+
+
+@user.command("set")
+@click.argument("user_id")
+@_with_prefs
+def user_set(user_id: str, genres: str | None, tone: str | None, length: str | None, language: str | None) -> None:
+    click.echo(json.dumps(_profiles().set_preferences(user_id, _prefs(genres, tone, length, language))))
+
+
+@user.command("show")
+@click.argument("user_id")
+def user_show(user_id: str) -> None:
+    store = _profiles()
+    info = store.user(user_id)
+    events = store.history(user_id)
+    info["history"] = [
+        {"kind": e.kind, "item": e.item_id, "value": e.value, "at": e.created_at.isoformat()} for e in events[-50:]
+    ]
+    click.echo(json.dumps(info, ensure_ascii=False, indent=1))
+
+
+@user.command("list")
+def user_list() -> None:
+    for user_id in _profiles().user_ids():
+        click.echo(user_id)
+
+
+@click.command("feedback")
+@click.argument("user_id")
+@click.argument("item_id")
+@click.option(
+    "--kind",
+    type=click.Choice(["view", "rate", "like", "accept", "reject", "edit"]),
+    required=True,
+    help="What the user did with the item (or with a generated work: accept, reject, edit).",
+)
+@click.option("--value", type=float, help="The rating (1-5) for --kind rate.")
+@click.option("--text-file", type=click.File("r", encoding="utf-8"), help="The edited text for --kind edit.")
+def feedback(user_id: str, item_id: str, kind: str, value: float | None, text_file: Any) -> None:
+    """Record what USER_ID did with ITEM_ID; the next recommendation and generation see it."""
+    event = _profiles().record(user_id, kind, item_id, value, text_file.read() if text_file else None)
+    click.echo(f"recorded {event.kind} of {event.item_id} by {event.user_id} (weight {event.weight:+.1f})", err=True)
+
+
+@click.group()
+def catalog() -> None:
+    """The items recommended: articles, movies, works, products."""
+
+
+@catalog.command("import")
+@click.argument("source")
+def catalog_import(source: str) -> None:
+    """SOURCE: ml-100k (the movies), works (saved works), or a JSONL file of
+    {id, kind, title, text, tags} objects."""
+    from fabula.errors import InvalidParam
+
+    settings = get_settings()
+    rows: list[dict[str, Any]]
+    if source == "ml-100k":
+        from fabula.data.movielens import load_movielens
+
+        data = load_movielens(settings.ensure_home() / "data" / "ml-100k")
+        rows = [
+            {"id": f"ml:{i + 1}", "kind": "movie", "title": t, "text": "", "tags": g}
+            for i, (t, g) in enumerate(zip(data.titles, data.genres, strict=True))
+        ]
+    elif source == "works":
+        from fabula.store.works import WorkStore
+
+        store = WorkStore(settings.db_url)
+        rows = [
+            {
+                "id": w["id"],
+                "kind": "work",
+                "title": w["prompt"][:120] or w["form"],
+                "text": w["text"],
+                "tags": [w["form"]],
+            }
+            for w in store.list(limit=10_000)
+        ]
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise InvalidParam("SOURCE", source, "use ml-100k, works, or a JSONL file of items")
+        try:
+            rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        except json.JSONDecodeError as exc:
+            raise InvalidParam("SOURCE", source, f"line {exc.lineno} is not JSON: {exc.msg}") from exc
+        for number, row in enumerate(rows, 1):
+            if not isinstance(row, dict) or not {"id", "kind", "title"} <= set(row):
+                raise InvalidParam("SOURCE", source, f"item {number} needs id, kind and title")
+    count = _profiles().add_items(rows)
+    click.echo(f"imported {count} items from {source}", err=True)
+
+
+@click.command("recommend")
+@click.option("--user", "user_id", required=True)
+@click.option("-k", "--top", "k", type=int, default=10, show_default=True)
+@click.option("--kind", help="Only items of this kind (article, movie, work, product).")
+@click.option("--json", "as_json", is_flag=True, help='{"user", "recommendations": [{"item", "title", "score", ...}]}')
+def recommend(user_id: str, k: int, kind: str | None, as_json: bool) -> None:
+    """Items for USER from their preferences and history: content, item k-NN and popularity."""
+    from fabula.personalize.recommend import recommend as run
+
+    settings = get_settings()
+    result = run(_profiles(), user_id, settings.ensure_home(), k, kind)
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False))
+        return
+    for rank, rec in enumerate(result["recommendations"], 1):
+        why = f"led by {rec['led_by']}" + (f"; most like {rec['most_like']}" if rec["most_like"] else "")
+        click.echo(f"{rank:>2}. {rec['title']}  ({rec['score']:+.2f}, {why})")

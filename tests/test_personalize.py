@@ -1,0 +1,108 @@
+"""Profiles, feedback and recommendations from the store: the feedback loop changes what comes next."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from fabula.cli.main import cli
+from fabula.errors import InvalidParam, NotFound
+from fabula.personalize.profiles import ProfileStore, check_preferences
+from fabula.personalize.recommend import recommend
+
+CATALOGUE = [
+    ("dragon", "The Last Dragon of the North", "A young knight befriends an ancient dragon.", ["fantasy"]),
+    ("wizard", "The Wizard's Apprentice", "A boy learns spells in a tower of enchanted books.", ["fantasy"]),
+    ("elves", "Song of the Elven Queen", "Elves and sorcerers battle for a magic crown.", ["fantasy"]),
+    ("murder", "Murder at the Vicarage", "A detective investigates a poisoning in a quiet village.", ["mystery"]),
+    ("alibi", "The Missing Alibi", "An inspector questions suspects about a stolen necklace.", ["mystery"]),
+    ("clue", "The Last Clue", "A private investigator follows a killer through foggy London.", ["mystery"]),
+    ("bread", "Sourdough at Home", "Recipes for crusty bread, starters and slow baking.", ["cooking"]),
+    ("pasta", "Fresh Pasta", "Rolling and cutting egg pasta by hand, with simple sauces.", ["cooking"]),
+]
+
+
+@pytest.fixture
+def store(settings) -> ProfileStore:  # type: ignore[no-untyped-def]
+    profiles = ProfileStore(settings.db_url)
+    profiles.add_items({"id": i, "kind": "article", "title": t, "text": x, "tags": g} for i, t, x, g in CATALOGUE)
+    return profiles
+
+
+def test_preferences_are_validated_by_name() -> None:
+    assert check_preferences({"genres": "Fantasy, mystery", "length": "short"}) == {
+        "genres": ["fantasy", "mystery"],
+        "length": "short",
+    }
+    with pytest.raises(InvalidParam, match="length='epic'"):
+        check_preferences({"length": "epic"})
+    with pytest.raises(InvalidParam, match="preference='mood'"):
+        check_preferences({"mood": "happy"})
+
+
+def test_events_need_a_known_user_kind_and_value(store: ProfileStore) -> None:
+    store.add_user("ana")
+    with pytest.raises(NotFound, match="fabula user add bob"):
+        store.record("bob", "like", "dragon")
+    with pytest.raises(InvalidParam, match="kind='love'"):
+        store.record("ana", "love", "dragon")
+    with pytest.raises(InvalidParam, match="rating"):
+        store.record("ana", "rate", "dragon", 9)
+    assert store.record("ana", "rate", "dragon", 5).weight == 2.0
+    assert store.record("ana", "reject", "bread").weight == -1.0
+    assert [e.kind for e in store.history("ana")] == ["rate", "reject"]
+
+
+def test_preferences_alone_steer_a_new_user(store: ProfileStore, fabula_home: Path) -> None:
+    store.add_user("mia", {"genres": "mystery, detective"})
+    top = recommend(store, "mia", fabula_home, k=3)["recommendations"]
+    assert {r["item"] for r in top} == {"murder", "alibi", "clue"}
+
+
+def test_feedback_changes_the_next_recommendation(store: ProfileStore, fabula_home: Path) -> None:
+    store.add_user("leo")
+    store.record("leo", "like", "dragon")
+    first = recommend(store, "leo", fabula_home, k=2)["recommendations"]
+    assert {r["item"] for r in first} == {"wizard", "elves"}
+    assert first[0]["most_like"] == "The Last Dragon of the North"
+    store.record("leo", "reject", "wizard")
+    store.record("leo", "reject", "elves")
+    store.record("leo", "like", "murder")
+    store.record("leo", "rate", "alibi", 5)
+    second = recommend(store, "leo", fabula_home, k=1)["recommendations"]
+    assert second[0]["item"] == "clue"  # fantasy turned down, mystery taken up
+    seen = {"dragon", "wizard", "elves", "murder", "alibi"}
+    assert not seen & {r["item"] for r in recommend(store, "leo", fabula_home, k=3)["recommendations"]}
+
+
+def test_other_users_history_feeds_item_knn(store: ProfileStore, fabula_home: Path) -> None:
+    for name in ("u1", "u2", "u3"):
+        store.add_user(name)
+        store.record(name, "like", "bread")
+        store.record(name, "like", "murder")  # an odd pairing only co-occurrence can know
+    store.add_user("zoe")
+    store.record("zoe", "like", "bread")
+    result = recommend(store, "zoe", fabula_home, k=2)["recommendations"]
+    assert "murder" in {r["item"] for r in result}
+    assert next(r for r in result if r["item"] == "murder")["signals"]["item-knn"] > 0
+
+
+def test_cli_round_trip(tmp_path: Path) -> None:
+    items = tmp_path / "items.jsonl"
+    items.write_text(
+        "\n".join(
+            json.dumps({"id": i, "kind": "article", "title": t, "text": x, "tags": g}) for i, t, x, g in CATALOGUE
+        )
+    )
+    runner = CliRunner()
+    assert runner.invoke(cli, ["catalog", "import", str(items)]).exit_code == 0
+    assert runner.invoke(cli, ["user", "add", "kim", "--genres", "cooking"]).exit_code == 0
+    assert runner.invoke(cli, ["feedback", "kim", "pasta", "--kind", "like"]).exit_code == 0
+    result = runner.invoke(cli, ["recommend", "--user", "kim", "-k", "1", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["recommendations"][0]["item"] == "bread"
+    bad = runner.invoke(cli, ["user", "add", "kim2", "--length", "epic"])
+    assert bad.exit_code == 2 and "length='epic'" in bad.stderr
