@@ -12,19 +12,22 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fabula import __version__
 from fabula.backends.base import Backend, OnText
 from fabula.errors import InvalidParam
 from fabula.forms import get_form
-from fabula.forms.base import verdict
+from fabula.forms.base import RenderedPrompt, verdict
 from fabula.post.clean import clean
 from fabula.post.loops import MAX_RESAMPLES, find_loop
 from fabula.post.rank import Ranker, choose, score
 from fabula.responsible.safety import SafetyPolicy
+
+if TYPE_CHECKING:
+    from fabula.personalize.voice import Voice
 from fabula.sampling import MAX_SEED, SamplingParams, unsupported
-from fabula.types import Candidate, Completion, Request, Work
+from fabula.types import Candidate, Completion, Message, Request, Work
 
 # Room for the largest object a structured form's schema allows (its lengths and counts are bounded).
 STRUCTURED_MIN_TOKENS = 2048
@@ -46,6 +49,7 @@ def write(
     ranker: Ranker | None = None,
     watermark_key: str | None = None,
     safety: SafetyPolicy | None = None,
+    voice: Voice | None = None,
 ) -> Work:
     """Generate `params.n` candidates of a form and return the Work with the best one chosen.
 
@@ -53,10 +57,15 @@ def write(
     inside it on engines that can be stepped token by token; `constrain=False` measures what the
     model does when only asked. With a `safety` policy the prompt is checked before anything is
     generated, every candidate gets a safety verdict, and a blocked chosen text raises `Blocked`.
+    A user's `voice` adds their preferences as inputs and their own writing as exemplars.
     """
     form = get_form(form_name)
     ranker = ranker or Ranker()
+    if voice is not None:
+        inputs = {**voice.inputs, **(inputs or {})}
     rendered = form.render(prompt, inputs or {})
+    if voice is not None and voice.block():
+        rendered = _with_voice(rendered, voice.block())
     if safety is not None:
         safety.enforce("\n".join(str(v) for v in rendered.inputs.values()), "prompt")
     params = params or SamplingParams()
@@ -148,6 +157,7 @@ def write(
         **({"repairs": repairs} if repairs else {}),
         **({"resampled": resampled} if resampled else {}),
         **({"watermark": _watermark_record(chosen, watermark_key)} if watermark_key is not None else {}),
+        **({"personalization": voice.record()} if voice is not None else {}),
         "created_at": datetime.now(UTC).isoformat(),
         "fabula_version": __version__,
         "post": {
@@ -284,6 +294,13 @@ def _watermark_record(chosen: Candidate, key: str) -> dict[str, Any]:
 
     ids = list(chosen.completion.token_ids or ())
     return score_ids(ids, key) | {"delta": DELTA}
+
+
+def _with_voice(rendered: RenderedPrompt, block: str) -> RenderedPrompt:
+    """The exemplar block appended to the system message, and ahead of a continuation prompt."""
+    system, *rest = rendered.messages
+    messages = (Message("system", f"{system.content}\n\n{block}"), *rest)
+    return replace(rendered, messages=messages, completion_prompt=f"{block}\n\n{rendered.completion_prompt}")
 
 
 def _safety_verdict(policy: SafetyPolicy, text: str) -> dict[str, Any]:

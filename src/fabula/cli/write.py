@@ -148,6 +148,12 @@ def _chinese_verse(form: str, inputs: dict[str, str]) -> bool:
     "check it with `fabula watermark detect`.",
 )
 @click.option(
+    "--user",
+    "user_id",
+    help="Write for this user: their preferences fill unset inputs, and their own writing (edits, "
+    "accepted works) is given as exemplars of their voice.",
+)
+@click.option(
     "--safety",
     "safety_spec",
     help="Safety levels for this run, e.g. hate=low,graphic_violence=medium (low|medium|high|off); "
@@ -170,6 +176,7 @@ def write(
     export_file: Path | None,
     long: bool,
     watermark: bool,
+    user_id: str | None,
     safety_spec: str | None,
     explain: bool,
     as_json: bool,
@@ -189,6 +196,8 @@ def write(
         settings = settings.model_copy(update={"safety": safety_spec})
     if long and form != "story":
         raise InvalidParam("--long", form, "only a story is written long on request (a screenplay always is)")
+    if (form in PLANNED or long) and user_id:
+        raise InvalidParam("--user", user_id, "long forms are not personalized yet", hint="leave --user off")
     if (form in PLANNED or long) and watermark:
         raise InvalidParam("--watermark", form, "long forms are not watermarked yet", hint="leave --watermark off")
     if form in PLANNED or long:
@@ -242,7 +251,10 @@ def write(
 
         key = load_or_create_key(settings.watermark_key, settings.ensure_home())
     policy = SafetyPolicy.parse(settings.safety)
-    work = run_pipeline(backend, form, prompt, inputs, params, on_text, ranker=ranker, watermark_key=key, safety=policy)
+    voice = _voice(user_id, form, prompt, inputs, store, settings) if user_id else None
+    work = run_pipeline(
+        backend, form, prompt, inputs, params, on_text, ranker=ranker, watermark_key=key, safety=policy, voice=voice
+    )
     work = review_work(work, settings, on_build=None if as_json else indexing_notice, safety=policy)
     gate(work.provenance, settings, "save")
     store.save(work)
@@ -284,6 +296,17 @@ def write(
             if not v["passed"] and v["severity"] == "error"
         ]
         raise Rejected(f"work {work.id} was saved, but no candidate passed its checks ({'; '.join(failed)})")
+
+
+def _voice(user_id: str, form: str, prompt: str | None, inputs: dict[str, str], store: Any, settings: Any) -> Any:
+    """The user's voice: preferences as inputs, their own writing as exemplars."""
+    from fabula.forms import get_form
+    from fabula.personalize.profiles import ProfileStore
+    from fabula.personalize.voice import voice_for
+
+    chosen = get_form(form)
+    text = prompt if prompt is not None else chosen.default_prompt
+    return voice_for(ProfileStore(settings.db_url), store, user_id, chosen, text, inputs, settings.ensure_home())
 
 
 def indexing_notice(source: str) -> None:
