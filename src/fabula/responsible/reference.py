@@ -1,6 +1,6 @@
 """Reference corpora for the originality check: what is indexed, and the stored index per source.
 
-Sources are the installed corpora (Austen's novels, the Tang shi, Song shi and Song ci), folders a
+Sources are the installed corpora (Austen's novels, Moby-Dick, the Tang shi, Song shi and Song ci), folders a
 user registers (`fabula originality corpus add`), and every corpus a training run has used
 (registered by `fabula data prepare`). Each source is indexed on its own, a shard under
 FABULA_HOME/originality/<name>/, so adding a corpus never rebuilds the others; a shard is rebuilt
@@ -75,6 +75,15 @@ def _austen(folder: Path) -> Documents:
     return documents
 
 
+def _chapters(path: Path) -> Documents:
+    def documents() -> Iterator[tuple[str, str]]:
+        for number, block in enumerate(path.read_text(encoding="utf-8").split("\n\n"), 1):
+            if block.strip():
+                yield f"Moby-Dick, paragraph {number}", block
+
+    return documents
+
+
 def _poetry(path: Path) -> Documents:
     def documents() -> Iterator[tuple[str, str]]:
         with path.open(encoding="utf-8") as handle:
@@ -104,7 +113,7 @@ def registered(home: Path) -> dict[str, dict[str, str]]:
 
 def register(home: Path, name: str, folder: Path, kind: str = "user") -> dict[str, str]:
     """Add a folder of .txt files as a reference source (idempotent)."""
-    if not NAME.fullmatch(name) or name in ("austen", *POETRY):
+    if not NAME.fullmatch(name) or name in ("austen", "mobydick", *POETRY):
         raise InvalidParam("name", name, "use lower-case letters, digits, . _ -, not a built-in corpus name")
     folder = folder.expanduser().resolve()
     if not folder.is_dir() or not any(folder.rglob("*.txt")):
@@ -142,6 +151,11 @@ def sources(home: Path) -> tuple[list[Source], list[dict[str, str]]]:
         found.append(Source("austen", "corpus", files, _austen(austen)))
     else:
         missing.append({"name": "austen", "fix": "fabula data fetch austen"})
+    melville = home / "data" / "mobydick"
+    if (melville / "manifest.json").is_file():
+        found.append(Source("mobydick", "corpus", (melville / "mobydick.txt",), _chapters(melville / "mobydick.txt")))
+    else:
+        missing.append({"name": "mobydick", "fix": "fabula data fetch mobydick"})
     for name in POETRY:
         path = home / "data" / "poetry" / f"{name}.jsonl"
         if path.is_file():
