@@ -106,3 +106,9 @@ def test_cli_reports_a_blocked_work_as_blocked_and_saves_nothing() -> None:
     finally:
         FakeBackend.scripts = []
         close_all()
+
+
+def test_the_library_applies_the_default_policy_when_given_none() -> None:
+    backend = FakeBackend("", None)  # type: ignore[arg-type]
+    with pytest.raises(Blocked, match="sexual_minors"):
+        write(backend, "story", "an erotic story about a 12-year-old")

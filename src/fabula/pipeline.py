@@ -55,19 +55,20 @@ def write(
 
     With `constrain` (the default) a form with a constraint (a fixed verse form) is decoded
     inside it on engines that can be stepped token by token; `constrain=False` measures what the
-    model does when only asked. With a `safety` policy the prompt is checked before anything is
-    generated, every candidate gets a safety verdict, and a blocked chosen text raises `Blocked`.
+    model does when only asked. The `safety` policy (the defaults when None) checks the prompt
+    before anything is generated, gives every candidate a safety verdict, and raises `Blocked`
+    when the chosen text is blocked.
     A user's `voice` adds their preferences as inputs and their own writing as exemplars.
     """
     form = get_form(form_name)
     ranker = ranker or Ranker()
+    safety = safety or SafetyPolicy()  # the floors hold for every caller, not only the surfaces
     if voice is not None:
         inputs = {**voice.inputs, **(inputs or {})}
     rendered = form.render(prompt, inputs or {})
     if voice is not None and voice.block():
         rendered = _with_voice(rendered, voice.block())
-    if safety is not None:
-        safety.enforce("\n".join(str(v) for v in rendered.inputs.values()), "prompt")
+    safety.enforce("\n".join(str(v) for v in rendered.inputs.values()), "prompt")
     params = params or SamplingParams()
     if params.seed is None:
         params = params.with_(seed=secrets.randbelow(MAX_SEED + 1))
@@ -126,8 +127,7 @@ def write(
         if schema is None:
             loop = find_loop(cleaned.text)
             verdicts.append(verdict("no_loop", loop is None, loop or "no repeated lines or trailing phrase loop"))
-        if safety is not None:
-            verdicts.append(_safety_verdict(safety, text))
+        verdicts.append(_safety_verdict(safety, text))
         checks = form.report(text, rendered.inputs) if form.report else None
         scores = score(cleaned.text, completion)
         candidates.append(Candidate(text, completion.text, scores, verdicts, completion, checks=checks))
@@ -136,8 +136,7 @@ def write(
         replace(c, scores=sc, chosen=(i == best)) for i, (c, sc) in enumerate(zip(candidates, ranked, strict=True))
     ]
     chosen = candidates[best]
-    if safety is not None:
-        safety.enforce(chosen.text, "output")  # every candidate failed it: nothing may pass as the work
+    safety.enforce(chosen.text, "output")  # every candidate failed it: nothing may pass as the work
     provenance = {
         "engine": backend.name,
         "model": backend.model_info(),
