@@ -145,3 +145,9 @@ def test_a_long_story_on_the_default_model_becomes_an_epub(tmp_path: Path) -> No
         chapters = [n for n in epub.namelist() if n.startswith("OEBPS/chapter")]
         assert len(chapters) == 4
         assert all(len(epub.read(n).decode().split()) > 60 for n in chapters)  # prose, not a stub
+
+
+def test_safety_levels_given_on_the_command_line_reach_the_planned_work() -> None:
+    work = _write("--safety", "graphic_violence=low,personal_data=off")
+    levels = work["provenance"]["safety"]["levels"]  # type: ignore[index]
+    assert levels["graphic_violence"] == "low" and levels["personal_data"] == "off"

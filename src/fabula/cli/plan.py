@@ -62,17 +62,26 @@ def _writer(
     return writer
 
 
-def _finish(plan: Any, writer: Any, started: float, export_file: Path | None, as_json: bool) -> None:
+def _finish(
+    plan: Any, writer: Any, started: float, export_file: Path | None, as_json: bool, settings: Settings
+) -> None:
     """Save the plan as a work, export it, report; a work that fails its checks is still saved."""
     from fabula.cli.write import indexing_notice, originality_line
     from fabula.plan.cowrite import export
     from fabula.plan.work import plan_work
     from fabula.responsible.review import export_manifest, gate, review_work
+    from fabula.responsible.safety import Blocked
     from fabula.store.works import WorkStore
 
-    settings = get_settings()
     work = plan_work(plan, writer.backend.model_info(), time.perf_counter() - started)
-    work = review_work(work, settings, on_build=None if as_json else indexing_notice)
+    try:
+        work = review_work(work, settings, on_build=None if as_json else indexing_notice)
+    except Blocked as exc:
+        raise Blocked(
+            f"{exc}; plan {plan.id} is kept: change the offending part with `fabula plan edit` or "
+            f"`fabula plan regenerate`, then `fabula plan export`",
+            exc.verdict,
+        ) from exc
     gate(work.provenance, settings, "save")
     store = WorkStore(settings.db_url)
     store.save(work)
@@ -134,10 +143,10 @@ def write_planned(
     plan = new_plan(kind, logline, inputs.get("template", "three-act"), cast, params.seed, model=model or "")
     progress, on_step = _progress(as_json)
     writer = _writer(plan, settings, engine, model, params.with_(seed=plan.seed), on_step)
-    _run(plan, writer, progress, export_file, as_json)
+    _run(plan, writer, progress, export_file, as_json, settings)
 
 
-def _run(plan: Any, writer: Any, progress: Any, export_file: Path | None, as_json: bool) -> None:
+def _run(plan: Any, writer: Any, progress: Any, export_file: Path | None, as_json: bool, settings: Settings) -> None:
     started = time.perf_counter()
     _store().save(plan)
     if not as_json:
@@ -149,7 +158,7 @@ def _run(plan: Any, writer: Any, progress: Any, export_file: Path | None, as_jso
             writer.run(plan)
     else:
         writer.run(plan)
-    _finish(plan, writer, started, export_file, as_json)
+    _finish(plan, writer, started, export_file, as_json, settings)
 
 
 @click.group()
@@ -249,8 +258,9 @@ def resume(plan_id: str, engine: str | None, model: str | None, export_file: Pat
     if not as_json:
         click.echo(f"{len(p.pending())} of {len(p.steps())} steps to write", err=True)
     progress, on_step = _progress(as_json)
-    writer = _writer(p, get_settings(), engine, model, None, on_step)
-    _run(p, writer, progress, export_file, as_json)
+    settings = get_settings()
+    writer = _writer(p, settings, engine, model, None, on_step)
+    _run(p, writer, progress, export_file, as_json, settings)
 
 
 @plan.command("undo")
