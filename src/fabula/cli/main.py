@@ -46,7 +46,7 @@ def _register() -> None:
     from fabula.cli.export import export, inspect
     from fabula.cli.models import models
     from fabula.cli.originality import originality, reference
-    from fabula.cli.personal import catalog, feedback, recommend, user
+    from fabula.cli.personal import catalog, digest, feedback, recommend, user
     from fabula.cli.plan import bible, plan
     from fabula.cli.provenance import provenance
     from fabula.cli.train import train
@@ -73,6 +73,7 @@ def _register() -> None:
     cli.add_command(feedback)
     cli.add_command(catalog)
     cli.add_command(recommend)
+    cli.add_command(digest)
 
 
 _register()

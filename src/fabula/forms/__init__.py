@@ -8,7 +8,7 @@ from functools import cache
 from fabula.errors import FormError
 from fabula.forms.base import Form
 
-FORMS = ("story", "poem", "lyrics", "quest", "npc", "social", "product")
+FORMS = ("story", "poem", "lyrics", "quest", "npc", "social", "product", "summary")
 
 
 @cache
