@@ -135,7 +135,7 @@ def bias(
 
 @evaluate.command("recommend")
 @click.option("--dataset", type=click.Choice(["ml-100k"]), default="ml-100k", show_default=True)
-@click.option("--epochs", type=click.IntRange(1, 500), default=20, show_default=True, help="BPR training epochs.")
+@click.option("--epochs", type=click.IntRange(1, 500), default=40, show_default=True, help="BPR training epochs.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), help="Also write the JSON here.")
 @click.option(

@@ -255,7 +255,13 @@ def write(
     work = run_pipeline(
         backend, form, prompt, inputs, params, on_text, ranker=ranker, watermark_key=key, safety=policy, voice=voice
     )
-    work = review_work(work, settings, on_build=None if as_json else indexing_notice, safety=policy)
+
+    def notice(source: str) -> None:
+        if stream:
+            click.echo(err=True)  # end the streamed line first
+        indexing_notice(source)
+
+    work = review_work(work, settings, on_build=None if as_json else notice, safety=policy)
     gate(work.provenance, settings, "save")
     store.save(work)
     export_path = settings.home / "works" / f"{work.id}.md"

@@ -125,7 +125,7 @@ def fit_all(
 
 
 def evaluate_ml100k(
-    home: Path, seed: int = 0, epochs: int = 20, progress: Callable[[str], None] | None = None
+    home: Path, seed: int = 0, epochs: int = 40, progress: Callable[[str], None] | None = None
 ) -> dict[str, Any]:
     """Train and evaluate every method; the `fabula eval recommend` contract is `rows`."""
     from fabula.embeddings import embed
@@ -174,7 +174,7 @@ def evaluate_ml100k(
         "items": data.items,
         "interactions": len(data.ratings),
         "hybrid_weights": weights,
-        "bpr": {"factors": 64, "epochs": epochs},
+        "bpr": {"factors": 128, "epochs": epochs},
         "rows": rows,
         "hybrid_vs_best_single": {
             "best_single": best_single,

@@ -57,10 +57,10 @@ class ContentBased:
 class BPR:
     """Matrix factorisation with the BPR pairwise loss; one uniformly sampled negative per positive."""
 
-    factors: int = 64
+    factors: int = 128
     epochs: int = 40
     learning_rate: float = 5e-3
-    weight_decay: float = 1e-5
+    weight_decay: float = 0.0
     batch_size: int = 1024
     seed: int = 0
     losses: list[float] = field(default_factory=list)
