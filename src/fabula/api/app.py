@@ -1,0 +1,103 @@
+"""The app factory: `create_app(settings)` builds everything; importing this module builds nothing.
+
+State per app: the settings, the safety policy, the engine gate (bounded queue), and the engine,
+loaded on first use (so the app starts at once and `/healthz` answers while a model loads).
+Responses carry a strict Content-Security-Policy and no-sniff; bodies over the limit are refused
+before they are read whole.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.responses import Response
+
+from fabula import __version__
+from fabula.api import errors
+from fabula.api.engine_runner import EngineGate
+from fabula.api.requests import MAX_BODY_BYTES
+from fabula.settings import Settings, get_settings
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
+
+
+class AppState:
+    def __init__(self, settings: Settings) -> None:
+        from fabula.responsible.safety import SafetyPolicy
+
+        self.settings = settings
+        self.policy = SafetyPolicy.parse(settings.safety)
+        self.gate = EngineGate(settings.api_max_queue)
+        self.started = time.time()
+        self._backend: Any = None
+        self._loading = asyncio.Lock()
+
+    async def backend(self) -> Any:
+        if self._backend is None:
+            async with self._loading:
+                if self._backend is None:
+                    from fabula.backends import get_backend
+
+                    loop = asyncio.get_running_loop()
+                    s = self.settings
+                    self._backend = await loop.run_in_executor(None, get_backend, s.engine, s.model, s)
+        return self._backend
+
+    def write_form(self, backend: Any, form: Any, request: Any, on_text: Any) -> Any:
+        """A form through the pipeline, reviewed and saved like `fabula write` does."""
+        from fabula.pipeline import write
+        from fabula.responsible.review import gate, review_work
+        from fabula.store.works import WorkStore
+
+        prompt = request.messages[-1].content
+        work = write(backend, form.form, prompt, form.inputs, request.params, on_text, safety=self.policy)
+        work = review_work(work, self.settings, safety=self.policy)
+        gate(work.provenance, self.settings, "save")
+        WorkStore(self.settings.db_url).save(work)
+        return work
+
+
+class Guard(BaseHTTPMiddleware):
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            body = {
+                "error": {
+                    "message": f"body over {MAX_BODY_BYTES} bytes",
+                    "type": "invalid_request_error",
+                    "param": "body",
+                    "code": None,
+                }
+            }
+            return JSONResponse(body, status_code=413)
+        response = await call_next(request)
+        response.headers["Content-Security-Policy"] = CSP
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        return response
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    from fabula.api.openai_routes import router as openai_router
+
+    settings = settings or get_settings()
+    app = FastAPI(title="fabula", version=__version__, description="Creative writing with measured controls.")
+    app.state.fabula = AppState(settings)
+    app.add_middleware(Guard)
+    errors.install(app)
+    app.include_router(openai_router)
+
+    @app.get("/healthz")
+    async def health() -> dict[str, Any]:
+        state = app.state.fabula
+        return {"ok": True, "version": __version__, "engine": settings.engine, "in_use": state.gate.in_use}
+
+    return app

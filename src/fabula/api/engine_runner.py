@@ -1,0 +1,118 @@
+"""Running an engine from async request handlers: a bounded queue, streaming and cancellation.
+
+Engines are synchronous and produce text through a callback on a worker thread. `EngineGate`
+admits at most `max_queue` requests per process (running or waiting); one more is refused at once
+with `Busy` (429 with Retry-After) instead of piling up, like Ollama's OLLAMA_MAX_QUEUE.
+`stream_completion` turns the callback into an async iterator of deltas; when the consumer stops
+(the client disconnected), the next callback raises `Cancelled` inside the engine, which stops
+generating and frees its slot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any
+
+from fabula.errors import FabulaError
+
+
+class Busy(FabulaError):
+    def __init__(self, waiting: int, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(f"the server is busy ({waiting} requests running or waiting); retry in {retry_after} s")
+
+
+class Cancelled(Exception):
+    """Raised inside the engine's callback to stop a generation nobody is reading any more."""
+
+
+class EngineGate:
+    def __init__(self, max_queue: int, seconds_per_request: float = 5.0) -> None:
+        self.max_queue = max_queue
+        self.seconds_per_request = seconds_per_request
+        self._count = 0
+        self._lock = threading.Lock()
+        self.executor = ThreadPoolExecutor(max_workers=max(2, max_queue), thread_name_prefix="fabula-engine")
+
+    @property
+    def in_use(self) -> int:
+        return self._count
+
+    def acquire(self) -> None:
+        with self._lock:
+            if self._count >= self.max_queue:
+                raise Busy(self._count, max(1, int(self._count * self.seconds_per_request)))
+            self._count += 1
+
+    def release(self) -> None:
+        with self._lock:
+            self._count -= 1
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        self.acquire()
+        try:
+            yield
+        finally:
+            self.release()
+
+
+async def run_blocking(gate: EngineGate, work: Callable[[], Any]) -> Any:
+    """Run `work` on the engine pool, holding a gate slot until it returns."""
+    gate.acquire()
+    loop = asyncio.get_running_loop()
+
+    def guarded() -> Any:
+        try:
+            return work()
+        finally:
+            gate.release()
+
+    try:
+        return await loop.run_in_executor(gate.executor, guarded)
+    except BaseException:
+        raise
+
+
+async def stream_completion(
+    gate: EngineGate, work: Callable[[Callable[[str], None]], Any]
+) -> AsyncIterator[tuple[str, Any]]:
+    """Yield ("delta", text) as the engine writes, then ("done", result) or ("error", exc).
+
+    `work(emit)` runs on the engine pool; `emit` raises Cancelled once the consumer has gone.
+    """
+    gate.acquire()
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+    cancel = threading.Event()
+
+    def emit(delta: str) -> None:
+        if cancel.is_set():
+            raise Cancelled
+        loop.call_soon_threadsafe(queue.put_nowait, ("delta", delta))
+
+    def run() -> None:
+        try:
+            result = work(emit)
+            loop.call_soon_threadsafe(queue.put_nowait, ("done", result))
+        except Cancelled:
+            pass
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            if not cancel.is_set():
+                loop.call_soon_threadsafe(queue.put_nowait, ("error", exc))
+        finally:
+            gate.release()
+
+    loop.run_in_executor(gate.executor, run)
+    try:
+        while True:
+            kind, value = await queue.get()
+            yield kind, value
+            if kind != "delta":
+                return
+    finally:
+        cancel.set()  # the client left (or we finished): stop the engine at its next token

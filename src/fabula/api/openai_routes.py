@@ -1,0 +1,231 @@
+"""The OpenAI-compatible endpoints: /v1/models, /v1/chat/completions, /v1/completions.
+
+Plain chat goes to the engine with fabula's validated sampling. A form is reached through the
+model name (`fabula-poem`, `fabula-story`, ...) or the extra body field
+`"fabula": {"form": "poem", "inputs": {"form": "haiku"}}`: the request then runs the whole pipeline
+(constraints, checks, ranking, originality, provenance) and the work is saved. Every prompt and
+every output passes the safety policy: a blocked prompt is a 400, a blocked output ends with
+`finish_reason: "content_filter"` and no text (streamed text stops at the sentence that tripped it).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from fabula.api.engine_runner import run_blocking, stream_completion
+from fabula.api.requests import FormRequest, check_text, parse_form, parse_json, parse_messages, parse_params
+from fabula.errors import InvalidParam, NotFound
+from fabula.responsible.safety import Blocked, SafetyPolicy
+from fabula.types import Completion, Message
+from fabula.types import Request as EngineRequest
+
+router = APIRouter(prefix="/v1")
+
+
+def _state(request: Request) -> Any:
+    return request.app.state.fabula
+
+
+@router.get("/models")
+async def models(request: Request) -> dict[str, Any]:
+    """The loaded model, and one pseudo-model per form (`fabula-poem` writes a poem)."""
+    from fabula.forms import FORMS
+
+    state = _state(request)
+    backend = await state.backend()
+    created = int(state.started)
+    rows = [{"id": backend.model_name, "object": "model", "created": created, "owned_by": "fabula"}]
+    rows += [{"id": f"fabula-{f}", "object": "model", "created": created, "owned_by": "fabula"} for f in FORMS]
+    return {"object": "list", "data": rows}
+
+
+def _check_model(name: object, backend: Any) -> str:
+    if name is None:
+        return str(backend.model_name)
+    if not isinstance(name, str):
+        raise InvalidParam("model", name, "must be a string")
+    if name != backend.model_name and not name.startswith("fabula-"):
+        raise NotFound(f"model {name!r} is not served here; GET /v1/models lists {backend.model_name!r} and the forms")
+    return name
+
+
+@router.post("/chat/completions")
+async def chat_completions(request: Request) -> Any:
+    return await _complete(request, chat=True)
+
+
+@router.post("/completions")
+async def completions(request: Request) -> Any:
+    return await _complete(request, chat=False)
+
+
+async def _complete(request: Request, chat: bool) -> Any:
+    state = _state(request)
+    data = parse_json(await request.body())
+    params = parse_params(data)
+    if chat:
+        messages = parse_messages(data)
+        prompt_text = "\n".join(m.content for m in messages)
+    else:
+        prompt_text = check_text("prompt", data.get("prompt"))
+        messages = (Message("user", prompt_text),)
+    stream = data.get("stream", False)
+    if not isinstance(stream, bool):
+        raise InvalidParam("stream", stream, "must be true or false")
+    backend = await state.backend()
+    model = _check_model(data.get("model"), backend)
+    policy: SafetyPolicy = state.policy
+    try:
+        policy.enforce(prompt_text, "prompt")
+    except Blocked as exc:
+        raise InvalidParam("messages" if chat else "prompt", "blocked", str(exc)) from None
+    form = parse_form(data, model)
+    engine_request = EngineRequest(messages, prompt_text, params, raw=not chat)
+    meta = {
+        "id": f"{'chatcmpl' if chat else 'cmpl'}-{secrets.token_hex(12)}",
+        "created": int(time.time()),
+        "model": model,
+    }
+    if stream:
+        events = _stream(state, backend, engine_request, form, policy)
+        return StreamingResponse(
+            _sse(events, meta, chat), media_type="text/event-stream", headers={"Cache-Control": "no-store"}
+        )
+    result = await run_blocking(state.gate, lambda: _generate(state, backend, engine_request, form, None))
+    return JSONResponse(_response(meta, chat, result, policy))
+
+
+def _generate(state: Any, backend: Any, request: EngineRequest, form: FormRequest | None, emit: Any) -> Generated:
+    """Plain engine completions, or a form's work through the pipeline (saved, like the CLI)."""
+    on_text = (lambda i, delta: emit(delta) if i == 0 else None) if emit else None
+    if form is None:
+        return Generated(list(backend.complete(request, on_text)), None)
+    work = state.write_form(backend, form, request, on_text)
+    post = work.provenance["post"]
+    chosen = work.candidates[post["chosen_index"]]
+    info = {
+        "work_id": work.id,
+        "form": work.form,
+        "passed": post["passed"],
+        "verdicts": chosen.verdicts,
+        "originality": {k: work.provenance["originality"][k] for k in ("score", "flagged", "longest_span_tokens")},
+    }
+    c = chosen.completion
+    return Generated([Completion(work.text, c.finish_reason, c.seed, c.prompt_tokens, c.completion_tokens)], info)
+
+
+@dataclass(frozen=True)
+class Generated:
+    completions: list[Completion]
+    work: dict[str, Any] | None  # for a form: the saved work's id, checks and originality
+
+
+def _verdict(policy: SafetyPolicy, text: str) -> dict[str, Any]:
+    return policy.check(text, "output")
+
+
+def _response(meta: dict[str, Any], chat: bool, result: Generated, policy: SafetyPolicy) -> dict[str, Any]:
+    completions = result.completions
+    choices = []
+    for i, completion in enumerate(completions):
+        verdict = _verdict(policy, completion.text)
+        text = "" if verdict["blocked"] else completion.text
+        finish = "content_filter" if verdict["blocked"] else completion.finish_reason
+        if chat:
+            choice: dict[str, Any] = {
+                "index": i,
+                "message": {"role": "assistant", "content": text},
+                "finish_reason": finish,
+            }
+        else:
+            choice = {"index": i, "text": text, "finish_reason": finish, "logprobs": None}
+        if verdict["blocked"]:
+            choice["fabula"] = {"blocked": verdict["categories"]}
+        elif result.work is not None:
+            choice["fabula"] = result.work
+        choices.append(choice)
+    prompt = completions[0].prompt_tokens if completions else 0
+    generated = sum(c.completion_tokens for c in completions)
+    return meta | {
+        "object": "chat.completion" if chat else "text_completion",
+        "choices": choices,
+        "usage": {"prompt_tokens": prompt, "completion_tokens": generated, "total_tokens": prompt + generated},
+    }
+
+
+async def _stream(
+    state: Any, backend: Any, request: EngineRequest, form: FormRequest | None, policy: SafetyPolicy
+) -> AsyncIterator[tuple[str, Any]]:
+    """Deltas as they come; at each sentence end the text so far is checked, and a block ends it."""
+    if request.params.n != 1:
+        raise InvalidParam("n", request.params.n, "streaming sends one candidate; use n=1 or stream=false")
+    text = ""
+    async for kind, value in stream_completion(state.gate, lambda emit: _generate(state, backend, request, form, emit)):
+        if kind == "delta":
+            text += value
+            if any(mark in value for mark in ".!?\n") and policy.check(text, "output")["blocked"]:
+                yield "blocked", policy.check(text, "output")
+                return
+        elif kind == "done" and policy.check(value.completions[0].text, "output")["blocked"]:
+            yield "blocked", policy.check(value.completions[0].text, "output")
+            return
+        yield kind, value
+
+
+def _event(data: dict[str, Any]) -> bytes:
+    # json.dumps escapes every control character, so no text can break the SSE framing
+    return f"data: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+
+
+async def _sse(events: AsyncIterator[tuple[str, Any]], meta: dict[str, Any], chat: bool) -> AsyncIterator[bytes]:
+    kind_name = "chat.completion.chunk" if chat else "text_completion"
+
+    def chunk(delta: str | None, finish: str | None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        if chat:
+            body: dict[str, Any] = {
+                "index": 0,
+                "delta": {} if delta is None else {"content": delta},
+                "finish_reason": finish,
+            }
+        else:
+            body = {"index": 0, "text": delta or "", "finish_reason": finish, "logprobs": None}
+        return meta | {"object": kind_name, "choices": [body]} | (extra or {})
+
+    if chat:
+        first = chunk(None, None)
+        first["choices"][0]["delta"] = {"role": "assistant", "content": ""}
+        yield _event(first)
+    try:
+        async for kind, value in events:
+            if kind == "delta":
+                yield _event(chunk(value, None))
+            elif kind == "done":
+                completion = value.completions[0]
+                usage = {
+                    "prompt_tokens": completion.prompt_tokens,
+                    "completion_tokens": completion.completion_tokens,
+                    "total_tokens": completion.prompt_tokens + completion.completion_tokens,
+                }
+                extra = {"usage": usage} | ({"fabula": value.work} if value.work else {})
+                yield _event(chunk(None, completion.finish_reason, extra))
+            elif kind == "blocked":
+                yield _event(chunk(None, "content_filter", {"fabula": {"blocked": value["categories"]}}))
+            elif kind == "error":
+                yield _event({"error": _error_body(value)})
+    except InvalidParam as exc:
+        yield _event({"error": _error_body(exc)})
+    yield b"data: [DONE]\n\n"
+
+
+def _error_body(exc: BaseException) -> dict[str, Any]:
+    from fabula.api.errors import error_body
+
+    return error_body(exc)[1]["error"]
