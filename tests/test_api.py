@@ -221,8 +221,12 @@ def free_port() -> int:
 
 @pytest.fixture
 def server(fabula_home: Path) -> Iterator[str]:
+    yield from serve(fabula_home, {"FABULA_ENGINE": "fake", "FABULA_MODEL": "slow"})
+
+
+def serve(fabula_home: Path, extra: dict[str, str]) -> Iterator[str]:
     port = free_port()
-    env = os.environ | {"FABULA_HOME": str(fabula_home), "FABULA_ENGINE": "fake", "FABULA_MODEL": "slow"}
+    env = os.environ | {"FABULA_HOME": str(fabula_home)} | extra
     process = subprocess.Popen(
         [sys.executable, "-m", "fabula.cli.main", "serve", "--port", str(port)],
         env=env,
@@ -270,3 +274,19 @@ def test_the_official_openai_client_works(server: str) -> None:
     assert len(text.split()) == 8
     completion = client.completions.create(model="slow", prompt="Once", max_tokens=5)
     assert completion.choices[0].text
+
+
+@pytest.mark.slow
+def test_the_embedded_model_behind_the_openai_client(fabula_home: Path) -> None:
+    from openai import OpenAI
+
+    for base in serve(fabula_home, {"FABULA_ENGINE": "llamacpp", "FABULA_MODEL": ""}):
+        client = OpenAI(base_url=f"{base}/v1", api_key="local")
+        ids = [m.id for m in client.models.list().data]
+        assert ids[0] == "SmolLM2-135M-Instruct.Q4_1.gguf" and "fabula-poem" in ids
+        reply = client.chat.completions.create(model=ids[0], messages=HI, max_tokens=24, seed=3)  # type: ignore[arg-type]
+        assert reply.choices[0].message.content and reply.usage is not None and reply.usage.completion_tokens > 0
+        again = client.chat.completions.create(model=ids[0], messages=HI, max_tokens=24, seed=3)  # type: ignore[arg-type]
+        assert again.choices[0].message.content == reply.choices[0].message.content  # seeded: reproducible
+        stream = client.chat.completions.create(model=ids[0], messages=HI, max_tokens=24, seed=3, stream=True)  # type: ignore[arg-type]
+        assert "".join(chunk.choices[0].delta.content or "" for chunk in stream) == reply.choices[0].message.content
