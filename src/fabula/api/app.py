@@ -32,8 +32,10 @@ CSP = (
 class AppState:
     def __init__(self, settings: Settings) -> None:
         from fabula.responsible.safety import SafetyPolicy
+        from fabula.store.db import open_engine
 
         self.settings = settings
+        self.db = open_engine(settings.db_url)
         self.policy = SafetyPolicy.parse(settings.safety)
         self.gate = EngineGate(settings.api_max_queue)
         self.started = time.time()
@@ -51,17 +53,30 @@ class AppState:
                     self._backend = await loop.run_in_executor(None, get_backend, s.engine, s.model, s)
         return self._backend
 
-    def write_form(self, backend: Any, form: Any, request: Any, on_text: Any) -> Any:
+    async def owner(self, request: Request) -> str | None:
+        """Who is asking: None in local single-user mode (see fabula.api.auth)."""
+        from fabula.api.auth import user_for
+
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, user_for, self.db, request.headers.get("authorization"))
+
+    def works(self) -> Any:
+        from fabula.store.works import WorkStore
+
+        return WorkStore(self.db)
+
+    def write_form(
+        self, backend: Any, form: Any, request: Any, on_text: Any, owner: str | None = None, key: str | None = None
+    ) -> Any:
         """A form through the pipeline, reviewed and saved like `fabula write` does."""
         from fabula.pipeline import write
         from fabula.responsible.review import gate, review_work
-        from fabula.store.works import WorkStore
 
         prompt = request.messages[-1].content
         work = write(backend, form.form, prompt, form.inputs, request.params, on_text, safety=self.policy)
         work = review_work(work, self.settings, safety=self.policy)
         gate(work.provenance, self.settings, "save")
-        WorkStore(self.settings.db_url).save(work)
+        self.works().save(work, owner, key)
         return work
 
 
@@ -87,6 +102,7 @@ class Guard(BaseHTTPMiddleware):
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     from fabula.api.openai_routes import router as openai_router
+    from fabula.api.works_routes import router as works_router
 
     settings = settings or get_settings()
     app = FastAPI(title="fabula", version=__version__, description="Creative writing with measured controls.")
@@ -94,6 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(Guard)
     errors.install(app)
     app.include_router(openai_router)
+    app.include_router(works_router)
 
     @app.get("/healthz")
     async def health() -> dict[str, Any]:

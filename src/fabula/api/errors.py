@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from fabula.api.auth import Unauthorized
 from fabula.api.engine_runner import Busy
 from fabula.errors import BackendError, ConfigError, FabulaError, FormError, InvalidParam, NotFound, Rejected
 
@@ -26,6 +27,8 @@ def error_body(exc: BaseException) -> tuple[int, dict[str, Any]]:
         )
     elif isinstance(exc, FormError):
         status, kind, param = 400, "invalid_request_error", "fabula.inputs"
+    elif isinstance(exc, Unauthorized):
+        status, kind = 401, "authentication_error"
     elif isinstance(exc, NotFound):
         status, kind = 404, "not_found_error"
     elif isinstance(exc, Busy):
@@ -44,6 +47,8 @@ def install(app: FastAPI) -> None:
     async def handle(_request: Request, exc: Exception) -> JSONResponse:
         status, body = error_body(exc)
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Busy) else None
+        if isinstance(exc, Unauthorized):
+            headers = {"WWW-Authenticate": "Bearer"}
         return JSONResponse(body, status_code=status, headers=headers)
 
     app.add_exception_handler(FabulaError, handle)

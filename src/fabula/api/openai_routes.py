@@ -40,6 +40,7 @@ async def models(request: Request) -> dict[str, Any]:
     from fabula.forms import FORMS
 
     state = _state(request)
+    await state.owner(request)
     backend = await state.backend()
     created = int(state.started)
     rows = [{"id": backend.model_name, "object": "model", "created": created, "owned_by": "fabula"}]
@@ -69,7 +70,11 @@ async def completions(request: Request) -> Any:
 
 async def _complete(request: Request, chat: bool) -> Any:
     state = _state(request)
+    owner = await state.owner(request)
     data = parse_json(await request.body())
+    key = request.headers.get("idempotency-key")
+    if key is not None and not 1 <= len(key) <= 200:
+        raise InvalidParam("Idempotency-Key", key[:40], "must be 1 to 200 characters")
     params = parse_params(data)
     if chat:
         messages = parse_messages(data)
@@ -89,26 +94,58 @@ async def _complete(request: Request, chat: bool) -> Any:
         raise InvalidParam("messages" if chat else "prompt", "blocked", str(exc)) from None
     form = parse_form(data, model)
     engine_request = EngineRequest(messages, prompt_text, params, raw=not chat)
+    if form is not None and key is not None:  # a retry of a saved request: answer it again, save nothing
+        done = state.works().by_idempotency_key(owner, key)
+        if done is not None:
+            return JSONResponse(_response(_replay_meta(model, done, chat), chat, _replay(state, done, owner), policy))
     meta = {
         "id": f"{'chatcmpl' if chat else 'cmpl'}-{secrets.token_hex(12)}",
         "created": int(time.time()),
         "model": model,
     }
     if stream:
-        events = _stream(state, backend, engine_request, form, policy)
+        events = _stream(state, backend, engine_request, form, policy, owner, key)
         return StreamingResponse(
             _sse(events, meta, chat), media_type="text/event-stream", headers={"Cache-Control": "no-store"}
         )
-    result = await run_blocking(state.gate, lambda: _generate(state, backend, engine_request, form, None))
+    result = await run_blocking(state.gate, lambda: _generate(state, backend, engine_request, form, None, owner, key))
     return JSONResponse(_response(meta, chat, result, policy))
 
 
-def _generate(state: Any, backend: Any, request: EngineRequest, form: FormRequest | None, emit: Any) -> Generated:
+def _generate(
+    state: Any,
+    backend: Any,
+    request: EngineRequest,
+    form: FormRequest | None,
+    emit: Any,
+    owner: str | None = None,
+    key: str | None = None,
+) -> Generated:
     """Plain engine completions, or a form's work through the pipeline (saved, like the CLI)."""
     on_text = (lambda i, delta: emit(delta) if i == 0 else None) if emit else None
     if form is None:
         return Generated(list(backend.complete(request, on_text)), None)
-    work = state.write_form(backend, form, request, on_text)
+    return _from_work(state.write_form(backend, form, request, on_text, owner, key))
+
+
+def _replay(state: Any, work_id: str, owner: str | None) -> Generated:
+    from fabula.types import Candidate, Work
+
+    saved = state.works().get(work_id, owner)
+    chosen = saved["provenance"]["post"]["chosen_index"]
+    candidates = tuple(
+        Candidate(c["text"], c["text"], c["scores"], c["verdicts"], Completion(c["text"], "stop", None), c["chosen"])
+        for c in saved["candidates"]
+    )
+    assert 0 <= chosen < len(candidates)
+    return _from_work(Work(saved["id"], saved["form"], saved["text"], candidates, saved["provenance"]))
+
+
+def _replay_meta(model: str, work_id: str, chat: bool) -> dict[str, Any]:
+    return {"id": f"{'chatcmpl' if chat else 'cmpl'}-{work_id}", "created": int(time.time()), "model": model}
+
+
+def _from_work(work: Any) -> Generated:
     post = work.provenance["post"]
     chosen = work.candidates[post["chosen_index"]]
     info = {
@@ -162,13 +199,20 @@ def _response(meta: dict[str, Any], chat: bool, result: Generated, policy: Safet
 
 
 async def _stream(
-    state: Any, backend: Any, request: EngineRequest, form: FormRequest | None, policy: SafetyPolicy
+    state: Any,
+    backend: Any,
+    request: EngineRequest,
+    form: FormRequest | None,
+    policy: SafetyPolicy,
+    owner: str | None = None,
+    key: str | None = None,
 ) -> AsyncIterator[tuple[str, Any]]:
     """Deltas as they come; at each sentence end the text so far is checked, and a block ends it."""
     if request.params.n != 1:
         raise InvalidParam("n", request.params.n, "streaming sends one candidate; use n=1 or stream=false")
     text = ""
-    async for kind, value in stream_completion(state.gate, lambda emit: _generate(state, backend, request, form, emit)):
+    work = lambda emit: _generate(state, backend, request, form, emit, owner, key)  # noqa: E731
+    async for kind, value in stream_completion(state.gate, work):
         if kind == "delta":
             text += value
             if any(mark in value for mark in ".!?\n") and policy.check(text, "output")["blocked"]:

@@ -68,6 +68,33 @@ def user_show(user_id: str) -> None:
     click.echo(json.dumps(info, ensure_ascii=False, indent=1))
 
 
+@user.group("key")
+def key() -> None:
+    """API keys: once the first exists, the HTTP API asks every request for one."""
+
+
+@key.command("create")
+@click.argument("user_id")
+@click.option("--label", default="default", show_default=True)
+def key_create(user_id: str, label: str) -> None:
+    """Create a key for USER_ID and print it (only now: it is stored as a hash)."""
+    from fabula.api.auth import create_key
+
+    click.echo(create_key(_profiles().engine, user_id, label))
+    click.echo("keep it secret; the server now requires a key on every /v1 and /api request", err=True)
+
+
+@user.command("password")
+@click.argument("user_id")
+@click.password_option(help="At least 10 characters (asked twice when not given).")
+def user_password(user_id: str, password: str) -> None:
+    """Set the password USER_ID signs in to the web studio with (stored with scrypt)."""
+    from fabula.api.auth import set_password
+
+    set_password(_profiles().engine, user_id, password)
+    click.echo(f"password set for {user_id}", err=True)
+
+
 @user.command("list")
 def user_list() -> None:
     for user_id in _profiles().user_ids():

@@ -56,6 +56,7 @@ works = Table(
     Column("seed", Integer, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False, index=True),
     Column("provenance", JSON, nullable=False),
+    Column("owner", String(64), nullable=True, index=True),  # added by migration 004
 )
 
 candidates = Table(
@@ -82,6 +83,7 @@ users = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     # explicit preferences: genres, tone, length, language (validated by fabula.personalize.profiles)
     Column("preferences", JSON, nullable=False),
+    Column("password_hash", String(200), nullable=True),  # added by migration 004
 )
 
 items = Table(
@@ -108,6 +110,25 @@ events = Table(
 )
 
 
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_hash", String(64), primary_key=True),  # SHA-256 of a 256-bit random key
+    Column("user_id", String(64), ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("label", String(100), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+idempotency = Table(
+    "idempotency",
+    metadata,
+    Column("owner", String(64), primary_key=True),  # "" in local single-user mode
+    Column("key", String(200), primary_key=True),
+    Column("work_id", String(32), ForeignKey("works.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+
 def _m001_works_and_candidates(conn: Connection) -> None:
     works.create(conn, checkfirst=True)
     candidates.create(conn, checkfirst=True)
@@ -125,10 +146,23 @@ def _m003_users_items_events(conn: Connection) -> None:
     events.create(conn, checkfirst=True)
 
 
+def _m004_owners_keys_idempotency(conn: Connection) -> None:
+    """Works get an owner (NULL: made locally, without a user); users a password hash; API keys
+    and idempotency records get their tables."""
+    if "owner" not in {c["name"] for c in inspect(conn).get_columns("works")}:
+        conn.execute(text("ALTER TABLE works ADD COLUMN owner VARCHAR(64)"))
+        conn.execute(text("CREATE INDEX ix_works_owner ON works (owner)"))
+    if "password_hash" not in {c["name"] for c in inspect(conn).get_columns("users")}:
+        conn.execute(text("ALTER TABLE users ADD COLUMN password_hash VARCHAR(200)"))
+    api_keys.create(conn, checkfirst=True)
+    idempotency.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("001_works_and_candidates", _m001_works_and_candidates),
     ("002_candidate_checks", _m002_candidate_checks),
     ("003_users_items_events", _m003_users_items_events),
+    ("004_owners_keys_idempotency", _m004_owners_keys_idempotency),
 ]
 
 

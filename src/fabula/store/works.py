@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from fabula.errors import InvalidParam, NotFound
-from fabula.store.db import candidates, open_engine, works
+from fabula.store.db import candidates, idempotency, open_engine, works
 from fabula.types import EXPORT_FORMATS, Work
 
 
@@ -20,7 +20,9 @@ class WorkStore:
     def __init__(self, engine: Engine | str) -> None:
         self.engine = open_engine(engine) if isinstance(engine, str) else engine
 
-    def save(self, work: Work) -> str:
+    def save(self, work: Work, owner: str | None = None, idempotency_key: str | None = None) -> str:
+        """Save the work (and, with a key, the idempotency record, in the same transaction: a retry
+        after a crash either finds both or neither)."""
         prov = work.provenance
         created = datetime.fromisoformat(prov["created_at"]) if "created_at" in prov else datetime.now(UTC)
         with self.engine.begin() as conn:
@@ -35,8 +37,15 @@ class WorkStore:
                     seed=prov.get("seed"),
                     created_at=created,
                     provenance=prov,
+                    owner=owner,
                 )
             )
+            if idempotency_key is not None:
+                conn.execute(
+                    idempotency.insert().values(
+                        owner=owner or "", key=idempotency_key, work_id=work.id, created_at=datetime.now(UTC)
+                    )
+                )
             for idx, cand in enumerate(work.candidates):
                 conn.execute(
                     candidates.insert().values(
@@ -55,22 +64,31 @@ class WorkStore:
                 )
         return work.id
 
-    def resolve_id(self, work_id: str) -> str:
-        """Full id from a full id or a unique prefix (at least 6 characters)."""
+    def by_idempotency_key(self, owner: str | None, key: str) -> str | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(idempotency.c.work_id).where(idempotency.c.owner == (owner or ""), idempotency.c.key == key)
+            ).first()
+        return None if row is None else str(row[0])
+
+    def resolve_id(self, work_id: str, owner: str | None = None) -> str:
+        """Full id from a full id or a unique prefix (at least 6 characters); with an owner, only
+        that owner's works are found (another user's work is as absent as a missing one)."""
         if len(work_id) < 6:
             raise InvalidParam("id", work_id, "give at least 6 characters of a work id")
+        query = select(works.c.id).where(works.c.id.startswith(work_id, autoescape=True))
+        if owner is not None:
+            query = query.where(works.c.owner == owner)
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(works.c.id).where(works.c.id.startswith(work_id, autoescape=True)).limit(2)
-            ).all()
+            rows = conn.execute(query.limit(2)).all()
         if not rows:
             raise NotFound(f"no work with id {work_id!r}; `fabula works list` shows the ids")
         if len(rows) > 1:
             raise InvalidParam("id", work_id, "matches more than one work; give more characters")
         return str(rows[0][0])
 
-    def get(self, work_id: str) -> dict[str, Any]:
-        full = self.resolve_id(work_id)
+    def get(self, work_id: str, owner: str | None = None) -> dict[str, Any]:
+        full = self.resolve_id(work_id, owner)
         with self.engine.connect() as conn:
             row = conn.execute(select(works).where(works.c.id == full)).mappings().one()
             cands = (
@@ -90,7 +108,15 @@ class WorkStore:
             "provenance": row["provenance"],
         }
 
-    def list(self, limit: int = 20, form: str | None = None) -> list[dict[str, Any]]:
+    def delete(self, work_id: str, owner: str | None = None) -> str:
+        full = self.resolve_id(work_id, owner)
+        with self.engine.begin() as conn:
+            conn.execute(idempotency.delete().where(idempotency.c.work_id == full))
+            conn.execute(candidates.delete().where(candidates.c.work_id == full))
+            conn.execute(works.delete().where(works.c.id == full))
+        return full
+
+    def list(self, limit: int = 20, form: str | None = None, owner: str | None = None) -> list[dict[str, Any]]:
         if not 1 <= limit <= 10_000:
             raise InvalidParam("limit", limit, "must be from 1 to 10000")
         query = select(
@@ -104,6 +130,8 @@ class WorkStore:
         )
         if form:
             query = query.where(works.c.form == form)
+        if owner is not None:
+            query = query.where(works.c.owner == owner)
         query = query.order_by(works.c.created_at.desc(), works.c.id.desc()).limit(limit)
         with self.engine.connect() as conn:
             rows = conn.execute(query).mappings().all()

@@ -1,0 +1,57 @@
+"""/api: the signed-in user's own works (list, read, delete, provenance manifest) and who they are.
+
+Every route asks `AppState.owner` first, so in multi-user mode a work of someone else answers
+exactly like a work that does not exist (404), for reading and for changing alike.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from fabula.errors import InvalidParam
+
+router = APIRouter(prefix="/api")
+
+
+@router.get("/me")
+async def me(request: Request) -> dict[str, Any]:
+    state = request.app.state.fabula
+    owner = await state.owner(request)
+    return {"user": owner, "mode": "local" if owner is None else "users"}
+
+
+@router.get("/works")
+async def list_works(request: Request, limit: int = 20, form: str | None = None) -> dict[str, Any]:
+    state = request.app.state.fabula
+    owner = await state.owner(request)
+    if not 1 <= limit <= 200:
+        raise InvalidParam("limit", limit, "must be from 1 to 200")
+    return {"works": state.works().list(limit=limit, form=form, owner=owner)}
+
+
+@router.get("/works/{work_id}")
+async def get_work(request: Request, work_id: str) -> dict[str, Any]:
+    state = request.app.state.fabula
+    owner = await state.owner(request)
+    return state.works().get(work_id, owner)  # type: ignore[no-any-return]
+
+
+@router.delete("/works/{work_id}")
+async def delete_work(request: Request, work_id: str) -> dict[str, Any]:
+    state = request.app.state.fabula
+    owner = await state.owner(request)
+    return {"deleted": state.works().delete(work_id, owner)}
+
+
+@router.get("/works/{work_id}/provenance")
+async def provenance(request: Request, work_id: str) -> dict[str, Any]:
+    """The work's provenance manifest, signed when the server has a signing key."""
+    from fabula.responsible.provenance import build_manifest, sign
+
+    state = request.app.state.fabula
+    owner = await state.owner(request)
+    manifest = build_manifest(state.works().get(work_id, owner))
+    key = state.settings.signing_key_path
+    return sign(manifest, key) if key.is_file() else manifest
