@@ -75,7 +75,8 @@ def sampling_fields(request: Request, seed: int | None) -> dict[str, Any]:
         "xtc_threshold": p.xtc_threshold,
         # Reusing a cached prompt re-evaluates its last token alone, whose logits differ in the
         # last bits from a batched prefill: the same seed would then give another text. A cold
-        # prefill costs ~0.1 s for a form prompt and makes every candidate reproducible alone.
+        # prefill costs ~0.1 s for a form prompt and makes every candidate reproducible alone
+        # (FABULA_LLAMACPP_CACHE_PROMPT=true trades that for speed on the plain completion path).
         "cache_prompt": False,
     }
     if seed is not None:
@@ -127,6 +128,7 @@ class LlamaCppBackend:
 
     def _one(self, request: Request, seed: int | None, index: int, on_text: OnText | None) -> Completion:
         body = sampling_fields(request, seed)
+        body["cache_prompt"] = self.settings.llamacpp_cache_prompt
         body["stream"] = True
         chat = self._chat and not request.raw
         if chat:
