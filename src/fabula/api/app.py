@@ -130,6 +130,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(openai_router)
     app.include_router(works_router)
 
+    from importlib import resources
+
+    from fastapi.responses import FileResponse
+    from fastapi.staticfiles import StaticFiles
+
+    static = resources.files("fabula.api").joinpath("static")
+    app.mount("/static", StaticFiles(directory=str(static)), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def studio() -> FileResponse:
+        """The web studio: one page, its script and style from /static, no inline code."""
+        return FileResponse(str(static.joinpath("index.html")), media_type="text/html")
+
     @app.get("/healthz")
     async def health() -> dict[str, Any]:
         state = app.state.fabula

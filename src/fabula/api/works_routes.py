@@ -15,6 +15,29 @@ from fabula.errors import InvalidParam
 router = APIRouter(prefix="/api")
 
 
+@router.post("/login")
+async def login(request: Request) -> dict[str, Any]:
+    """{user, password} -> a new session key (a Bearer key labelled "session")."""
+    import asyncio
+
+    from sqlalchemy import select
+
+    from fabula.api.auth import Unauthorized, check_password, create_key
+    from fabula.api.requests import check_text, parse_json
+    from fabula.store.db import users
+
+    state = request.app.state.fabula
+    data = parse_json(await request.body())
+    user = check_text("user", data.get("user"))
+    password = check_text("password", data.get("password"))
+    with state.db.connect() as conn:
+        stored = conn.execute(select(users.c.password_hash).where(users.c.id == user)).scalar()
+    ok = await asyncio.get_running_loop().run_in_executor(None, check_password, password, stored)
+    if not ok:  # the same answer for an unknown user and a wrong password
+        raise Unauthorized("wrong user or password")
+    return {"user": user, "key": create_key(state.db, user, "session")}
+
+
 @router.get("/me")
 async def me(request: Request) -> dict[str, Any]:
     state = request.app.state.fabula
