@@ -115,7 +115,8 @@ def run(
         rows.append({**probe.__dict__, "text": text, **score_text(text, probe.occupation, roles, analyzer)})
         if progress:
             progress(i + 1, len(probes))
-    return {"engine": backend.name, "model": backend.model_info(), "rows": rows, **summarise(rows, seed)}
+    model = {k: v for k, v in backend.model_info().items() if k != "path"}  # results travel: no local paths
+    return {"engine": backend.name, "model": model, "rows": rows, **summarise(rows, seed)}
 
 
 def markdown(result: dict[str, Any]) -> str:
