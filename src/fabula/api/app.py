@@ -68,14 +68,11 @@ class AppState:
     ) -> Any:
         """A form through the pipeline, reviewed and saved like `fabula write` does."""
         from fabula.pipeline import write
-        from fabula.responsible.review import gate, review_work
+        from fabula.responsible.review import review_and_save
 
         prompt = request.messages[-1].content
         work = write(backend, form.form, prompt, form.inputs, request.params, on_text, safety=self.policy)
-        work = review_work(work, self.settings, safety=self.policy)
-        gate(work.provenance, self.settings, "save")
-        self.works().save(work, owner, key)
-        return work
+        return review_and_save(work, self.settings, self.works(), safety=self.policy, owner=owner, idempotency_key=key)
 
 
 class Guard:

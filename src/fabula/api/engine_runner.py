@@ -72,10 +72,7 @@ async def run_blocking(gate: EngineGate, work: Callable[[], Any]) -> Any:
         finally:
             gate.release()
 
-    try:
-        return await loop.run_in_executor(gate.executor, guarded)
-    except BaseException:
-        raise
+    return await loop.run_in_executor(gate.executor, guarded)
 
 
 async def stream_completion(

@@ -132,12 +132,10 @@ def _replay(state: Any, work_id: str, owner: str | None) -> Generated:
     from fabula.types import Candidate, Work
 
     saved = state.works().get(work_id, owner)
-    chosen = saved["provenance"]["post"]["chosen_index"]
     candidates = tuple(
         Candidate(c["text"], c["text"], c["scores"], c["verdicts"], Completion(c["text"], "stop", None), c["chosen"])
         for c in saved["candidates"]
     )
-    assert 0 <= chosen < len(candidates)
     return _from_work(Work(saved["id"], saved["form"], saved["text"], candidates, saved["provenance"]))
 
 
@@ -165,15 +163,11 @@ class Generated:
     work: dict[str, Any] | None  # for a form: the saved work's id, checks and originality
 
 
-def _verdict(policy: SafetyPolicy, text: str) -> dict[str, Any]:
-    return policy.check(text, "output")
-
-
 def _response(meta: dict[str, Any], chat: bool, result: Generated, policy: SafetyPolicy) -> dict[str, Any]:
     completions = result.completions
     choices = []
     for i, completion in enumerate(completions):
-        verdict = _verdict(policy, completion.text)
+        verdict = policy.check(completion.text, "output")
         text = "" if verdict["blocked"] else completion.text
         finish = "content_filter" if verdict["blocked"] else completion.finish_reason
         if chat:
@@ -213,13 +207,15 @@ async def _stream(
     text = ""
     work = lambda emit: _generate(state, backend, request, form, emit, owner, key)  # noqa: E731
     async for kind, value in stream_completion(state.gate, work):
+        verdict = None
         if kind == "delta":
             text += value
-            if any(mark in value for mark in ".!?\n") and policy.check(text, "output")["blocked"]:
-                yield "blocked", policy.check(text, "output")
-                return
-        elif kind == "done" and policy.check(value.completions[0].text, "output")["blocked"]:
-            yield "blocked", policy.check(value.completions[0].text, "output")
+            if any(mark in value for mark in ".!?\n"):
+                verdict = policy.check(text, "output")
+        elif kind == "done":
+            verdict = policy.check(value.completions[0].text, "output")
+        if verdict is not None and verdict["blocked"]:
+            yield "blocked", verdict
             return
         yield kind, value
 

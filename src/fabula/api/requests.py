@@ -124,10 +124,7 @@ def parse_params(data: dict[str, Any], default_max_tokens: int = 256) -> Samplin
     if isinstance(values.get("stop"), list) and len(values["stop"]) > 16:
         raise InvalidParam("stop", f"{len(values['stop'])} strings", "at most 16 stop strings")
     values.setdefault("max_tokens", default_max_tokens)
-    try:
-        return SamplingParams(**values)
-    except TypeError as exc:  # pragma: no cover - every key is a field
-        raise InvalidParam("body", values, str(exc)) from None
+    return SamplingParams(**values)
 
 
 @dataclass(frozen=True)

@@ -213,7 +213,7 @@ def digest(user_id: str, k: int, engine: str | None, model: str | None, seed: in
     and the articles marked as viewed so the next digest moves on."""
     from fabula.backends import get_backend
     from fabula.personalize.digest import digest as make_digest
-    from fabula.responsible.review import export_manifest, gate, review_work
+    from fabula.responsible.review import export_manifest, review_and_save
     from fabula.sampling import SamplingParams
     from fabula.store.works import WorkStore, write_atomic
 
@@ -222,10 +222,8 @@ def digest(user_id: str, k: int, engine: str | None, model: str | None, seed: in
     profiles.user(user_id)  # a missing user fails before the engine loads
     backend = get_backend(engine or settings.engine, model if model is not None else settings.model, settings)
     work = make_digest(backend, profiles, user_id, settings.ensure_home(), k, SamplingParams(max_tokens=160, seed=seed))
-    work = review_work(work, settings)
-    gate(work.provenance, settings, "save")
     store = WorkStore(settings.db_url)
-    store.save(work)
+    work = review_and_save(work, settings, store)
     for entry in work.provenance["digest"]:
         profiles.record(user_id, "view", entry["article"])
     path = settings.home / "works" / f"{work.id}.md"

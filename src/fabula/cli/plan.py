@@ -69,22 +69,20 @@ def _finish(
     from fabula.cli.write import indexing_notice, originality_line
     from fabula.plan.cowrite import export
     from fabula.plan.work import plan_work
-    from fabula.responsible.review import export_manifest, gate, review_work
+    from fabula.responsible.review import export_manifest, gate, review_and_save
     from fabula.responsible.safety import Blocked
     from fabula.store.works import WorkStore
 
     work = plan_work(plan, writer.backend.model_info(), time.perf_counter() - started)
+    store = WorkStore(settings.db_url)
     try:
-        work = review_work(work, settings, on_build=None if as_json else indexing_notice)
+        work = review_and_save(work, settings, store, on_build=None if as_json else indexing_notice)
     except Blocked as exc:
         raise Blocked(
             f"{exc}; plan {plan.id} is kept: change the offending part with `fabula plan edit` or "
             f"`fabula plan regenerate`, then `fabula plan export`",
             exc.verdict,
         ) from exc
-    gate(work.provenance, settings, "save")
-    store = WorkStore(settings.db_url)
-    store.save(work)
     if export_file is not None:
         gate(work.provenance, settings, "export")
         export(plan, export_file)

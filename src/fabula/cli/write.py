@@ -186,7 +186,7 @@ def write(
     """Write a FORM (story, poem, lyrics) from PROMPT with a language model, and save it."""
     from fabula.backends import get_backend
     from fabula.pipeline import write as run_pipeline
-    from fabula.responsible.review import export_manifest, gate, review_work
+    from fabula.responsible.review import export_manifest, gate, review_and_save
     from fabula.responsible.safety import SafetyPolicy
     from fabula.store.works import WorkStore, provenance_line, write_atomic
 
@@ -261,9 +261,7 @@ def write(
             click.echo(err=True)  # end the streamed line first
         indexing_notice(source)
 
-    work = review_work(work, settings, on_build=None if as_json else notice, safety=policy)
-    gate(work.provenance, settings, "save")
-    store.save(work)
+    work = review_and_save(work, settings, store, safety=policy, on_build=None if as_json else notice)
     export_path = settings.home / "works" / f"{work.id}.md"
     write_atomic(export_path, store.export(work.id, "md"))
     export_manifest(store.get(work.id), export_path, settings)

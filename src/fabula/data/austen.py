@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from fabula.data.debian import unpack
 from fabula.data.rdata import read_lazyload
 from fabula.errors import ConfigError
 
@@ -29,15 +28,6 @@ NOVELS = {
 }
 
 
-def _run(command: list[str], cwd: Path) -> str:
-    if shutil.which(command[0]) is None:
-        raise ConfigError(f"`{command[0]}` is not available: the Austen corpus comes from a Debian package")
-    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=300)
-    if done.returncode != 0:
-        raise ConfigError(f"`{' '.join(command)}` failed: {done.stderr.strip()[-400:]}")
-    return done.stdout
-
-
 def fetch_austen(target: Path, force: bool = False) -> dict[str, Any]:
     """Install the six novels as text under `target`; return the manifest. Idempotent."""
     manifest_path = target / "manifest.json"
@@ -45,14 +35,10 @@ def fetch_austen(target: Path, force: bool = False) -> dict[str, Any]:
         return json.loads(manifest_path.read_text())  # type: ignore[no-any-return]
     with tempfile.TemporaryDirectory(prefix="fabula-austen-") as scratch:
         work = Path(scratch)
-        _run(["apt-get", "download", PACKAGE], work)
-        debs = sorted(work.glob(f"{PACKAGE}_*.deb"))
-        if not debs:
-            raise ConfigError(f"apt-get download {PACKAGE} produced no package")
-        _run(["dpkg-deb", "-x", str(debs[-1]), "root"], work)
-        data = next((work / "root").rglob("janeaustenr/data"), None)
+        deb, root = unpack(PACKAGE, work)
+        data = next(root.rglob("janeaustenr/data"), None)
         if data is None or not (data / "Rdata.rdx").is_file():
-            raise ConfigError(f"{debs[-1].name} has no R data where expected")
+            raise ConfigError(f"{deb} has no R data where expected")
         objects = read_lazyload(data / "Rdata.rdx", data / "Rdata.rdb")
         target.mkdir(parents=True, exist_ok=True)
         books = {}
@@ -69,7 +55,7 @@ def fetch_austen(target: Path, force: bool = False) -> dict[str, Any]:
                 "words": sum(len(line.split()) for line in lines),
             }
         manifest = {
-            "source": f"Debian package {debs[-1].name}",
+            "source": f"Debian package {deb}",
             "licence": "texts in the public domain",
             "books": books,
         }

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from fabula.data.austen import _run
+from fabula.data.debian import unpack
 from fabula.data.rdata import read_lazyload
 from fabula.errors import ConfigError
 
@@ -27,14 +27,10 @@ def fetch_mobydick(target: Path, force: bool = False) -> dict[str, Any]:
         return json.loads(manifest_path.read_text())  # type: ignore[no-any-return]
     with tempfile.TemporaryDirectory(prefix="fabula-melville-") as scratch:
         work = Path(scratch)
-        _run(["apt-get", "download", PACKAGE], work)
-        debs = sorted(work.glob(f"{PACKAGE}_*.deb"))
-        if not debs:
-            raise ConfigError(f"apt-get download {PACKAGE} produced no package")
-        _run(["dpkg-deb", "-x", str(debs[-1]), "root"], work)
-        data = next((work / "root").rglob("tokenizers/data"), None)
+        deb, root = unpack(PACKAGE, work)
+        data = next(root.rglob("tokenizers/data"), None)
         if data is None or not (data / "Rdata.rdx").is_file():
-            raise ConfigError(f"{debs[-1].name} has no R data where expected")
+            raise ConfigError(f"{deb} has no R data where expected")
         text = str(read_lazyload(data / "Rdata.rdx", data / "Rdata.rdb")["mobydick"][0])
     start = text.find("CHAPTER 1. Loomings.")
     end = text.find(GUTENBERG_END)
@@ -45,7 +41,7 @@ def fetch_mobydick(target: Path, force: bool = False) -> dict[str, Any]:
     tmp.write_text(body + "\n", encoding="utf-8")
     os.replace(tmp, path)
     manifest = {
-        "source": f"Debian package {debs[-1].name}",
+        "source": f"Debian package {deb}",
         "licence": "text in the public domain",
         "file": path.name,
         "words": len(body.split()),

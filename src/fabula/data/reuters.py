@@ -14,7 +14,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from fabula.data.austen import _run
+from fabula.data.debian import unpack
 from fabula.errors import ConfigError
 
 PACKAGE = "r-cran-tm"
@@ -45,14 +45,10 @@ def fetch_reuters(target: Path, force: bool = False) -> dict[str, Any]:
         return json.loads(manifest_path.read_text())  # type: ignore[no-any-return]
     with tempfile.TemporaryDirectory(prefix="fabula-reuters-") as scratch:
         work = Path(scratch)
-        _run(["apt-get", "download", PACKAGE], work)
-        debs = sorted(work.glob(f"{PACKAGE}_*.deb"))
-        if not debs:
-            raise ConfigError(f"apt-get download {PACKAGE} produced no package")
-        _run(["dpkg-deb", "-x", str(debs[-1]), "root"], work)
-        texts = next((work / "root").rglob("tm/texts"), None)
+        deb, root = unpack(PACKAGE, work)
+        texts = next(root.rglob("tm/texts"), None)
         if texts is None:
-            raise ConfigError(f"{debs[-1].name} has no tm/texts folder")
+            raise ConfigError(f"{deb} has no tm/texts folder")
         articles = [
             a for folder in ("acq", "crude") for p in sorted((texts / folder).glob("*.xml")) if (a := _article(p))
         ]
@@ -61,7 +57,7 @@ def fetch_reuters(target: Path, force: bool = False) -> dict[str, Any]:
     tmp = path.with_suffix(".tmp")
     tmp.write_text("".join(json.dumps(a) + "\n" for a in articles), encoding="utf-8")
     os.replace(tmp, path)
-    manifest = {"source": f"Debian package {debs[-1].name}", "articles": len(articles), "file": path.name}
+    manifest = {"source": f"Debian package {deb}", "articles": len(articles), "file": path.name}
     manifest_path.write_text(json.dumps(manifest))
     return manifest
 

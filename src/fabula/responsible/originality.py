@@ -116,8 +116,9 @@ def report(
     longest_at = int(np.argmax(lengths)) if n_tokens else 0
     longest = int(lengths[longest_at]) if n_tokens else 0
     flagged = []
-    for a, b in _regions(covered(lengths, policy.ngram), policy.gap):
-        inside = int(covered(lengths, policy.ngram)[a:b].sum())
+    matched = covered(lengths, policy.ngram)
+    for a, b in _regions(matched, policy.gap):
+        inside = int(matched[a:b].sum())
         top = a + int(np.argmax(lengths[a:b]))
         reasons = []
         if int(lengths[top]) >= policy.min_verbatim:

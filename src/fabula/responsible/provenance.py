@@ -197,11 +197,8 @@ def verify(manifest: dict[str, Any], content: bytes | None = None, trusted: str 
 
 def write_sidecar(export: Path, manifest: dict[str, Any]) -> Path:
     """`story.md` -> `story.md.provenance.json`, written atomically."""
+    from fabula.store.works import write_atomic
+
     path = export.with_name(export.name + SIDECAR_SUFFIX)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
-        handle.write(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(manifest, ensure_ascii=False, indent=2) + "\n")
     return path

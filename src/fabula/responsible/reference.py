@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import time
 import unicodedata
 from collections.abc import Callable, Iterator
@@ -200,10 +201,16 @@ class Shard:
         return str(self.meta["name"])
 
     @property
+    def words(self) -> list[str]:
+        """Token id -> normalised word, read on first use."""
+        if self._words is None:
+            self._words = json.loads((self.folder / "vocab.json").read_text())
+        return self._words
+
+    @property
     def vocab(self) -> dict[str, int]:
         if self._vocab is None:
-            self._words = json.loads((self.folder / "vocab.json").read_text())
-            self._vocab = {word: i for i, word in enumerate(self._words)}
+            self._vocab = {word: i for i, word in enumerate(self.words)}
         return self._vocab
 
     def ids(self, tokens: list[Token]) -> np.ndarray:
@@ -218,10 +225,8 @@ class Shard:
         """The document a corpus offset falls in, and the matched words as the corpus has them."""
         if self._titles is None:
             self._titles = json.loads((self.folder / "titles.json").read_text())
-        _ = self.vocab
         doc = int(np.searchsorted(self.starts, offset, side="right")) - 1
-        assert self._words is not None
-        words = [self._words[int(i)] for i in self.tokens[offset : offset + min(length, 80)]]
+        words = [self.words[int(i)] for i in self.tokens[offset : offset + min(length, 80)]]
         return {"source": self.name, "document": self._titles[doc], "reference_text": " ".join(words)}
 
 
@@ -269,7 +274,7 @@ def build_shard(source: Source, root: Path) -> Shard:
         old = root / f".{source.name}.{os.getpid()}.old"
         folder.rename(old)
         tmp.rename(folder)
-        _remove_tree(old)
+        shutil.rmtree(old)
     else:
         tmp.rename(folder)
     return Shard(folder)
@@ -294,12 +299,6 @@ def open_shards(home: Path, on_build: Callable[[str], None] | None = None) -> tu
         else:
             shards.append(Shard(folder))
     return shards, missing
-
-
-def _remove_tree(folder: Path) -> None:
-    for path in sorted(folder.rglob("*"), reverse=True):
-        path.rmdir() if path.is_dir() else path.unlink()
-    folder.rmdir()
 
 
 def _write_json(path: Path, data: Any) -> None:

@@ -77,6 +77,24 @@ def gate(prov: dict[str, Any], settings: Settings, action: str) -> None:
         )
 
 
+def review_and_save(
+    work: Work,
+    settings: Settings,
+    store: Any,
+    *,
+    safety: SafetyPolicy | None = None,
+    on_build: Callable[[str], None] | None = None,
+    owner: str | None = None,
+    idempotency_key: str | None = None,
+) -> Work:
+    """What every surface does before a work is kept: review it, apply the save gate, save it in
+    `store` (a WorkStore). Returns the reviewed work; raises Blocked or Rejected before saving."""
+    work = review_work(work, settings, on_build, safety)
+    gate(work.provenance, settings, "save")
+    store.save(work, owner, idempotency_key)
+    return work
+
+
 def export_manifest(work: dict[str, Any], export: Path, settings: Settings) -> Path:
     """Write the provenance sidecar of an export, signed when a signing key exists."""
     manifest = build_manifest(work, export)
