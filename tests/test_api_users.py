@@ -21,6 +21,8 @@ from fabula.personalize.profiles import ProfileStore
 from fabula.settings import Settings
 from fabula.store.db import api_keys, users
 
+pytestmark = pytest.mark.usefixtures("each_database")
+
 POEM = {"model": "fabula-story", "messages": [{"role": "user", "content": "a lantern"}], "max_tokens": 300, "seed": 1}
 
 

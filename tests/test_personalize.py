@@ -43,6 +43,7 @@ def test_preferences_are_validated_by_name() -> None:
         check_preferences({"mood": "happy"})
 
 
+@pytest.mark.usefixtures("each_database")
 def test_events_need_a_known_user_kind_and_value(store: ProfileStore) -> None:
     store.add_user("ana")
     with pytest.raises(NotFound, match="fabula user add bob"):
@@ -62,6 +63,7 @@ def test_preferences_alone_steer_a_new_user(store: ProfileStore, fabula_home: Pa
     assert {r["item"] for r in top} == {"murder", "alibi", "clue"}
 
 
+@pytest.mark.usefixtures("each_database")
 def test_feedback_changes_the_next_recommendation(store: ProfileStore, fabula_home: Path) -> None:
     store.add_user("leo")
     store.record("leo", "like", "dragon")

@@ -16,6 +16,8 @@ from fabula.settings import Settings
 from fabula.store.db import MIGRATIONS, migrate, table_names
 from fabula.store.works import WorkStore, write_atomic
 
+pytestmark = pytest.mark.usefixtures("each_database")
+
 
 @pytest.fixture
 def store(settings: Settings) -> WorkStore:
@@ -36,6 +38,8 @@ def test_round_trip_keeps_everything(store: WorkStore, settings: Settings) -> No
 
 
 def test_sqlite_is_in_wal_mode(store: WorkStore) -> None:
+    if store.engine.dialect.name != "sqlite":
+        pytest.skip("a SQLite setting")
     with store.engine.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert conn.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL

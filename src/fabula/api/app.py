@@ -9,6 +9,7 @@ before they are read whole.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from typing import Any
 
@@ -18,6 +19,7 @@ from fastapi.responses import JSONResponse
 from fabula import __version__
 from fabula.api import errors
 from fabula.api.engine_runner import EngineGate
+from fabula.api.jobs import JobRunner
 from fabula.api.requests import MAX_BODY_BYTES
 from fabula.settings import Settings, get_settings
 
@@ -36,19 +38,27 @@ class AppState:
         self.db = open_engine(settings.db_url)
         self.policy = SafetyPolicy.parse(settings.safety)
         self.gate = EngineGate(settings.api_max_queue)
+        self.jobs = JobRunner(self.db)
         self.started = time.time()
         self._backend: Any = None
         self._loading = asyncio.Lock()
+        self._loading_sync = threading.Lock()
 
     async def backend(self) -> Any:
         if self._backend is None:
             async with self._loading:
+                await asyncio.get_running_loop().run_in_executor(None, self.backend_now)
+        return self._backend
+
+    def backend_now(self) -> Any:
+        """The engine, from a worker thread (jobs): loaded here if no request has loaded it yet."""
+        if self._backend is None:
+            with self._loading_sync:
                 if self._backend is None:
                     from fabula.backends import get_backend
 
-                    loop = asyncio.get_running_loop()
                     s = self.settings
-                    self._backend = await loop.run_in_executor(None, get_backend, s.engine, s.model, s)
+                    self._backend = get_backend(s.engine, s.model, s)
         return self._backend
 
     async def owner(self, request: Request) -> str | None:
@@ -116,7 +126,9 @@ class Guard:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    from fabula.api.job_routes import router as job_router
     from fabula.api.openai_routes import router as openai_router
+    from fabula.api.plan_routes import router as plan_router
     from fabula.api.works_routes import router as works_router
 
     settings = settings or get_settings()
@@ -126,6 +138,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.include_router(openai_router)
     app.include_router(works_router)
+    app.include_router(plan_router)
+    app.include_router(job_router)
 
     from importlib import resources
 

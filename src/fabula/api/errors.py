@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 
 from fabula.api.auth import Unauthorized
 from fabula.api.engine_runner import Busy
+from fabula.api.jobs import Conflict
 from fabula.errors import BackendError, ConfigError, FabulaError, FormError, InvalidParam, NotFound, Rejected
 
 
@@ -31,6 +32,8 @@ def error_body(exc: BaseException) -> tuple[int, dict[str, Any]]:
         status, kind = 401, "authentication_error"
     elif isinstance(exc, NotFound):
         status, kind = 404, "not_found_error"
+    elif isinstance(exc, Conflict):
+        status, kind = 409, "conflict_error"
     elif isinstance(exc, Busy):
         status, kind = 429, "rate_limit_error"
     elif isinstance(exc, Rejected):

@@ -119,6 +119,14 @@ def parse_params(data: dict[str, Any], default_max_tokens: int = 256) -> Samplin
         if allowed is not None and value not in allowed:
             raise InvalidParam(key, value, f"is not supported here; leave it at {allowed[0]!r}")
     values = {k: data[k] for k in SAMPLING_FIELDS if k in data and data[k] is not None}
+    extra = data.get("fabula")
+    if isinstance(extra, dict) and extra.get("creativity") is not None:
+        from fabula.decoding.creativity import preset
+
+        try:
+            values = {**preset(extra["creativity"]), **values}  # explicit sampler fields win, as on the CLI
+        except InvalidParam as exc:
+            raise InvalidParam("fabula.creativity", extra["creativity"], "must be a number from 0 to 1") from exc
     if isinstance(values.get("stop"), str):
         values["stop"] = [values["stop"]]
     if isinstance(values.get("stop"), list) and len(values["stop"]) > 16:

@@ -78,3 +78,31 @@ async def provenance(request: Request, work_id: str) -> dict[str, Any]:
     manifest = build_manifest(state.works().get(work_id, owner))
     key = state.settings.signing_key_path
     return sign(manifest, key) if key.is_file() else manifest
+
+
+@router.post("/works/{work_id}/pick")
+async def pick(request: Request, work_id: str) -> dict[str, Any]:
+    """Make candidate {index} the work's text (the comparison view's "pick this one")."""
+    from fabula.api.requests import parse_json
+
+    state = request.app.state.fabula
+    owner = await state.owner(request)
+    index = parse_json(await request.body()).get("index")
+    return state.works().pick(work_id, index, owner)  # type: ignore[no-any-return]
+
+
+@router.get("/recommendations")
+async def recommendations(request: Request, k: int = 10, kind: str | None = None) -> dict[str, Any]:
+    """What to read or watch next, for the signed-in user, each pick explained."""
+    import asyncio
+
+    from fabula.personalize.profiles import ProfileStore
+    from fabula.personalize.recommend import recommend
+
+    state = request.app.state.fabula
+    owner = await state.owner(request)
+    if owner is None:
+        raise InvalidParam("user", None, "recommendations are per user: create one (`fabula user add`) and sign in")
+    store = ProfileStore(state.db)
+    home = state.settings.ensure_home()
+    return await asyncio.get_running_loop().run_in_executor(None, lambda: recommend(store, owner, home, k=k, kind=kind))

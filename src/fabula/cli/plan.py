@@ -327,10 +327,8 @@ def bible_add(plan_id: str, text: str, name: str, kind: str, keywords: str) -> N
 
     store = _store()
     p = store.load(plan_id)
-    if any(e.name.lower() == name.lower() for e in p.bible):
-        raise InvalidParam("--name", name, "the bible already has an entry of that name; remove it first")
     words = tuple(w.strip() for w in keywords.split(",") if w.strip())
-    p.bible.append(Entry(kind, name.strip(), " ".join(text.split()), words))
+    p.add_to_bible(Entry(kind, name.strip(), " ".join(text.split()), words))
     store.save(p)
     click.echo(f"added {kind} {name!r} to plan {p.id} ({len(p.bible)} entries)", err=True)
 
@@ -341,12 +339,7 @@ def bible_add(plan_id: str, text: str, name: str, kind: str, keywords: str) -> N
 def bible_remove(plan_id: str, name: str) -> None:
     store = _store()
     p = store.load(plan_id)
-    kept = [e for e in p.bible if e.name.lower() != name.lower()]
-    if len(kept) == len(p.bible):
-        raise InvalidParam(
-            "name", name, f"no entry of that name; entries: {', '.join(e.name for e in p.bible) or 'none'}"
-        )
-    p.bible = kept
+    p.remove_from_bible(name)
     store.save(p)
     click.echo(f"removed {name!r}", err=True)
 

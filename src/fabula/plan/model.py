@@ -112,6 +112,19 @@ class Plan:
         self.history.append({"label": label, "levels": self.snapshot()})
         del self.history[:-MAX_HISTORY]
 
+    def add_to_bible(self, entry: Entry) -> None:
+        """One entry per name (case does not count): a second would make injection ambiguous."""
+        if any(e.name.lower() == entry.name.lower() for e in self.bible):
+            raise InvalidParam("name", entry.name, "the bible already has an entry of that name; remove it first")
+        self.bible.append(entry)
+
+    def remove_from_bible(self, name: str) -> None:
+        kept = [e for e in self.bible if e.name.lower() != name.lower()]
+        if len(kept) == len(self.bible):
+            entries = ", ".join(e.name for e in self.bible) or "none"
+            raise InvalidParam("name", name, f"no entry of that name; entries: {entries}")
+        self.bible = kept
+
     def undo(self) -> str:
         if not self.history:
             raise InvalidParam("undo", self.id, "nothing to undo: the plan has no earlier state")

@@ -7,6 +7,7 @@ time-ordered ids as works, and a unique prefix is enough to name one.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -16,8 +17,14 @@ from fabula.store.works import write_atomic
 
 
 class PlanStore:
-    def __init__(self, home: Path) -> None:
-        self.root = home / "plans"
+    """`owner` (an API user) gets a folder of their own, named by a hash of the user id so that no
+    id can reach outside it; without one (the CLI, local mode) plans live in home/plans."""
+
+    def __init__(self, home: Path, owner: str | None = None) -> None:
+        if owner is None:
+            self.root = home / "plans"
+        else:
+            self.root = home / "users" / hashlib.sha256(owner.encode("utf-8")).hexdigest()[:24] / "plans"
 
     def path(self, plan_id: str) -> Path:
         return self.root / f"{plan_id}.json"
@@ -26,6 +33,8 @@ class PlanStore:
         write_atomic(self.path(plan.id), json.dumps(plan.to_dict(), ensure_ascii=False, indent=1))
 
     def resolve(self, prefix: str) -> str:
+        if not isinstance(prefix, str) or not prefix.isalnum():
+            raise NotFound(f"no plan with id {prefix!r}; see `fabula plan list`")
         ids = sorted(p.stem for p in self.root.glob("*.json")) if self.root.exists() else []
         matches = [i for i in ids if i.startswith(prefix)]
         if not prefix or not matches:

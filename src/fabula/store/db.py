@@ -8,6 +8,7 @@ nothing acknowledged).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -129,6 +130,22 @@ idempotency = Table(
 )
 
 
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("owner", String(64), nullable=False, index=True),  # "" in local single-user mode
+    Column("kind", String(40), nullable=False),  # plan | plan-regenerate | plan-resume | pretrain
+    Column("status", String(20), nullable=False),  # queued | running | done | failed | cancelled | interrupted
+    Column("params", JSON, nullable=False),
+    Column("progress", JSON, nullable=False),  # {"step", "done", "total", ...}
+    Column("result", JSON, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+
 def _m001_works_and_candidates(conn: Connection) -> None:
     works.create(conn, checkfirst=True)
     candidates.create(conn, checkfirst=True)
@@ -158,11 +175,16 @@ def _m004_owners_keys_idempotency(conn: Connection) -> None:
     idempotency.create(conn, checkfirst=True)
 
 
+def _m005_jobs(conn: Connection) -> None:
+    jobs.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("001_works_and_candidates", _m001_works_and_candidates),
     ("002_candidate_checks", _m002_candidate_checks),
     ("003_users_items_events", _m003_users_items_events),
     ("004_owners_keys_idempotency", _m004_owners_keys_idempotency),
+    ("005_jobs", _m005_jobs),
 ]
 
 
@@ -175,8 +197,29 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
+
+
 def open_engine(url: str) -> Engine:
-    """Create the engine for `url` and bring its schema up to date."""
+    """The engine for `url`, its schema brought up to date: one per URL and process, so its
+    connection pool is shared by every store that opens the same database."""
+    with _engines_lock:
+        engine = _engines.get(url)
+        if engine is None:
+            engine = _engines[url] = _create_engine(url)
+        return engine
+
+
+def dispose_engines() -> None:
+    """Close every pooled connection (a server's shutdown, a test's end)."""
+    with _engines_lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+
+
+def _create_engine(url: str) -> Engine:
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True, exist_ok=True)
     try:

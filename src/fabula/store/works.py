@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -108,6 +109,27 @@ class WorkStore:
             "provenance": row["provenance"],
         }
 
+    def pick(self, work_id: str, index: int, owner: str | None = None) -> dict[str, Any]:
+        """Make candidate `index` the work's text: the writer's choice over the ranker's. The
+        provenance keeps the ranker's choice and records the pick."""
+        full = self.resolve_id(work_id, owner)
+        with self.engine.begin() as conn:
+            cands = conn.execute(select(candidates.c.idx, candidates.c.text).where(candidates.c.work_id == full)).all()
+            texts = dict(cands)
+            if isinstance(index, bool) or not isinstance(index, int) or index not in texts:
+                raise InvalidParam("index", index, f"the work has candidates 0 to {len(texts) - 1}")
+            prov = dict(conn.execute(select(works.c.provenance).where(works.c.id == full)).scalar_one())
+            post = dict(prov.get("post", {}))
+            post.setdefault("ranked_index", post.get("chosen_index"))
+            post["chosen_index"] = index
+            post["picked_by"] = owner or "local user"
+            prov["post"] = post
+            conn.execute(works.update().where(works.c.id == full).values(text=texts[index], provenance=prov))
+            conn.execute(
+                candidates.update().where(candidates.c.work_id == full).values(chosen=candidates.c.idx == index)
+            )
+        return self.get(full, owner)
+
     def delete(self, work_id: str, owner: str | None = None) -> str:
         full = self.resolve_id(work_id, owner)
         with self.engine.begin() as conn:
@@ -177,7 +199,7 @@ def provenance_line(prov: dict[str, Any]) -> str:
 def write_atomic(path: Path, content: str) -> None:
     """Write via a temp file, fsync and rename, so a crash never leaves half an export."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     with tmp.open("w", encoding="utf-8") as handle:
         handle.write(content)
         handle.flush()

@@ -1,0 +1,184 @@
+"""Background jobs for the HTTP API: long plans and training runs, with progress and cancelling.
+
+A request that would take minutes (a screenplay, a pretraining run) answers at once with a job id;
+the job runs on its own worker thread and records its progress in the `jobs` table, so any
+request (and a restarted server) can read it. Jobs belong to the user who started them and are
+listed, read and cancelled only by them. A job found `running` or `queued` when the server starts
+was cut off by a crash or a restart and is marked `interrupted`; plans resume from their last
+saved step, training from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.engine import Engine
+
+from fabula.errors import FabulaError, InvalidParam, NotFound
+from fabula.store.db import jobs
+
+FINISHED = ("done", "failed", "cancelled", "interrupted")
+
+
+class Conflict(FabulaError):
+    """The thing asked to change is being changed by a running job (409)."""
+
+
+class JobCancelled(Exception):
+    """Raised from a job's progress callback once the user has cancelled it."""
+
+
+class Progress:
+    """What a job calls as it works: `progress(done=3, total=10, step="beats")`. It raises
+    JobCancelled after a cancel, and writes to the store at most every `every` seconds (and always
+    when the step changes), so a fast loop does not hammer the database."""
+
+    def __init__(self, runner: JobRunner, job_id: str, every: float = 0.5) -> None:
+        self.runner, self.job_id, self.every = runner, job_id, every
+        self.cancel = threading.Event()
+        self._last = 0.0
+        self._step: Any = None
+
+    def __call__(self, **fields: Any) -> None:
+        if self.cancel.is_set():
+            raise JobCancelled
+        now = time.monotonic()
+        if now - self._last >= self.every or fields.get("step") != self._step:
+            self._last, self._step = now, fields.get("step")
+            self.runner._set(self.job_id, progress=fields)
+
+
+class JobRunner:
+    def __init__(self, db: Engine, workers: int = 1) -> None:
+        self.db = db
+        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fabula-job")
+        self._live: dict[str, Progress] = {}
+        self._held: dict[str, str] = {}  # resource (e.g. "plan:ID") -> the job working on it
+        self._lock = threading.Lock()
+        now = datetime.now(UTC)
+        with db.begin() as conn:  # whatever was running when the last server stopped was cut off
+            conn.execute(
+                update(jobs)
+                .where(jobs.c.status.in_(("queued", "running")))
+                .values(status="interrupted", error="the server stopped while the job ran", updated_at=now)
+            )
+
+    def check_free(self, resource: str) -> None:
+        """Refuse (409) to change what a running job is writing: one of the two would be lost."""
+        with self._lock:
+            holder = self._held.get(resource)
+        if holder is not None:
+            raise Conflict(f"{resource} is being written by job {holder}; wait for it or cancel it")
+
+    def submit(
+        self,
+        owner: str | None,
+        kind: str,
+        params: dict[str, Any],
+        work: Callable[[Progress], dict[str, Any]],
+        resource: str | None = None,
+    ) -> dict[str, Any]:
+        """Record the job, start it, and return its record. A job holds `resource` until it ends."""
+        from fabula.pipeline import new_work_id
+
+        job_id = new_work_id()
+        if resource is not None:
+            with self._lock:
+                if resource in self._held:
+                    raise Conflict(f"{resource} is being written by job {self._held[resource]}; wait or cancel it")
+                self._held[resource] = job_id
+        now = datetime.now(UTC)
+        with self.db.begin() as conn:
+            conn.execute(
+                jobs.insert().values(
+                    id=job_id,
+                    owner=owner or "",
+                    kind=kind,
+                    status="queued",
+                    params=params,
+                    progress={},
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        progress = Progress(self, job_id)
+        with self._lock:
+            self._live[job_id] = progress
+        self.executor.submit(self._run, job_id, work, progress)
+        return self.get(owner, job_id)
+
+    def _run(self, job_id: str, work: Callable[[Progress], dict[str, Any]], progress: Progress) -> None:
+        try:
+            if progress.cancel.is_set():
+                raise JobCancelled
+            self._set(job_id, status="running")
+            result = work(progress)
+            self._set(job_id, status="done", result=result)
+        except JobCancelled:
+            self._set(job_id, status="cancelled", error="cancelled by its owner")
+        except Exception as exc:  # noqa: BLE001 - a job's failure is recorded, never raised into the server
+            self._set(job_id, status="failed", error=f"{type(exc).__name__}: {exc}")
+        finally:
+            with self._lock:
+                self._live.pop(job_id, None)
+                for resource in [r for r, j in self._held.items() if j == job_id]:
+                    del self._held[resource]
+
+    def _set(self, job_id: str, **values: Any) -> None:
+        with self.db.begin() as conn:
+            conn.execute(update(jobs).where(jobs.c.id == job_id).values(**values, updated_at=datetime.now(UTC)))
+
+    def get(self, owner: str | None, job_id: str) -> dict[str, Any]:
+        if not isinstance(job_id, str) or not 1 <= len(job_id) <= 32:
+            raise InvalidParam("job_id", job_id, "is not a job id")
+        with self.db.connect() as conn:
+            row = (
+                conn.execute(select(jobs).where(jobs.c.id == job_id, jobs.c.owner == (owner or ""))).mappings().first()
+            )
+        if row is None:  # someone else's job answers like a job that does not exist
+            raise NotFound(f"no job with id {job_id!r}; GET /api/jobs lists yours")
+        return _public(row)
+
+    def list(self, owner: str | None, limit: int = 50) -> list[dict[str, Any]]:
+        query = select(jobs).where(jobs.c.owner == (owner or "")).order_by(jobs.c.created_at.desc()).limit(limit)
+        with self.db.connect() as conn:
+            return [_public(r) for r in conn.execute(query).mappings()]
+
+    def cancel(self, owner: str | None, job_id: str) -> dict[str, Any]:
+        job = self.get(owner, job_id)  # 404 for someone else's
+        if job["status"] in FINISHED:
+            return job
+        with self._lock:
+            live = self._live.get(job_id)
+        if live is not None:
+            live.cancel.set()
+        return job | {"status": "cancelling"}
+
+    def wait(self, owner: str | None, job_id: str, timeout: float = 60.0) -> dict[str, Any]:
+        """Poll until the job finishes (for tests and scripts)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            job = self.get(owner, job_id)
+            if job["status"] in FINISHED or time.monotonic() > deadline:
+                return job
+            time.sleep(0.05)
+
+
+def _public(row: Any) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "kind": row["kind"],
+        "status": row["status"],
+        "params": row["params"],
+        "progress": row["progress"],
+        "result": row["result"],
+        "error": row["error"],
+        "created_at": row["created_at"].isoformat(),
+        "updated_at": row["updated_at"].isoformat(),
+    }
