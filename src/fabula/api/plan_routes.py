@@ -24,7 +24,7 @@ router = APIRouter(prefix="/api/plans")
 PLAN_BODY = {
     "kind": "screenplay | story",
     "logline": "one or two sentences",
-    "template": "three-act | hero | save-the-cat | kishotenketsu",
+    "template": "three-act | hero-journey | save-the-cat | kishotenketsu",
     "cast": "2..6",
 }
 

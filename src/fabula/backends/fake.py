@@ -3,16 +3,20 @@
 It is a real Backend: it honours max_tokens (in words), stop strings, seeds and n, and streams
 word by word, so the pipeline, the CLI and the store can be exercised without loading a model.
 The model name selects a script: `echo` repeats the prompt, `slow` streams the sample over and
-over (a word every 20 ms, up to max_tokens: for cancellation and load tests), anything else cycles
-through `FakeBackend.scripts` (tests may set it), one script per candidate, or a built-in sample.
+over (a word every 20 ms, up to max_tokens: for cancellation and load tests), a path to a JSON file
+`{"scripts": [...], "word_delay": 0.02}` serves those scripts (for a server in another process,
+such as the browser tests' hostile engine), anything else cycles through `FakeBackend.scripts`
+(tests may set it), one script per candidate, or a built-in sample.
 `FakeBackend.active` counts generations in progress, so tests can see a slot come back.
 """
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import time
+from pathlib import Path
 
 from fabula.backends.base import Capabilities, OnText, candidate_seeds
 from fabula.settings import Settings
@@ -37,6 +41,12 @@ class FakeBackend:
         self.model_name = model or "fake-sample"
         self.settings = settings
         self._served = 0  # candidates produced so far: the next script to use
+        self.word_delay = 0.02 if self.model_name == "slow" else 0.0
+        self.file_scripts: list[str] | None = None
+        if self.model_name.endswith(".json") and Path(self.model_name).is_file():
+            data = json.loads(Path(self.model_name).read_text(encoding="utf-8"))
+            self.file_scripts = [str(s) for s in data["scripts"]]
+            self.word_delay = float(data.get("word_delay", 0.0))
 
     def model_info(self) -> dict[str, object]:
         return {"name": self.model_name, "path": None, "sha256": None}
@@ -46,10 +56,10 @@ class FakeBackend:
             return request.messages[-1].content if request.messages else request.completion_prompt
         if self.model_name == "slow":
             return " ".join([SAMPLE] * (request.params.max_tokens // 40 + 1))
-        scripts = type(self).scripts or [SAMPLE]
+        scripts = self.file_scripts or type(self).scripts or [SAMPLE]
         text = scripts[self._served % len(scripts)]
         self._served += 1
-        if seed is not None and not type(self).scripts:
+        if seed is not None and not type(self).scripts and self.file_scripts is None:
             words = text.split(" ")
             random.Random(seed).shuffle(words)
             text = " ".join(words)
@@ -80,8 +90,8 @@ class FakeBackend:
                 if hit:
                     piece = candidate_text[: candidate_text.index(hit[0])][len(text) :]
                     finish = "stop"
-                if self.model_name == "slow":
-                    time.sleep(0.02)
+                if self.word_delay:
+                    time.sleep(self.word_delay)
                 if on_text and piece:
                     on_text(index, piece)
                 text += piece

@@ -86,6 +86,11 @@ def build_manifest(work: dict[str, Any], export: Path | None = None) -> dict[str
         "post_processing": {
             "chosen_index": post.get("chosen_index"),
             "why": post.get("why"),
+            **(
+                {"ranked_index": post["ranked_index"], "picked_by": post.get("picked_by")}
+                if "ranked_index" in post
+                else {}
+            ),
             "passed": post.get("passed"),
             "verdicts": post.get("verdicts"),
         },

@@ -15,6 +15,7 @@ function text(el, value) { el.textContent = value == null ? "" : String(value); 
 
 async function api(path, options = {}) {
   const reply = await fetch(path, { ...options, headers: headers() });
+  if (reply.status === 204) return {};
   if (reply.status === 401) { showLogin(); throw new Error("sign in first"); }
   const body = await reply.json();
   if (!reply.ok) throw new Error(body.error ? body.error.message : reply.statusText);
@@ -38,6 +39,7 @@ async function start() {
       select.appendChild(option);
     }
     await refreshWorks();
+    await refreshPlans();
   } catch (err) { text($("login-error"), err.message); }
 }
 
@@ -66,16 +68,29 @@ function parseInputs(raw) {
 
 $("write-form").addEventListener("submit", async (event) => {
   event.preventDefault();
-  const out = $("output"); text(out, ""); $("checks").replaceChildren(); text($("status"), "writing…");
+  const out = $("output"); text(out, ""); $("checks").replaceChildren(); $("candidate-list").replaceChildren();
+  text($("status"), "writing…");
+  const wanted = Number($("candidates").value) || 1;
   const body = {
     model: $("form").value, stream: true,
     messages: [{ role: "user", content: $("prompt").value }],
-    temperature: Number($("temperature").value), max_tokens: Number($("max-tokens").value),
-    fabula: { inputs: parseInputs($("inputs").value) },
+    max_tokens: Number($("max-tokens").value), n: 1,
+    fabula: { inputs: parseInputs($("inputs").value), creativity: Number($("creativity").value) },
   };
   if ($("seed").value !== "") body.seed = Number($("seed").value);
   state.controller = new AbortController(); $("stop").disabled = false; $("go").disabled = true;
+  if (wanted > 1) { body.stream = false; body.n = wanted; }
   try {
+    if (!body.stream) {
+      const reply = await api("/v1/chat/completions", { method: "POST", body: JSON.stringify(body), signal: state.controller.signal });
+      const choice = reply.choices[0];
+      if (choice.finish_reason === "content_filter") { text($("status"), "blocked by the safety policy"); return; }
+      text(out, choice.message.content);
+      if (choice.fabula && choice.fabula.work_id) { showChecks(choice.fabula); await showCandidates(choice.fabula.work_id); }
+      text($("status"), "done");
+      await refreshWorks();
+      return;
+    }
     const reply = await fetch("/v1/chat/completions", {
       method: "POST", headers: headers(), body: JSON.stringify(body), signal: state.controller.signal,
     });
@@ -104,6 +119,35 @@ $("write-form").addEventListener("submit", async (event) => {
   } catch (err) { text($("status"), err.name === "AbortError" ? "stopped" : err.message); }
   finally { $("stop").disabled = true; $("go").disabled = false; }
 });
+
+// Every candidate side by side with its scores and verdicts; "Pick" makes one the work's text.
+async function showCandidates(workId) {
+  const work = await api("/api/works/" + encodeURIComponent(workId));
+  const box = $("candidate-list"); box.replaceChildren();
+  work.candidates.forEach((c, i) => {
+    const card = document.createElement("div");
+    card.className = c.chosen ? "candidate chosen" : "candidate";
+    const head = document.createElement("h4");
+    const scores = Object.entries(c.scores || {}).map(([k, v]) => `${k} ${typeof v === "number" ? v.toFixed(3) : v}`).join(" · ");
+    text(head, `candidate ${i}${c.chosen ? " (chosen)" : ""}: ${scores}`);
+    const body = document.createElement("pre"); text(body, c.text);
+    const verdicts = document.createElement("ul");
+    for (const v of c.verdicts || []) {
+      const li = document.createElement("li"); li.className = v.passed ? "verdict-pass" : "verdict-fail";
+      text(li, `${v.passed ? "✓" : "✗"} ${v.check}: ${v.detail}`); verdicts.appendChild(li);
+    }
+    const pick = document.createElement("button"); pick.type = "button"; text(pick, "Pick this one");
+    pick.className = "pick"; pick.disabled = c.chosen;
+    pick.addEventListener("click", async () => {
+      const picked = await api("/api/works/" + encodeURIComponent(workId) + "/pick", { method: "POST", body: JSON.stringify({ index: i }) });
+      text($("output"), picked.text); text($("status"), `picked candidate ${i}`);
+      await showCandidates(workId); await refreshWorks();
+    });
+    card.append(head, body, verdicts, pick); box.appendChild(card);
+  });
+}
+
+$("creativity").addEventListener("input", () => text($("creativity-value"), $("creativity").value));
 
 $("stop").addEventListener("click", () => state.controller && state.controller.abort());
 
@@ -142,4 +186,78 @@ async function showWork(id) {
 }
 
 $("refresh").addEventListener("click", refreshWorks);
+
+// ---- plans: write level by level, edit a level by hand, regenerate one, undo ----------------
+
+async function waitForJob(jobId, status) {
+  for (;;) {
+    const job = await api("/api/jobs/" + encodeURIComponent(jobId));
+    const p = job.progress || {};
+    text(status, `${job.kind}: ${job.status}${p.step ? ` · ${p.step} (${p.done}/${p.total})` : ""}`);
+    if (["done", "failed", "cancelled", "interrupted"].includes(job.status)) return job;
+    await new Promise((r) => setTimeout(r, 700));
+  }
+}
+
+$("plan-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const status = $("plan-status"); $("plan-go").disabled = true;
+  try {
+    const started = await api("/api/plans", { method: "POST", body: JSON.stringify({
+      kind: $("plan-kind").value, logline: $("plan-logline").value, template: $("plan-template").value }) });
+    const job = await waitForJob(started.job.id, status);
+    if (job.status === "failed") text(status, job.error);
+    await refreshPlans(); await showPlan(started.plan_id); await refreshWorks();
+  } catch (err) { text(status, err.message); }
+  finally { $("plan-go").disabled = false; }
+});
+
+async function refreshPlans() {
+  const list = $("plan-list"); list.replaceChildren();
+  const { plans } = await api("/api/plans");
+  for (const p of plans) {
+    const item = document.createElement("li");
+    text(item, `${p.kind} · ${p.title || p.logline.slice(0, 50)} · ${p.steps_done}/${p.steps} steps`);
+    item.addEventListener("click", () => showPlan(p.id));
+    list.appendChild(item);
+  }
+}
+
+async function showPlan(id) {
+  const plan = await api("/api/plans/" + encodeURIComponent(id));
+  state.plan = plan.id; $("plan-view").hidden = false;
+  text($("plan-title"), `${plan.title || plan.logline} (${plan.steps_done}/${plan.steps} steps)`);
+  const box = $("plan-levels"); box.replaceChildren();
+  for (const [target, value] of Object.entries(plan.levels)) {
+    const section = document.createElement("details");
+    const summary = document.createElement("summary"); text(summary, target);
+    const area = document.createElement("textarea"); area.rows = 6; area.value = value; area.className = "level";
+    area.dataset.target = target;
+    const save = document.createElement("button"); save.type = "button"; text(save, "Save edit");
+    const redo = document.createElement("button"); redo.type = "button"; text(redo, "Regenerate");
+    const note = document.createElement("span"); note.className = "status";
+    save.addEventListener("click", async () => {
+      try {
+        await api(`/api/plans/${encodeURIComponent(plan.id)}/levels/${encodeURIComponent(target)}`,
+          { method: "PUT", body: JSON.stringify({ text: area.value }) });
+        text(note, "saved"); await showPlan(plan.id);
+      } catch (err) { text(note, err.message); }
+    });
+    redo.addEventListener("click", async () => {
+      try {
+        const started = await api(`/api/plans/${encodeURIComponent(plan.id)}/regenerate`,
+          { method: "POST", body: JSON.stringify({ target }) });
+        await waitForJob(started.job.id, note); await showPlan(plan.id);
+      } catch (err) { text(note, err.message); }
+    });
+    section.append(summary, area, save, redo, note); box.appendChild(section);
+  }
+}
+
+$("plan-undo").addEventListener("click", async () => {
+  if (!state.plan) return;
+  try { await api(`/api/plans/${encodeURIComponent(state.plan)}/undo`, { method: "POST" }); await showPlan(state.plan); }
+  catch (err) { text($("plan-status"), err.message); }
+});
+
 start();

