@@ -249,6 +249,47 @@ def serve(fabula_home: Path, extra: dict[str, str]) -> Iterator[str]:
         process.wait(timeout=10)
 
 
+def _calm_latency(base: str, headers: dict[str, str]) -> float:
+    start = time.perf_counter()
+    reply = httpx.post(
+        f"{base}/v1/chat/completions", json={"messages": HI, "max_tokens": 15}, headers=headers, timeout=30
+    )
+    assert reply.status_code == 200, reply.text
+    return time.perf_counter() - start
+
+
+def test_one_users_burst_is_refused_before_it_slows_another_user(fabula_home: Path) -> None:
+    """A burst beyond the queue: 429s with Retry-After, every accepted request completes, and
+    another user's request still gets in, within 2x of its unloaded latency."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fabula.api.auth import create_key
+    from fabula.personalize.profiles import ProfileStore
+
+    profiles = ProfileStore(Settings(home=fabula_home).db_url)
+    keys = {}
+    for user in ("burst", "calm"):
+        profiles.add_user(user, {})
+        keys[user] = {"Authorization": f"Bearer {create_key(profiles.engine, user)}"}
+    env = {"FABULA_ENGINE": "fake", "FABULA_MODEL": "slow", "FABULA_API_MAX_QUEUE": "8"}
+    for base in serve(fabula_home, env):
+        baseline = min(_calm_latency(base, keys["calm"]) for _ in range(3))
+        long = {"messages": HI, "max_tokens": 150}
+        with ThreadPoolExecutor(max_workers=12) as pool:
+            burst = [
+                pool.submit(httpx.post, f"{base}/v1/chat/completions", json=long, headers=keys["burst"], timeout=60)
+                for _ in range(12)
+            ]
+            time.sleep(0.5)  # the burst is in: its accepted requests are running
+            loaded = _calm_latency(base, keys["calm"])
+            replies = [f.result() for f in burst]
+        codes = sorted(r.status_code for r in replies)
+        assert set(codes) == {200, 429} and codes.count(200) == 4, codes  # 4 = half the queue of 8
+        assert all(int(r.headers["Retry-After"]) >= 1 for r in replies if r.status_code == 429)
+        assert all(r.json()["choices"][0]["finish_reason"] == "length" for r in replies if r.status_code == 200)
+        assert loaded <= 2 * baseline, f"the calm user waited {loaded:.2f} s under the burst, {baseline:.2f} s alone"
+
+
 def test_a_dropped_stream_stops_generating_within_2_s_every_time(server: str) -> None:
     body = {"messages": HI, "stream": True, "max_tokens": 2000}
     for _ in range(100):

@@ -229,3 +229,20 @@ def test_a_plan_being_written_cannot_be_changed_underneath(client: TestClient) -
         release.set()
     assert _wait(client, holder["id"])["status"] == "done"
     assert client.put(f"/api/plans/{plan_id}/levels/title", json={"text": "Title: Other"}).status_code == 200
+
+
+def test_a_job_cut_off_by_a_restart_is_marked_interrupted(fabula_home: Path) -> None:
+    import threading
+
+    settings = Settings(home=fabula_home, engine="fake")
+    first = create_app(settings)
+    release = threading.Event()
+    job = first.state.fabula.jobs.submit(None, "plan", {}, lambda progress: release.wait(30) and {})
+    deadline = time.monotonic() + 10
+    while first.state.fabula.jobs.get(None, job["id"])["status"] != "running" and time.monotonic() < deadline:
+        time.sleep(0.02)
+    second = create_app(settings)  # a new server on the same store, as after a crash
+    seen = second.state.fabula.jobs.get(None, job["id"])
+    assert seen["status"] == "interrupted" and "stopped" in seen["error"]
+    release.set()
+    first.state.fabula.jobs.shutdown()

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -132,7 +134,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from fabula.api.works_routes import router as works_router
 
     settings = settings or get_settings()
-    app = FastAPI(title="fabula", version=__version__, description="Creative writing with measured controls.")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        app.state.fabula.jobs.shutdown()
+
+    app = FastAPI(
+        title="fabula", version=__version__, description="Creative writing with measured controls.", lifespan=lifespan
+    )
     app.state.fabula = AppState(settings)
     app.add_middleware(Guard)
     errors.install(app)

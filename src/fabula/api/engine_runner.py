@@ -31,10 +31,16 @@ class Cancelled(Exception):
 
 
 class EngineGate:
-    def __init__(self, max_queue: int, seconds_per_request: float = 5.0) -> None:
+    """At most `max_queue` requests in the process, and at most `per_user` of them from one signed-in
+    user (half the queue by default): a user's burst is refused with 429 before it can crowd out
+    everyone else, so another user's request still finds a place."""
+
+    def __init__(self, max_queue: int, seconds_per_request: float = 5.0, per_user: int | None = None) -> None:
         self.max_queue = max_queue
+        self.per_user = per_user or max(1, max_queue // 2)
         self.seconds_per_request = seconds_per_request
         self._count = 0
+        self._by_user: dict[str | None, int] = {}
         self._lock = threading.Lock()
         self.executor = ThreadPoolExecutor(max_workers=max(2, max_queue), thread_name_prefix="fabula-engine")
 
@@ -42,47 +48,56 @@ class EngineGate:
     def in_use(self) -> int:
         return self._count
 
-    def acquire(self) -> None:
+    def acquire(self, user: str | None = None) -> None:
         with self._lock:
-            if self._count >= self.max_queue:
-                raise Busy(self._count, max(1, int(self._count * self.seconds_per_request)))
+            mine = self._by_user.get(user, 0)
+            # local single-user mode (user None) has the whole queue: there is nobody to crowd out
+            if self._count >= self.max_queue or (user is not None and mine >= self.per_user):
+                waiting = self._count if self._count >= self.max_queue else mine
+                raise Busy(waiting, max(1, int(waiting * self.seconds_per_request)))
             self._count += 1
+            self._by_user[user] = mine + 1
 
-    def release(self) -> None:
+    def release(self, user: str | None = None) -> None:
         with self._lock:
             self._count -= 1
+            left = self._by_user.get(user, 1) - 1
+            if left > 0:
+                self._by_user[user] = left
+            else:
+                self._by_user.pop(user, None)
 
     @contextmanager
-    def slot(self) -> Iterator[None]:
-        self.acquire()
+    def slot(self, user: str | None = None) -> Iterator[None]:
+        self.acquire(user)
         try:
             yield
         finally:
-            self.release()
+            self.release(user)
 
 
-async def run_blocking(gate: EngineGate, work: Callable[[], Any]) -> Any:
+async def run_blocking(gate: EngineGate, work: Callable[[], Any], user: str | None = None) -> Any:
     """Run `work` on the engine pool, holding a gate slot until it returns."""
-    gate.acquire()
+    gate.acquire(user)
     loop = asyncio.get_running_loop()
 
     def guarded() -> Any:
         try:
             return work()
         finally:
-            gate.release()
+            gate.release(user)
 
     return await loop.run_in_executor(gate.executor, guarded)
 
 
 async def stream_completion(
-    gate: EngineGate, work: Callable[[Callable[[str], None]], Any]
+    gate: EngineGate, work: Callable[[Callable[[str], None]], Any], user: str | None = None
 ) -> AsyncIterator[tuple[str, Any]]:
     """Yield ("delta", text) as the engine writes, then ("done", result) or ("error", exc).
 
     `work(emit)` runs on the engine pool; `emit` raises Cancelled once the consumer has gone.
     """
-    gate.acquire()
+    gate.acquire(user)
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
     cancel = threading.Event()
@@ -102,7 +117,7 @@ async def stream_completion(
             if not cancel.is_set():
                 loop.call_soon_threadsafe(queue.put_nowait, ("error", exc))
         finally:
-            gate.release()
+            gate.release(user)
 
     loop.run_in_executor(gate.executor, run)
     try:

@@ -15,13 +15,21 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from fabula.api.requests import parse_json
+from fabula.api.requests import object_schema, openapi_body, parse_json
 from fabula.errors import ConfigError, InvalidParam
 
 router = APIRouter(prefix="/api")
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
 MAX_TEXTS = 10_000
+TRAIN_SCHEMA = object_schema(
+    ["name"],
+    name={"type": "string", "pattern": NAME.pattern},
+    corpus={"type": "string", "enum": ["austen", "tang"]},
+    texts={"type": "array", "items": {"type": "string"}, "maxItems": MAX_TEXTS},
+    overrides={"type": "array", "items": {"type": "string"}},
+    max_steps={"type": "integer", "minimum": 1, "maximum": 1_000_000},
+)
 
 
 @router.get("/jobs")
@@ -52,7 +60,7 @@ def user_folder(home: Path, owner: str | None) -> Path:
     return home / "users" / hashlib.sha256(owner.encode("utf-8")).hexdigest()[:24]
 
 
-@router.post("/train", status_code=202)
+@router.post("/train", status_code=202, openapi_extra=openapi_body(TRAIN_SCHEMA))
 async def train(request: Request) -> JSONResponse:
     """Pretrain our GPT as a job: {name, corpus: "austen"|"tang" | texts: [...], overrides?: ["model.n_layer=2"],
     max_steps?}. GET /api/jobs/{id} shows step, loss and tokens/s; the result names the model."""

@@ -57,7 +57,8 @@ class Progress:
 class JobRunner:
     def __init__(self, db: Engine, workers: int = 1) -> None:
         self.db = db
-        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fabula-job")
+        self.workers = workers
+        self.executor: ThreadPoolExecutor | None = None  # made by the first job (and again after a shutdown)
         self._live: dict[str, Progress] = {}
         self._held: dict[str, str] = {}  # resource (e.g. "plan:ID") -> the job working on it
         self._lock = threading.Lock()
@@ -110,7 +111,10 @@ class JobRunner:
         progress = Progress(self, job_id)
         with self._lock:
             self._live[job_id] = progress
-        self.executor.submit(self._run, job_id, work, progress)
+        with self._lock:
+            if self.executor is None:
+                self.executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="fabula-job")
+            self.executor.submit(self._run, job_id, work, progress)
         return self.get(owner, job_id)
 
     def _run(self, job_id: str, work: Callable[[Progress], dict[str, Any]], progress: Progress) -> None:
@@ -159,6 +163,16 @@ class JobRunner:
         if live is not None:
             live.cancel.set()
         return job | {"status": "cancelling"}
+
+    def shutdown(self) -> None:
+        """The server is stopping: ask running jobs to stop and start no queued one. Whatever
+        did not finish is marked `interrupted` when the next server starts."""
+        with self._lock:
+            for progress in self._live.values():
+                progress.cancel.set()
+            executor, self.executor = self.executor, None
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
 
     def wait(self, owner: str | None, job_id: str, timeout: float = 60.0) -> dict[str, Any]:
         """Poll until the job finishes (for tests and scripts)."""

@@ -21,7 +21,17 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from fabula.api.engine_runner import run_blocking, stream_completion
-from fabula.api.requests import FormRequest, check_text, parse_form, parse_json, parse_messages, parse_params
+from fabula.api.requests import (
+    CHAT_BODY,
+    COMPLETION_BODY,
+    FormRequest,
+    check_text,
+    openapi_body,
+    parse_form,
+    parse_json,
+    parse_messages,
+    parse_params,
+)
 from fabula.errors import InvalidParam, NotFound
 from fabula.responsible.safety import Blocked, SafetyPolicy
 from fabula.types import Completion, Message
@@ -58,12 +68,12 @@ def _check_model(name: object, backend: Any) -> str:
     return name
 
 
-@router.post("/chat/completions")
+@router.post("/chat/completions", openapi_extra=openapi_body(CHAT_BODY))
 async def chat_completions(request: Request) -> Any:
     return await _complete(request, chat=True)
 
 
-@router.post("/completions")
+@router.post("/completions", openapi_extra=openapi_body(COMPLETION_BODY))
 async def completions(request: Request) -> Any:
     return await _complete(request, chat=False)
 
@@ -108,7 +118,9 @@ async def _complete(request: Request, chat: bool) -> Any:
         return StreamingResponse(
             _sse(events, meta, chat), media_type="text/event-stream", headers={"Cache-Control": "no-store"}
         )
-    result = await run_blocking(state.gate, lambda: _generate(state, backend, engine_request, form, None, owner, key))
+    result = await run_blocking(
+        state.gate, lambda: _generate(state, backend, engine_request, form, None, owner, key), user=owner
+    )
     return JSONResponse(_response(meta, chat, result, policy))
 
 
@@ -206,7 +218,7 @@ async def _stream(
         raise InvalidParam("n", request.params.n, "streaming sends one candidate; use n=1 or stream=false")
     text = ""
     work = lambda emit: _generate(state, backend, request, form, emit, owner, key)  # noqa: E731
-    async for kind, value in stream_completion(state.gate, work):
+    async for kind, value in stream_completion(state.gate, work, user=owner):
         verdict = None
         if kind == "delta":
             text += value

@@ -16,17 +16,27 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from fabula.api.requests import check_text, parse_json
+from fabula.api.requests import check_text, object_schema, openapi_body, parse_json
 from fabula.errors import InvalidParam
 
 router = APIRouter(prefix="/api/plans")
 
-PLAN_BODY = {
-    "kind": "screenplay | story",
-    "logline": "one or two sentences",
-    "template": "three-act | hero-journey | save-the-cat | kishotenketsu",
-    "cast": "2..6",
-}
+PLAN_SCHEMA = object_schema(
+    ["logline"],
+    kind={"type": "string", "enum": ["screenplay", "story"]},
+    logline={"type": "string"},
+    template={"type": "string", "enum": ["three-act", "hero-journey", "save-the-cat", "kishotenketsu"]},
+    cast={"type": "integer", "minimum": 2, "maximum": 6},
+    seed={"type": "integer", "minimum": 0},
+    temperature={"type": "number", "minimum": 0, "maximum": 2},
+)
+BIBLE_SCHEMA = object_schema(
+    ["name", "text"],
+    kind={"type": "string", "enum": ["character", "place", "fact", "style"]},
+    name={"type": "string"},
+    text={"type": "string"},
+    keywords={"type": "array", "items": {"type": "string"}},
+)
 
 
 def _plans(state: Any, owner: str | None) -> Any:
@@ -66,7 +76,7 @@ def _levels(plan: Any) -> dict[str, str]:
 def _params(data: dict[str, Any]) -> Any:
     from fabula.api.requests import parse_params
 
-    sampling: dict[str, Any] = {k: data[k] for k in ("temperature", "top_p", "min_p", "seed") if k in data}
+    sampling: dict[str, Any] = {k: data[k] for k in ("temperature", "seed") if k in data}
     return parse_params(sampling, default_max_tokens=256)
 
 
@@ -91,7 +101,7 @@ def _job(request: Request, owner: str | None, kind: str, plan: Any, action: Any)
         writer = PlanWriter(backend, plans.save, params, on_step=on_step)
         plan.params = writer.params.to_dict()
         plan.engine = state.settings.engine
-        with state.gate.slot():
+        with state.gate.slot(owner):
             redone = action(writer)
         plans.save(plan)
         progress(step="review", done=len(plan.steps()), total=len(plan.steps()))
@@ -127,9 +137,7 @@ async def list_plans(request: Request) -> dict[str, Any]:
     return {"plans": [_summary(p) for p in _plans(state, owner).list()]}
 
 
-@router.post(
-    "", status_code=202, openapi_extra={"requestBody": {"content": {"application/json": {"example": PLAN_BODY}}}}
-)
+@router.post("", status_code=202, openapi_extra=openapi_body(PLAN_SCHEMA))
 async def create_plan(request: Request) -> JSONResponse:
     """Start a plan: {kind, logline, template?, cast?, seed?, temperature?} -> 202 {plan_id, job}."""
     from fabula.plan.cowrite import new_plan
@@ -137,9 +145,9 @@ async def create_plan(request: Request) -> JSONResponse:
     state = request.app.state.fabula
     owner = await state.owner(request)
     data = parse_json(await request.body())
-    unknown = sorted(set(data) - {"kind", "logline", "template", "cast", "seed", "temperature", "top_p", "min_p"})
+    unknown = sorted(set(data) - set(PLAN_SCHEMA["properties"]))
     if unknown:
-        raise InvalidParam(unknown[0], data[unknown[0]], f"a plan takes: {', '.join(PLAN_BODY)}, seed, temperature")
+        raise InvalidParam(unknown[0], data[unknown[0]], f"a plan takes: {', '.join(PLAN_SCHEMA['properties'])}")
     kind = data.get("kind", "screenplay")
     if kind not in ("screenplay", "story"):
         raise InvalidParam("kind", kind, "plans are for: screenplay, story")
@@ -173,7 +181,10 @@ async def get_plan(request: Request, plan_id: str) -> dict[str, Any]:
     }
 
 
-@router.put("/{plan_id}/levels/{target}")
+@router.put(
+    "/{plan_id}/levels/{target}",
+    openapi_extra=openapi_body(object_schema(["text"], text={"type": "string"}, cascade={"type": "boolean"})),
+)
 async def edit_level(request: Request, plan_id: str, target: str) -> dict[str, Any]:
     """Replace a level with hand-written text ({text, cascade?}); the text must parse or nothing changes."""
     from fabula.plan.cowrite import edit
@@ -194,7 +205,11 @@ async def edit_level(request: Request, plan_id: str, target: str) -> dict[str, A
     return {"plan_id": plan.id, "edited": target, "cleared": cleared, "levels": _levels(plan)}
 
 
-@router.post("/{plan_id}/regenerate", status_code=202)
+@router.post(
+    "/{plan_id}/regenerate",
+    status_code=202,
+    openapi_extra=openapi_body(object_schema(["target"], target={"type": "string"})),
+)
 async def regenerate_level(request: Request, plan_id: str) -> JSONResponse:
     """Write one level again with a new seed ({target: "characters[1]" | "scenes[2]" | ...})."""
     from fabula.plan.cowrite import parse_target, regenerate
@@ -225,7 +240,7 @@ async def bible_list(request: Request, plan_id: str) -> dict[str, Any]:
     return {"bible": [asdict(e) for e in plan.bible]}
 
 
-@router.post("/{plan_id}/bible", status_code=201)
+@router.post("/{plan_id}/bible", status_code=201, openapi_extra=openapi_body(BIBLE_SCHEMA))
 async def bible_add(request: Request, plan_id: str) -> dict[str, Any]:
     """Add an entry {kind: character|place|fact|style, name, text, keywords?: [..]}."""
     from fabula.plan.bible import KINDS, Entry

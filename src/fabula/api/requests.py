@@ -160,3 +160,61 @@ def parse_form(data: dict[str, Any], model: str) -> FormRequest | None:
     if not isinstance(inputs, dict) or not all(isinstance(v, str) for v in inputs.values()):
         raise InvalidParam("fabula.inputs", inputs, "must be an object of strings")
     return FormRequest(form, {str(k): check_text(f"fabula.inputs.{k}", v) for k, v in inputs.items()})
+
+
+# ---- request bodies for the OpenAPI spec ---------------------------------------------------------
+# The routes read and check bodies themselves (to name every bad value in the OpenAI error shape);
+# these schemas document the bodies in /openapi.json, so clients and fuzzers know what to send.
+
+_SAMPLING_SCHEMA: dict[str, Any] = {
+    "model": {"type": "string", "description": "a served model, or fabula-FORM (GET /v1/models)"},
+    "temperature": {"type": "number", "minimum": 0, "maximum": 2},
+    "top_p": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+    "max_tokens": {"type": "integer", "minimum": 1},
+    "n": {"type": "integer", "minimum": 1},
+    "seed": {"type": "integer", "minimum": 0},
+    "stream": {"type": "boolean"},
+    "stop": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "maxItems": 16}]},
+    "fabula": {
+        "type": "object",
+        "description": "write a form through the whole pipeline (checks, ranking, originality, a saved work)",
+        "properties": {
+            "form": {"type": "string"},
+            "inputs": {"type": "object", "additionalProperties": {"type": "string"}},
+            "creativity": {"type": "number", "minimum": 0, "maximum": 1},
+        },
+    },
+}
+CHAT_BODY: dict[str, Any] = {
+    "type": "object",
+    "required": ["messages"],
+    "properties": {
+        "messages": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["role", "content"],
+                "properties": {
+                    "role": {"type": "string", "enum": ["system", "user", "assistant"]},
+                    "content": {"type": "string"},
+                },
+            },
+        },
+        **_SAMPLING_SCHEMA,
+    },
+}
+COMPLETION_BODY: dict[str, Any] = {
+    "type": "object",
+    "required": ["prompt"],
+    "properties": {"prompt": {"type": "string"}, **_SAMPLING_SCHEMA},
+}
+
+
+def openapi_body(schema: dict[str, Any]) -> dict[str, Any]:
+    """`openapi_extra` for a route that reads a JSON body of this shape."""
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+def object_schema(required: list[str], **properties: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "required": required, "properties": properties}

@@ -10,12 +10,18 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from fabula.api.requests import object_schema, openapi_body
 from fabula.errors import InvalidParam
 
 router = APIRouter(prefix="/api")
 
 
-@router.post("/login")
+@router.post(
+    "/login",
+    openapi_extra=openapi_body(
+        object_schema(["user", "password"], user={"type": "string"}, password={"type": "string"})
+    ),
+)
 async def login(request: Request) -> dict[str, Any]:
     """{user, password} -> a new session key (a Bearer key labelled "session")."""
     import asyncio
@@ -80,13 +86,14 @@ async def provenance(request: Request, work_id: str) -> dict[str, Any]:
     return sign(manifest, key) if key.is_file() else manifest
 
 
-@router.post("/works/{work_id}/pick")
+@router.post("/works/{work_id}/pick", openapi_extra=openapi_body(object_schema(["index"], index={"type": "integer"})))
 async def pick(request: Request, work_id: str) -> dict[str, Any]:
     """Make candidate {index} the work's text (the comparison view's "pick this one")."""
     from fabula.api.requests import parse_json
 
     state = request.app.state.fabula
     owner = await state.owner(request)
+    work_id = state.works().resolve_id(work_id, owner)  # someone else's work: 404 before anything else
     index = parse_json(await request.body()).get("index")
     return state.works().pick(work_id, index, owner)  # type: ignore[no-any-return]
 
