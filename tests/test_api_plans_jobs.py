@@ -246,3 +246,29 @@ def test_a_job_cut_off_by_a_restart_is_marked_interrupted(fabula_home: Path) -> 
     assert seen["status"] == "interrupted" and "stopped" in seen["error"]
     release.set()
     first.state.fabula.jobs.shutdown()
+
+
+def test_checks_and_export_over_http(client: TestClient) -> None:
+    haiku = "An old silent pond\nA frog jumps into the pond\nSplash! Silence again"
+    verse = client.post("/api/check", json={"check": "verse", "text": haiku, "form": "haiku"}).json()["report"]
+    assert verse["ok"] is True
+    broken = client.post("/api/check", json={"check": "verse", "text": "One line only", "form": "haiku"}).json()
+    assert broken["report"]["ok"] is False and broken["report"]["violations"]
+    tones = client.post("/api/check", json={"check": "verse", "text": "床前明月光", "form": "wujue"}).json()
+    assert tones["report"]["ok"] is False
+    safety = client.post("/api/check", json={"check": "safety", "text": "The storm broke the mast."}).json()
+    assert safety["report"]["blocked"] is False
+    originality = client.post("/api/check", json={"check": "originality", "text": "A fresh line of my own."}).json()
+    assert originality["report"]["flagged"] is False
+    for body, param in [({"check": "spelling", "text": "x"}, "check"), ({"check": "verse", "text": "x"}, "form"),
+                        ({"check": "safety", "text": ""}, "text")]:  # fmt: skip
+        assert client.post("/api/check", json=body).json()["error"]["param"] == param
+
+    reply = client.post(
+        "/v1/chat/completions", json={"model": "fabula-story", "messages": [{"role": "user", "content": "a fox"}]}
+    )
+    work_id = reply.json()["choices"][0]["fabula"]["work_id"]
+    md = client.get(f"/api/works/{work_id}/export?format=md")
+    assert md.status_code == 200 and "attachment" in md.headers["content-disposition"]
+    assert reply.json()["choices"][0]["message"]["content"].strip() in md.text
+    assert client.get(f"/api/works/{work_id}/export?format=docx").json()["error"]["param"] == "format"

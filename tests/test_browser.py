@@ -180,6 +180,9 @@ def test_sign_in_write_a_poem_watch_it_stream_pick_a_candidate_and_find_it(
         page.click("#work-list li >> nth=0")
         expect(page.locator("#work-provenance")).to_contain_text('"picked_by": "ada"')
         assert page.text_content("#work-text") == picked_text
+        with page.expect_download() as download:
+            page.click("button.export[data-format='txt']")
+        assert Path(download.value.path()).read_text(encoding="utf-8").strip() == picked_text.strip()
         assert dialogs == [] and foreign == []
         page.close()
 

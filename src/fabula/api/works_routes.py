@@ -113,3 +113,71 @@ async def recommendations(request: Request, k: int = 10, kind: str | None = None
     store = ProfileStore(state.db)
     home = state.settings.ensure_home()
     return await asyncio.get_running_loop().run_in_executor(None, lambda: recommend(store, owner, home, k=k, kind=kind))
+
+
+@router.get("/works/{work_id}/export")
+async def export_work(request: Request, work_id: str, format: str = "md") -> Any:  # noqa: A002 - the query's name
+    """The work as a file (md, txt or json), as `fabula works export` writes it."""
+    from fastapi.responses import PlainTextResponse
+
+    state = request.app.state.fabula
+    owner = await state.owner(request)
+    full = state.works().resolve_id(work_id, owner)
+    body = state.works().export(full, format)
+    media = "application/json" if format == "json" else "text/markdown" if format == "md" else "text/plain"
+    disposition = f'attachment; filename="{full}.{format}"'
+    return PlainTextResponse(body, media_type=f"{media}; charset=utf-8", headers={"Content-Disposition": disposition})
+
+
+CHECKS = ("originality", "safety", "verse")
+
+
+@router.post(
+    "/check",
+    openapi_extra=openapi_body(
+        object_schema(
+            ["check", "text"],
+            check={"type": "string", "enum": list(CHECKS)},
+            text={"type": "string"},
+            form={"type": "string", "description": "for verse: haiku, limerick, sonnet, quatrain, wujue, qijue, ..."},
+        )
+    ),
+)
+async def check(request: Request) -> dict[str, Any]:
+    """Check any text as the pipeline checks works: originality against the reference index, the
+    safety policy's verdict, or a verse form's rules (syllables, rhyme, 平仄)."""
+    import asyncio
+
+    from fabula.api.requests import check_text, parse_json
+
+    state = request.app.state.fabula
+    await state.owner(request)
+    data = parse_json(await request.body())
+    kind = data.get("check")
+    if kind not in CHECKS:
+        raise InvalidParam("check", kind, f"one of: {', '.join(CHECKS)}")
+    text = check_text("text", data.get("text"))
+    if kind == "safety":
+        return {"check": kind, "report": state.policy.check(text, "output")}
+    if kind == "verse":
+        return {"check": kind, "report": _verse_report(text, data.get("form"))}
+    from fabula.responsible.originality import check_text as originality
+
+    home = state.settings.ensure_home()
+    report = await asyncio.get_running_loop().run_in_executor(None, lambda: originality(text, home))
+    return {"check": kind, "report": report}
+
+
+def _verse_report(text: str, form: object) -> dict[str, Any]:
+    from fabula.verse.forms import FORMS, verse_form
+
+    chinese = ("wujue", "qijue", "wulv", "qilv")
+    if form not in (*FORMS, *chinese):
+        raise InvalidParam("form", form, f"verse forms: {', '.join((*FORMS, *chinese))}")
+    if form in chinese:
+        from fabula.verse.chinese import check_chinese
+
+        return check_chinese(text, str(form))
+    from fabula.verse.check import check_poem
+
+    return check_poem(text, verse_form(str(form)))

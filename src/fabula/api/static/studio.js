@@ -177,6 +177,7 @@ async function refreshWorks() {
 
 async function showWork(id) {
   const work = await api("/api/works/" + encodeURIComponent(id));
+  state.work = work.id;
   $("work-view").hidden = false;
   text($("work-title"), `${work.form} ${work.id}`);
   text($("work-text"), work.text);
@@ -186,6 +187,21 @@ async function showWork(id) {
 }
 
 $("refresh").addEventListener("click", refreshWorks);
+
+// Export: fetched with the key (a plain link could not carry it), saved from a local blob.
+for (const button of document.querySelectorAll("button.export")) {
+  button.addEventListener("click", async () => {
+    if (!state.work) return;
+    const format = button.dataset.format;
+    const reply = await fetch(`/api/works/${encodeURIComponent(state.work)}/export?format=${format}`, { headers: headers() });
+    if (!reply.ok) return;
+    const link = document.createElement("a");
+    link.href = URL.createObjectURL(await reply.blob());
+    link.download = `${state.work}.${format}`;
+    link.click();
+    setTimeout(() => URL.revokeObjectURL(link.href), 1000);
+  });
+}
 
 // ---- plans: write level by level, edit a level by hand, regenerate one, undo ----------------
 
