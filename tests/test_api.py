@@ -224,7 +224,8 @@ def server(fabula_home: Path) -> Iterator[str]:
     yield from serve(fabula_home, {"FABULA_ENGINE": "fake", "FABULA_MODEL": "slow"})
 
 
-def serve(fabula_home: Path, extra: dict[str, str]) -> Iterator[str]:
+def start_server(fabula_home: Path, extra: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    """A real `fabula serve` on 127.0.0.1 (a process of its own), answering /healthz."""
     port = free_port()
     env = os.environ | {"FABULA_HOME": str(fabula_home)} | extra
     process = subprocess.Popen(
@@ -234,15 +235,19 @@ def serve(fabula_home: Path, extra: dict[str, str]) -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
+    for _ in range(400):
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return process, base
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    process.kill()
+    pytest.fail("fabula serve did not answer /healthz within 20 s")
+
+
+def serve(fabula_home: Path, extra: dict[str, str]) -> Iterator[str]:
+    process, base = start_server(fabula_home, extra)
     try:
-        for _ in range(400):
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.05)
-        else:
-            pytest.fail("fabula serve did not answer /healthz within 20 s")
         yield base
     finally:
         process.terminate()

@@ -122,6 +122,7 @@ class OpenAIBackend:
         self.base_url = settings.openai_base_url.rstrip("/")
         self.model_name = model or "default"
         self.retries = retries
+        self.logprobs = True  # until the server says it cannot give them (then ranking goes without)
         headers = {"Authorization": f"Bearer {settings.openai_api_key}"} if settings.openai_api_key else {}
         self._client = httpx.Client(
             base_url=self.base_url,
@@ -136,6 +137,8 @@ class OpenAIBackend:
         out = []
         for index, seed in enumerate(candidate_seeds(request.params.seed, request.params.n)):
             body = request_body(request, self.model_name, seed, self.settings.openai_dialect)
+            if not self.logprobs:
+                body.pop("logprobs")
             out.append(self._with_retries(body, seed, index, on_text))
         return out
 
@@ -145,6 +148,9 @@ class OpenAIBackend:
             try:
                 return self._stream(body, seed, index, on_text, streamed)
             except BackendError as exc:
+                if "logprobs" in str(exc) and body.pop("logprobs", None) is not None and not streamed:
+                    self.logprobs = False  # a server without logprobs: ask without them from now on
+                    return self._stream(body, seed, index, on_text, streamed)
                 if not exc.retryable or streamed or attempt == self.retries:
                     raise
                 time.sleep(0.5 * 2**attempt)

@@ -40,6 +40,7 @@ def cli() -> None:
 
 
 def _register() -> None:
+    from fabula.cli.batch import batch
     from fabula.cli.check import check
     from fabula.cli.data import data
     from fabula.cli.evaluate import evaluate
@@ -76,6 +77,7 @@ def _register() -> None:
     cli.add_command(recommend)
     cli.add_command(digest)
     cli.add_command(serve)
+    cli.add_command(batch)
 
 
 _register()
