@@ -131,6 +131,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from fabula.api.job_routes import router as job_router
     from fabula.api.openai_routes import router as openai_router
     from fabula.api.plan_routes import router as plan_router
+    from fabula.api.stream_routes import router as stream_router
     from fabula.api.works_routes import router as works_router
 
     settings = settings or get_settings()
@@ -150,6 +151,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(works_router)
     app.include_router(plan_router)
     app.include_router(job_router)
+    app.include_router(stream_router)
 
     from importlib import resources
 

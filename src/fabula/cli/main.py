@@ -51,6 +51,7 @@ def _register() -> None:
     from fabula.cli.plan import bible, plan
     from fabula.cli.provenance import provenance
     from fabula.cli.serve import serve
+    from fabula.cli.stream import persona, stream
     from fabula.cli.train import train
     from fabula.cli.watermark import watermark
     from fabula.cli.works import works
@@ -78,6 +79,8 @@ def _register() -> None:
     cli.add_command(digest)
     cli.add_command(serve)
     cli.add_command(batch)
+    cli.add_command(persona)
+    cli.add_command(stream)
 
 
 _register()

@@ -69,7 +69,7 @@ def _chinese_verse(form: str, inputs: dict[str, str]) -> bool:
 
 
 @click.command()
-@click.argument("form", type=click.Choice((*FORMS, *PLANNED)))
+@click.argument("form", type=click.Choice((*FORMS, *PLANNED, "stream-script")))
 @click.argument("prompt", required=False)
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Form input, e.g. genre=mystery.")
 @click.option("--engine", help="llamacpp (default), hf, openai or fake.")
@@ -162,6 +162,14 @@ def _chinese_verse(form: str, inputs: dict[str, str]) -> bool:
 @click.option("--explain", is_flag=True, help="Show every candidate's scores and verdicts, and why the winner won.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (the work) and nothing else.")
 @click.option("--no-stream", is_flag=True, help="Print the text when done instead of as it is written.")
+@click.option(
+    "--persona",
+    "persona_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="stream-script: the persona card (YAML, or Character Card V2 JSON/PNG).",
+)
+@click.option("--topic", help="stream-script: what the show is about.")
+@click.option("--minutes", type=click.IntRange(1, 240), help="stream-script: the show's length.")
 def write(
     form: str,
     prompt: str | None,
@@ -181,9 +189,20 @@ def write(
     explain: bool,
     as_json: bool,
     no_stream: bool,
+    persona_file: Path | None,
+    topic: str | None,
+    minutes: int | None,
     **options: Any,
 ) -> None:
     """Write a FORM (story, poem, lyrics) from PROMPT with a language model, and save it."""
+    if form == "stream-script":
+        from fabula.cli.stream import write_stream_script
+
+        return write_stream_script(persona_file, topic or prompt, minutes or 30, engine, model, build_params(options),
+                                   export_file, as_json)  # fmt: skip
+    for name, value in (("--persona", persona_file), ("--topic", topic), ("--minutes", minutes)):
+        if value is not None:
+            raise InvalidParam(name, str(value), "is for `fabula write stream-script`")
     from fabula.backends import get_backend
     from fabula.pipeline import write as run_pipeline
     from fabula.responsible.review import export_manifest, gate, review_and_save

@@ -146,6 +146,19 @@ jobs = Table(
 )
 
 
+stream_memory = Table(
+    "stream_memory",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("persona", String(60), nullable=False, index=True),
+    Column("viewer", String(64), nullable=True, index=True),  # NULL: a summary of a past stream
+    Column("kind", String(10), nullable=False),  # viewer | stream
+    Column("text", Text, nullable=False),
+    Column("facts", JSON, nullable=False),  # what the summary is made from (counts, topics)
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+
 def _m001_works_and_candidates(conn: Connection) -> None:
     works.create(conn, checkfirst=True)
     candidates.create(conn, checkfirst=True)
@@ -179,12 +192,17 @@ def _m005_jobs(conn: Connection) -> None:
     jobs.create(conn, checkfirst=True)
 
 
+def _m006_stream_memory(conn: Connection) -> None:
+    stream_memory.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("001_works_and_candidates", _m001_works_and_candidates),
     ("002_candidate_checks", _m002_candidate_checks),
     ("003_users_items_events", _m003_users_items_events),
     ("004_owners_keys_idempotency", _m004_owners_keys_idempotency),
     ("005_jobs", _m005_jobs),
+    ("006_stream_memory", _m006_stream_memory),
 ]
 
 

@@ -1,0 +1,1 @@
+"""The virtual streamer: persona cards, show scripts, live chat with memory, speech."""
