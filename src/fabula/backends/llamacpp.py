@@ -226,7 +226,14 @@ class LlamaCppBackend:
         return LlamaCppStepper(self, self.prompt_ids(request))
 
     def close(self) -> None:
+        """Free the model. llama.cpp's server is destroyed on a thread of its own: its destructor
+        joins its workers, and once in a long test run it never returned; waiting at most 10 s
+        keeps a stuck shutdown from stopping the process."""
+        holder = [self._server]
         self._server = None
+        closer = threading.Thread(target=holder.clear, name="fabula-llamacpp-close", daemon=True)
+        closer.start()
+        closer.join(timeout=10)
 
 
 class LlamaCppStepper:
