@@ -4,7 +4,7 @@
 # (PostgreSQL refuses root) in a fresh data directory, on 127.0.0.1:$PGPORT.
 set -euo pipefail
 PGPORT="${PGPORT:-54329}"
-DATA="${PGDATA_DIR:-/tmp/fabula-ci-pg}"
+DATA="${PGDATA_DIR:-${TMPDIR:-/tmp}/fabula-ci-pg}"
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
 if [ -z "$bin" ] || [ ! -x "$bin/initdb" ]; then
   apt-get update -qq >/dev/null
