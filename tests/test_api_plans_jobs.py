@@ -272,3 +272,34 @@ def test_checks_and_export_over_http(client: TestClient) -> None:
     assert md.status_code == 200 and "attachment" in md.headers["content-disposition"]
     assert reply.json()["choices"][0]["message"]["content"].strip() in md.text
     assert client.get(f"/api/works/{work_id}/export?format=docx").json()["error"]["param"] == "format"
+
+
+def test_profile_and_feedback_over_http_for_the_signed_in_user_only(client: TestClient, fabula_home: Path) -> None:
+    profiles = ProfileStore(Settings(home=fabula_home).db_url)
+    for user in ("ann", "bob"):
+        profiles.add_user(user, {"tone": "warm"})
+    profiles.add_items([{"id": "i1", "kind": "article", "title": "Sea", "text": "About the sea.", "tags": []}])
+    keys = {u: {"Authorization": f"Bearer {create_key(profiles.engine, u)}"} for u in ("ann", "bob")}
+    assert client.get("/api/profile", headers=keys["ann"]).json()["preferences"] == {"tone": "warm"}
+    changed = client.put("/api/profile", json={"tone": "wry", "genres": ["mystery"]}, headers=keys["ann"])
+    assert changed.status_code == 200 and changed.json()["preferences"]["genres"] == ["mystery"]
+    assert client.put("/api/profile", json={"mood": "x"}, headers=keys["ann"]).status_code == 400
+    assert client.get("/api/profile", headers=keys["bob"]).json()["preferences"] == {"tone": "warm"}
+
+    reply = client.post(
+        "/v1/chat/completions", json={"model": "fabula-story", "messages": [{"role": "user", "content": "a fox"}]},
+        headers=keys["ann"],
+    )  # fmt: skip
+    work_id = reply.json()["choices"][0]["fabula"]["work_id"]
+    assert client.post("/api/feedback", json={"kind": "like", "item": "i1"}, headers=keys["ann"]).status_code == 201
+    mine = client.post("/api/feedback", json={"kind": "edit", "item": work_id, "text": "My fox."}, headers=keys["ann"])
+    assert mine.status_code == 201 and mine.json()["item"] == work_id
+    theirs = client.post("/api/feedback", json={"kind": "accept", "item": work_id}, headers=keys["bob"])
+    assert theirs.status_code == 404  # someone else's work
+    assert (
+        client.post("/api/feedback", json={"kind": "rate", "item": "i1", "value": 9}, headers=keys["ann"]).json()[
+            "error"
+        ]["param"]
+        == "value"
+    )
+    assert client.get("/api/profile", headers=keys["ann"]).json()["events"] == 2

@@ -107,9 +107,7 @@ async def recommendations(request: Request, k: int = 10, kind: str | None = None
     from fabula.personalize.recommend import recommend
 
     state = request.app.state.fabula
-    owner = await state.owner(request)
-    if owner is None:
-        raise InvalidParam("user", None, "recommendations are per user: create one (`fabula user add`) and sign in")
+    owner = _signed_in(await state.owner(request), "recommendations")
     store = ProfileStore(state.db)
     home = state.settings.ensure_home()
     return await asyncio.get_running_loop().run_in_executor(None, lambda: recommend(store, owner, home, k=k, kind=kind))
@@ -181,3 +179,82 @@ def _verse_report(text: str, form: object) -> dict[str, Any]:
     from fabula.verse.check import check_poem
 
     return check_poem(text, verse_form(str(form)))
+
+
+def _signed_in(owner: str | None, what: str) -> str:
+    if owner is None:
+        raise InvalidParam("user", None, f"{what} are per user: create one (`fabula user add`) and sign in")
+    return owner
+
+
+@router.get("/profile")
+async def get_profile(request: Request) -> dict[str, Any]:
+    """The signed-in user's preferences and the size of their history."""
+    from fabula.personalize.profiles import ProfileStore
+
+    state = request.app.state.fabula
+    owner = _signed_in(await state.owner(request), "profiles")
+    profiles = ProfileStore(state.db)
+    return profiles.user(owner) | {"events": len(profiles.history(owner))}
+
+
+@router.put(
+    "/profile",
+    openapi_extra=openapi_body(
+        object_schema(
+            [],
+            genres={"type": "array", "items": {"type": "string"}},
+            tone={"type": "string"},
+            length={"type": "string"},
+            language={"type": "string"},
+        )
+    ),
+)
+async def set_profile(request: Request) -> dict[str, Any]:
+    """Change preferences (genres, tone, length, language); each is checked by name."""
+    from fabula.api.requests import parse_json
+    from fabula.personalize.profiles import ProfileStore
+
+    state = request.app.state.fabula
+    owner = _signed_in(await state.owner(request), "profiles")
+    return {"preferences": ProfileStore(state.db).set_preferences(owner, parse_json(await request.body()))}
+
+
+@router.post(
+    "/feedback",
+    status_code=201,
+    openapi_extra=openapi_body(
+        object_schema(
+            ["kind", "item"],
+            kind={"type": "string", "enum": ["view", "rate", "like", "accept", "reject", "edit"]},
+            item={"type": "string", "description": "a catalogue item or one of your works"},
+            value={"type": "number"},
+            text={"type": "string", "description": "for an edit: your own version, which becomes part of your voice"},
+        )
+    ),
+)
+async def feedback(request: Request) -> dict[str, Any]:
+    """Record what the user did with an item or one of their works: it steers recommendations
+    and, for edits and accepted works, the voice of what is written for them next."""
+    from fabula.api.requests import check_text, parse_json
+    from fabula.personalize.profiles import ProfileStore
+
+    state = request.app.state.fabula
+    owner = _signed_in(await state.owner(request), "feedback events")
+    data = parse_json(await request.body())
+    item = check_text("item", data.get("item"))
+    if data.get("kind") in ("accept", "reject", "edit"):
+        item = state.works().resolve_id(item, owner)  # only one's own works: 404 for anyone else's
+    value = data.get("value")
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        raise InvalidParam("value", value, "a number (a rating from 1 to 5)")
+    text = data.get("text")
+    if text is not None:
+        text = check_text("text", text)
+    event = ProfileStore(state.db).record(owner, str(data.get("kind")), item, value, text)
+    return {
+        "user": event.user_id,
+        "kind": event.kind,
+        "item": event.item_id,
+        "created_at": event.created_at.isoformat(),
+    }
