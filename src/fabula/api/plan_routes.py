@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -118,6 +119,12 @@ def _job(request: Request, owner: str | None, kind: str, plan: Any, action: Any)
     return JSONResponse({"plan_id": plan.id, "job": job}, status_code=202)
 
 
+def _write_pending(writer: Any, plan: Any) -> list[str]:
+    """Write every step still missing; nothing is redone (the job's `redone` list stays empty)."""
+    writer.run(plan)
+    return []
+
+
 async def _load(request: Request, plan_id: str, changing: bool = False) -> tuple[Any, str | None, Any, Any]:
     """(state, owner, the owner's plan store, the plan); 404 for another user's plan, 409 when
     `changing` a plan that a job is writing."""
@@ -163,7 +170,7 @@ async def create_plan(request: Request) -> JSONResponse:
     plan = new_plan(kind, logline, template, cast, params.seed)
     plan.params = params.to_dict()
     _plans(state, owner).save(plan)
-    return _job(request, owner, "plan", plan, lambda writer: writer.run(plan) and [])
+    return _job(request, owner, "plan", plan, partial(_write_pending, plan=plan))
 
 
 @router.get("/{plan_id}")
@@ -223,7 +230,7 @@ async def regenerate_level(request: Request, plan_id: str) -> JSONResponse:
 @router.post("/{plan_id}/resume", status_code=202)
 async def resume_plan(request: Request, plan_id: str) -> JSONResponse:
     state, owner, _, plan = await _load(request, plan_id)
-    return _job(request, owner, "plan-resume", plan, lambda writer: writer.run(plan) and [])
+    return _job(request, owner, "plan-resume", plan, partial(_write_pending, plan=plan))
 
 
 @router.post("/{plan_id}/undo")
