@@ -7,7 +7,6 @@ written to the user's own folder and can then be chosen like any other of our GP
 
 from __future__ import annotations
 
-import hashlib
 import re
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from fastapi.responses import JSONResponse
 
 from fabula.api.requests import object_schema, openapi_body, parse_json
 from fabula.errors import ConfigError, InvalidParam
+from fabula.store.works import user_folder
 
 router = APIRouter(prefix="/api")
 
@@ -51,13 +51,6 @@ async def cancel_job(request: Request, job_id: str) -> dict[str, Any]:
     state = request.app.state.fabula
     owner = await state.owner(request)
     return state.jobs.cancel(owner, job_id)  # type: ignore[no-any-return]
-
-
-def user_folder(home: Path, owner: str | None) -> Path:
-    """The user's own folder (named by a hash: no user id can reach outside it)."""
-    if owner is None:
-        return home
-    return home / "users" / hashlib.sha256(owner.encode("utf-8")).hexdigest()[:24]
 
 
 @router.post("/train", status_code=202, openapi_extra=openapi_body(TRAIN_SCHEMA))

@@ -16,6 +16,7 @@ import contextlib
 import json
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
@@ -64,9 +65,7 @@ async def live_chat(socket: WebSocket, persona: str = "", key: str = "") -> None
         while not done.is_set():
             batch, skipped = chat.next_batch()
             for outcome in skipped:
-                await socket.send_json(
-                    {"type": "verdict", "id": outcome.message.id, "verdict": "skipped", "reason": outcome.reason}
-                )
+                await socket.send_json(_verdict(outcome))
             if not batch:
                 await asyncio.sleep(0.05)
                 continue
@@ -100,15 +99,10 @@ async def live_chat(socket: WebSocket, persona: str = "", key: str = "") -> None
                 continue
             counter += 1
             outcome = await loop.run_in_executor(None, chat.intake, message)
-            await socket.send_json(
-                {"type": "queued", "id": message.id}
-                if outcome is None or outcome.message is not message
-                else {"type": "verdict", "id": message.id, "verdict": outcome.verdict, "reason": outcome.reason}
-            )
-            if outcome is not None and outcome.message is not message:  # it pushed a lower-ranked one out
-                await socket.send_json(
-                    {"type": "verdict", "id": outcome.message.id, "verdict": outcome.verdict, "reason": outcome.reason}
-                )
+            if outcome is None or outcome.message is not message:
+                await socket.send_json({"type": "queued", "id": message.id})
+            if outcome is not None:  # refused, or a lower-ranked message it pushed out of the queue
+                await socket.send_json(_verdict(outcome))
     except WebSocketDisconnect:
         pass
     finally:
@@ -116,3 +110,7 @@ async def live_chat(socket: WebSocket, persona: str = "", key: str = "") -> None
         answering.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await answering
+
+
+def _verdict(outcome: Any) -> dict[str, Any]:
+    return {"type": "verdict", "id": outcome.message.id, "verdict": outcome.verdict, "reason": outcome.reason}

@@ -148,7 +148,7 @@ class OpenAIBackend:
             try:
                 return self._stream(body, seed, index, on_text, streamed)
             except BackendError as exc:
-                if "logprobs" in str(exc) and body.pop("logprobs", None) is not None and not streamed:
+                if not streamed and "logprobs" in str(exc) and body.pop("logprobs", None) is not None:
                     self.logprobs = False  # a server without logprobs: ask without them from now on
                     return self._stream(body, seed, index, on_text, streamed)
                 if not exc.retryable or streamed or attempt == self.retries:

@@ -111,6 +111,8 @@ def run_batch(
     done = finished_ids(job.output, keep_errors=not retry_errors)
     pending: deque[BatchItem] = deque(item for item in job.items if item.id not in done)
     summary = Summary(total=len(job.items), skipped=len(job.items) - len(pending))
+    if on_progress:
+        on_progress(summary)  # before any work: what is left to do
     pool = [EndpointState(e, e.concurrency) for e in job.endpoints] or [EndpointState(None, executor.workers)]
     attempts: dict[str, int] = {}
     inflight: dict[Any, tuple[BatchItem, EndpointState]] = {}

@@ -32,19 +32,18 @@ def run(
     stopped (or crashed) is finished by running it again."""
     from fabula.batch.executors import make_executor
     from fabula.batch.job import load_job
-    from fabula.batch.runner import finished_ids, run_batch
+    from fabula.batch.runner import run_batch
 
     job = load_job(job_file)
     if address and executor != "ray":
         raise click.UsageError("--address is for --executor ray")
     workers = workers or (sum(e.concurrency for e in job.endpoints) or 1)
-    pending = len(job.items) - len(finished_ids(job.output, keep_errors=not retry_errors))
     runner = make_executor(executor, workers, address)
     try:
         if as_json:
             summary = run_batch(job, runner, retry_errors)
         else:
-            summary = _with_progress(job, runner, retry_errors, pending)
+            summary = _with_progress(job, runner, retry_errors)
     finally:
         runner.shutdown()
     result = summary.to_dict(job.output)
@@ -61,7 +60,7 @@ def run(
         raise SystemExit(3)
 
 
-def _with_progress(job: Any, runner: Any, retry_errors: bool, pending: int) -> Any:
+def _with_progress(job: Any, runner: Any, retry_errors: bool) -> Any:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -75,11 +74,13 @@ def _with_progress(job: Any, runner: Any, retry_errors: bool, pending: int) -> A
         TimeRemainingColumn(),
         console=Console(stderr=True),
     )
-    task = progress.add_task("batch", total=pending, errors=0)
+    task = progress.add_task("batch", total=None, errors=0)
     with progress:
         return run_batch(
             job,
             runner,
             retry_errors,
-            on_progress=lambda s: progress.update(task, completed=s.ok + s.error, errors=s.error),
+            on_progress=lambda s: progress.update(
+                task, total=s.total - s.skipped, completed=s.ok + s.error, errors=s.error
+            ),
         )

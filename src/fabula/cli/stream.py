@@ -154,13 +154,12 @@ def simulate(
     if not as_json:
         click.echo(f"{character.name} is live: {len(messages)} messages at {rate:g}/s", err=True)
 
+    shown: set[int | None] = set()  # batches whose reply was printed (a batch shares one reply)
+
     def record(outcome: Outcome) -> None:
         outcomes[outcome.message.id] = outcome
-        if (
-            not as_json
-            and outcome.verdict == "answered"
-            and outcome.message.id == min(o.message.id for o in outcomes.values() if o.batch == outcome.batch)
-        ):
+        if not as_json and outcome.verdict == "answered" and outcome.batch not in shown:
+            shown.add(outcome.batch)
             click.echo(f"[{outcome.message.user}] {outcome.message.text}\n  → {outcome.reply}", err=True)
 
     replay(chat, messages, rate, record)

@@ -7,13 +7,12 @@ time-ordered ids as works, and a unique prefix is enough to name one.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 from fabula.errors import NotFound
 from fabula.plan.model import Plan
-from fabula.store.works import write_atomic
+from fabula.store.works import user_folder, write_atomic
 
 
 class PlanStore:
@@ -21,10 +20,7 @@ class PlanStore:
     id can reach outside it; without one (the CLI, local mode) plans live in home/plans."""
 
     def __init__(self, home: Path, owner: str | None = None) -> None:
-        if owner is None:
-            self.root = home / "plans"
-        else:
-            self.root = home / "users" / hashlib.sha256(owner.encode("utf-8")).hexdigest()[:24] / "plans"
+        self.root = user_folder(home, owner) / "plans"
 
     def path(self, plan_id: str) -> Path:
         return self.root / f"{plan_id}.json"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import threading
@@ -194,6 +195,14 @@ def provenance_line(prov: dict[str, Any]) -> str:
         f"fabula {prov.get('fabula_version')}",
     ]
     return " · ".join(parts)
+
+
+def user_folder(home: Path, owner: str | None) -> Path:
+    """A signed-in user's own folder under `home` (plans, trained models, uploaded corpora), named
+    by a hash of the user id so that no id can reach outside it; `home` itself without a user."""
+    if owner is None:
+        return home
+    return home / "users" / hashlib.sha256(owner.encode("utf-8")).hexdigest()[:24]
 
 
 def write_atomic(path: Path, content: str) -> None:

@@ -47,6 +47,7 @@ class ChatMessage:
     donation: float = 0.0
     arrived: float = 0.0  # monotonic seconds
     priority: float = 0.0
+    regular: bool = False  # looked up once, at intake
 
 
 @dataclass
@@ -129,6 +130,7 @@ class LiveChat:
         verdict = self.policy.check(f"{message.user}: {message.text}", "prompt")
         if verdict["blocked"]:
             return Outcome(message, "blocked", reason=", ".join(verdict["categories"]))
+        message.regular = self.memory is not None and self.memory.is_regular(message.user)
         with self._lock:
             self._prune(now)
             key = dedupe_key(message.text)
@@ -170,7 +172,7 @@ class LiveChat:
             score += 20
         if QUESTION.search(message.text):
             score += 10
-        if self.memory is not None and self.memory.is_regular(message.user):
+        if message.regular:
             score += 5
         return score
 
@@ -194,9 +196,7 @@ class LiveChat:
     def answer(self, batch: list[ChatMessage]) -> list[Outcome]:
         """One reply to the whole batch, checked before it is spoken."""
         self.batches += 1
-        incoming = [
-            Incoming(m.user, m.text, m.donation, bool(self.memory and self.memory.is_regular(m.user))) for m in batch
-        ]
+        incoming = [Incoming(m.user, m.text, m.donation, m.regular) for m in batch]
         memories = self.memory.recall([m.user for m in batch], " ".join(m.text for m in batch)) if self.memory else []
         messages = assemble(self.persona, incoming, memories)
         self.prompts.append([{"role": m.role, "content": m.content} for m in messages])

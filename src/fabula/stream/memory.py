@@ -37,6 +37,7 @@ class StreamMemory:
     def __init__(self, engine: Engine | str, persona: str) -> None:
         self.engine = open_engine(engine) if isinstance(engine, str) else engine
         self.persona = persona
+        self._vectors: dict[int, Any] = {}  # past streams' embeddings by row id: encoded once
 
     def viewer(self, viewer: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
@@ -118,22 +119,29 @@ class StreamMemory:
                 out.append(row["text"])
         past = self.streams()
         if past and about.strip():
-            out += [p["text"] for p in _nearest(about, past, k)]
+            out += [p["text"] for p in self._nearest(about, past, k)]
         return out
+
+    def _nearest(self, about: str, rows: list[dict[str, Any]], k: int) -> list[dict[str, Any]]:
+        """The `k` rows nearest `about` (MiniLM cosine; shared topic words without the model)."""
+        from fabula.embeddings import embedder
+
+        model = embedder()
+        if model is not None:
+            todo = [r for r in rows if r["id"] not in self._vectors]
+            if todo:
+                vectors = model.encode([r["text"] for r in todo], normalize_embeddings=True, show_progress_bar=False)
+                self._vectors.update({r["id"]: v for r, v in zip(todo, vectors, strict=True)})
+            query = model.encode([about], normalize_embeddings=True, show_progress_bar=False)[0]
+            scores = [float(query @ self._vectors[r["id"]]) for r in rows]
+        else:
+            words = set(topic_words(about))
+            scores = [len(words & set(topic_words(r["text"]))) / (len(words) or 1) for r in rows]
+        ranked = sorted(zip(scores, range(len(rows)), strict=True), reverse=True)
+        return [rows[i] for score, i in ranked[:k] if score > 0.2]
 
 
 def _viewer_summary(viewer: str, facts: dict[str, Any]) -> str:
     topics = ", ".join(list(facts.get("topics", {}))[:5]) or "nothing in particular yet"
     gave = f"; has donated {facts['donated']:g}" if facts.get("donated") else ""
     return f"{viewer}: viewer since {facts['since']}, {facts['messages']} messages; talks about {topics}{gave}."
-
-
-def _nearest(about: str, rows: list[dict[str, Any]], k: int) -> list[dict[str, Any]]:
-    from fabula.plan.bible import similarities
-
-    scores = similarities(about, [r["text"] for r in rows])
-    if scores is None:  # no embedding model: shared topic words
-        words = set(topic_words(about))
-        scores = [len(words & set(topic_words(r["text"]))) / (len(words) or 1) for r in rows]
-    ranked = sorted(zip(scores, range(len(rows)), strict=True), reverse=True)
-    return [rows[i] for score, i in ranked[:k] if score > 0.2]
