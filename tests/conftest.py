@@ -4,11 +4,33 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from fabula.backends import close_all
 from fabula.settings import Settings, get_settings
 from fabula.store.db import dispose_engines
+
+# TestClient requests go to a loopback name: the server refuses Host headers it does not answer to
+LOCAL = "http://127.0.0.1"
+
+
+def app_engine(client: Any) -> Any:
+    """The engine a test server (a TestClient's app) answers with: scripts are set on it."""
+    return client.app.state.fabula.backend_now()
+
+
+def scripted(scripts: list[str], model: str = "", settings: Settings | None = None) -> Any:
+    """The fake engine that the CLI (and anything else in this process that asks the registry for
+    `fake`/`model` under the environment's settings) will be handed, serving `scripts` in turn.
+    It is a fresh instance with its own scripts and request history; the fixture below forgets it
+    after the test."""
+    from fabula.backends import get_backend
+
+    backend = get_backend("fake", model, settings or get_settings())
+    backend.scripts = list(scripts)  # type: ignore[attr-defined]
+    return backend
 
 
 @pytest.fixture(autouse=True)
@@ -20,6 +42,7 @@ def fabula_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pat
     yield home
     get_settings.cache_clear()
     dispose_engines()
+    close_all("fake")  # scripted fakes belong to the test that made them
 
 
 @pytest.fixture

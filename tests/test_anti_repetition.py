@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from fabula.decoding import build_processors
 from fabula.decoding.anti_repetition import DRY, XTC, Epsilon, NoRepeatNGram
+from fabula.decoding.processors import build_processors
 from fabula.errors import InvalidParam
 from fabula.sampling import SamplingParams, unsupported
 from fabula.types import Message, Request
@@ -99,7 +99,7 @@ def test_engines_refuse_controls_they_lack() -> None:
     assert unsupported(SamplingParams(epsilon=0.1, dry_multiplier=1.0), {"dry_multiplier"}) == ["epsilon"]
     body = sampling_fields(req(dry_multiplier=0.8, xtc_probability=0.3), seed=1)
     assert body["dry_multiplier"] == 0.8 and body["xtc_probability"] == 0.3
-    with pytest.raises(InvalidParam, match="epsilon=0.05 .*llamacpp engine has no such sampler"):
+    with pytest.raises(InvalidParam, match="epsilon=0.05 .*the llamacpp engine does not apply it"):
         sampling_fields(req(epsilon=0.05), seed=1)
     with pytest.raises(InvalidParam, match="no_repeat_ngram=3"):
         sampling_fields(req(no_repeat_ngram=3), seed=1)

@@ -98,14 +98,16 @@ def test_black_box_engine_poems_are_repaired_line_by_line(settings: Settings) ->
     """The fake engine is a black box (no stepper): a failing line is asked for again and replaced."""
     from fabula.backends.fake import FakeBackend
 
-    FakeBackend.scripts = [
-        "An old silent pond\nA frog jumps in\nSplash! Silence again",  # line 2 has 4 syllables, needs 7
-        "A frog jumps into the pond",  # the repair request's answer
-    ]
-    try:
-        work = write(FakeBackend("scripted", settings), "poem", "a pond", {"form": "haiku"}, SamplingParams(seed=1))
-    finally:
-        FakeBackend.scripts = []
+    fake = FakeBackend(
+        "scripted",
+        settings,
+        scripts=[
+            "An old silent pond\nA frog jumps in\nSplash! Silence again",  # line 2 has 4 syllables, needs 7
+            "A frog jumps into the pond",  # the repair request's answer
+        ],
+    )
+    work = write(fake, "poem", "a pond", {"form": "haiku"}, SamplingParams(seed=1))
+    assert len(fake.requests) == 2 and "line 2" in fake.requests[1].messages[-1].content.lower()
     assert work.provenance["constrained"] is False
     repair = work.provenance["repairs"][0]
     assert repair["repaired_lines"] == [2] and repair["still_failing"] == [] and repair["requests"] == 1
@@ -116,11 +118,8 @@ def test_black_box_engine_poems_are_repaired_line_by_line(settings: Settings) ->
 def test_repair_reports_what_still_fails_within_its_budget(settings: Settings) -> None:
     from fabula.backends.fake import FakeBackend
 
-    FakeBackend.scripts = ["An old pond\nA frog\nSplash", "still wrong"]
-    try:
-        work = write(FakeBackend("scripted", settings), "poem", "a pond", {"form": "haiku"}, SamplingParams(seed=1))
-    finally:
-        FakeBackend.scripts = []
+    fake = FakeBackend("scripted", settings, scripts=["An old pond\nA frog\nSplash", "still wrong"])
+    work = write(fake, "poem", "a pond", {"form": "haiku"}, SamplingParams(seed=1))
     repair = work.provenance["repairs"][0]
     assert repair["requests"] <= repair["budget"] and repair["still_failing"]
     assert not work.candidates[0].checks["ok"] and not work.provenance["post"]["passed"]
@@ -140,3 +139,56 @@ def test_openai_engine_poem_goes_through_repair(settings: Settings) -> None:
     assert 0 < repair["requests"] <= repair["budget"]
     assert isinstance(repair["still_failing"], list)
     assert work.candidates[0].checks is not None
+
+
+def test_a_streamed_poem_arrives_a_line_at_a_time_and_is_the_whole_text(tiny: HFBackend, tmp_path: Path) -> None:
+    verse = verse_form("quatrain", "ABAB")
+    constraint = VerseConstraint(verse, load_lexicon(tmp_path))
+    rendered = get_form("poem").render("rain", {"form": "quatrain"})
+    request = Request(rendered.messages, rendered.completion_prompt, SamplingParams(seed=3, max_tokens=400))
+    pieces: list[str] = []
+    done = constrained_sample(tiny.stepper(request), constraint, request.params, 3, pieces.append, max_tokens=400)
+    assert len(pieces) >= 3, pieces  # lines come as they are kept, not all at the end
+    assert "".join(pieces) == done.text
+    assert all(piece.endswith("\n") for piece in pieces[:-1]), pieces
+    assert check_poem(done.text, verse)["ok"]
+
+
+def test_a_cancelled_poem_stops_within_a_token(tiny: HFBackend, tmp_path: Path) -> None:
+    import threading
+
+    from fabula.cancel import Cancelled, cancellable
+
+    constraint = VerseConstraint(verse_form("sonnet", None), load_lexicon(tmp_path))
+    rendered = get_form("poem").render("rain", {"form": "sonnet"})
+    request = Request(rendered.messages, rendered.completion_prompt, SamplingParams(seed=3, max_tokens=2000))
+    stop = threading.Event()
+    stepper = tiny.stepper(request)
+    pushed: list[int] = []
+    real_push = stepper.push
+
+    def push(token: int) -> None:
+        pushed.append(token)
+        if len(pushed) == 5:
+            stop.set()  # the client leaves after five tokens
+        real_push(token)
+
+    stepper.push = push  # type: ignore[method-assign]
+    with cancellable(stop), pytest.raises(Cancelled):
+        constrained_sample(stepper, constraint, request.params, 3, None, max_tokens=2000)
+    assert len(pushed) == 5
+
+
+def test_the_pipeline_reads_capabilities_not_methods(settings: Settings) -> None:
+    """An engine that says it cannot be stepped is treated as a black box, whatever it has."""
+    from dataclasses import replace
+
+    from fabula.backends.base import steppable
+    from fabula.backends.fake import FakeBackend
+
+    class Claims(FakeBackend):
+        capabilities = replace(FakeBackend.capabilities, steppable=True)  # but has no stepper
+
+    assert steppable(FakeBackend("x", settings)) is None and steppable(Claims("x", settings)) is None
+    work = write(Claims("scripted", settings), "poem", "a pond", {"form": "haiku"}, SamplingParams(seed=1))
+    assert work.provenance["constrained"] is False and work.provenance["repairs"]  # the form's repair hook ran

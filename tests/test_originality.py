@@ -10,12 +10,12 @@ import pytest
 from click.testing import CliRunner
 
 from fabula.backends import close_all
-from fabula.backends.fake import FakeBackend
 from fabula.cli.main import cli
 from fabula.errors import InvalidParam
 from fabula.responsible.originality import OriginalityPolicy, check_text, covered
 from fabula.responsible.reference import open_shards, register, tokenize
 from fabula.responsible.suffix_array import build_suffix_array, longest_matches
+from tests.conftest import scripted
 
 CORPUS = (
     "The harbour lay grey under a low sky, and the fishing boats rocked at their moorings while the gulls "
@@ -164,7 +164,7 @@ def test_every_saved_work_carries_its_report_and_a_setting_can_block_saving(
     corpus_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     close_all()
-    FakeBackend.scripts = [CORPUS]
+    scripted([CORPUS])
     try:
         saved = run("write", "story", "a harbour", "--engine", "fake", "--json")
         assert saved.exit_code == 0  # type: ignore[attr-defined]
@@ -183,12 +183,12 @@ def test_every_saved_work_carries_its_report_and_a_setting_can_block_saving(
 
         monkeypatch.setenv("FABULA_ORIGINALITY_BLOCK", "save")
         get_settings.cache_clear()
+        scripted([CORPUS])  # the engine under the new settings
         blocked = run("write", "story", "a harbour", "--engine", "fake", "--json")
         assert blocked.exit_code == 3 and "not saved" in blocked.stderr  # type: ignore[attr-defined]
         listed = json.loads(run("works", "list", "--json").stdout)  # type: ignore[attr-defined]
         assert len(listed) == 1  # only the first, unblocked save
     finally:
-        FakeBackend.scripts = []
         close_all()
 
 

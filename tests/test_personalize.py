@@ -182,11 +182,11 @@ def test_an_edit_changes_the_next_generation_on_the_embedded_model(tmp_path: Pat
 
 def test_a_digest_picks_by_interest_checks_each_summary_and_moves_on(store: ProfileStore) -> None:
     from fabula.backends import close_all
-    from fabula.backends.fake import FakeBackend
+    from tests.conftest import scripted
 
     close_all()
     store.add_user("chef", {"genres": "cooking, baking", "tone": "lively"})
-    FakeBackend.scripts = ["A guide to crusty bread and starters, baked slowly.", "Egg pasta rolled by Marco in 1999."]
+    scripted(["A guide to crusty bread and starters, baked slowly.", "Egg pasta rolled by Marco in 1999."])
     try:
         result = CliRunner().invoke(cli, ["digest", "--user", "chef", "-k", "2", "--engine", "fake", "--json"])
         assert result.exit_code == 0, result.output
@@ -201,5 +201,4 @@ def test_a_digest_picks_by_interest_checks_each_summary_and_moves_on(store: Prof
         )
         assert not {d["article"] for d in again["provenance"]["digest"]} & {"bread", "pasta"}
     finally:
-        FakeBackend.scripts = []
         close_all()

@@ -87,9 +87,7 @@ SCRIPT = [
 
 @pytest.fixture
 def fake(settings: Settings) -> FakeBackend:
-    FakeBackend.scripts = list(SCRIPT)
-    yield FakeBackend("scripted", settings)
-    FakeBackend.scripts = []
+    return FakeBackend("scripted", settings, scripts=SCRIPT)
 
 
 def _plan(**kw: object) -> Plan:
@@ -148,21 +146,19 @@ def test_the_writer_descends_the_levels_and_saves_after_every_step(fake: FakeBac
 
 
 def test_a_bad_answer_is_retried_with_the_next_seed_then_fails_clearly(settings: Settings) -> None:
-    FakeBackend.scripts = [json.dumps({"title": "Ok"}), "{not json", json.dumps(CAST)]
-    try:
-        plan = _plan()
-        writer = PlanWriter(FakeBackend("scripted", settings), lambda p: None)
-        writer.write_step(plan, "title")
-        writer.write_step(plan, "characters")
-        entry = plan.log[-1]
-        assert entry["attempts"] == 2 and "attempt 1" in entry["failures"][0]
-        assert entry["seed"] != plan.log[0]["seed"]
-        FakeBackend.scripts = ["{broken"]
-        with pytest.raises(PlanParseError, match="no usable answer in 3 attempts.*fabula plan resume"):
-            writer.write_step(plan, "beats")
-        assert plan.characters is not None and plan.beats is None  # earlier steps kept
-    finally:
-        FakeBackend.scripts = []
+    backend = FakeBackend("scripted", settings, scripts=[json.dumps({"title": "Ok"}), "{not json", json.dumps(CAST)])
+    plan = _plan()
+    writer = PlanWriter(backend, lambda p: None)
+    writer.write_step(plan, "title")
+    writer.write_step(plan, "characters")
+    entry = plan.log[-1]
+    assert entry["attempts"] == 2 and "attempt 1" in entry["failures"][0]
+    assert entry["seed"] != plan.log[0]["seed"]
+    backend.scripts = ["{broken"]
+    with pytest.raises(PlanParseError, match="no usable answer in 3 attempts.*fabula plan resume"):
+        writer.write_step(plan, "beats")
+    assert plan.characters is not None and plan.beats is None  # earlier steps kept
+    assert len(backend.requests) == 6  # title, characters twice, beats three times: each request recorded
 
 
 def test_an_interrupted_job_resumes_where_it_stopped(fake: FakeBackend, settings: Settings) -> None:
@@ -178,8 +174,7 @@ def test_an_interrupted_job_resumes_where_it_stopped(fake: FakeBackend, settings
         PlanWriter(fake, save_then_crash).run(plan)
     again = store.load(plan.id[:10])
     assert again.pending() == ["dialogue[1]", "dialogue[2]", "dialogue[3]"] and len(again.units) == 1
-    FakeBackend.scripts = [_dialogue(k) for k in range(1, 4)]
-    PlanWriter(FakeBackend("scripted", settings), store.save).run(again)
+    PlanWriter(FakeBackend("scripted", settings, scripts=[_dialogue(k) for k in range(1, 4)]), store.save).run(again)
     assert again.complete and len(again.log) == 9 and again.units[0].action.endswith("beat 0.")
 
 
@@ -187,7 +182,7 @@ def test_regenerating_one_scene_redoes_its_dialogue_and_undo_restores(fake: Fake
     store = PlanStore(settings.home)
     plan = _written(fake, store)
     before = plan.snapshot()
-    FakeBackend.scripts = [
+    fake.scripts = [
         json.dumps(_scene("Ten", "Boathouse")),
         json.dumps({"places": [{"place": "Boathouse", "description": "Ropes and a leaking hull."}]}),
         _dialogue(9),
@@ -289,12 +284,8 @@ def test_a_story_plan_writes_chapters_to_markdown_and_epub(settings: Settings, t
         f"and wrote each name in the log. Tomas waited below with a lantern of his own. Night {k} was long."
         for k in range(4)
     ]
-    FakeBackend.scripts = SCRIPT[:5] + prose
-    try:
-        plan = new_plan("story", "A keeper and a smuggler.", template="kishotenketsu", cast=2, seed=1)
-        PlanWriter(FakeBackend("scripted", settings), lambda p: None).run(plan)
-    finally:
-        FakeBackend.scripts = []
+    plan = new_plan("story", "A keeper and a smuggler.", template="kishotenketsu", cast=2, seed=1)
+    PlanWriter(FakeBackend("scripted", settings, scripts=SCRIPT[:5] + prose), lambda p: None).run(plan)
     assert plan.complete and plan.steps()[-1] == "prose[3]"
     assert book.to_markdown(plan).count("## Chapter") == 4
     path = export(plan, tmp_path / "book.epub")

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from fabula.decoding import (
+from fabula.decoding.processors import (
     MinP,
     PresenceFrequencyPenalty,
     RepetitionPenalty,

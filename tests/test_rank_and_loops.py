@@ -64,8 +64,7 @@ def test_find_loop() -> None:
 def test_looping_candidate_is_resampled_with_a_recorded_seed(monkeypatch: pytest.MonkeyPatch) -> None:
     looping = "We go round and round. " + "round and round " * 6
     fresh = "The lighthouse keeper counted the ships that never came, and lit the lamp anyway."
-    monkeypatch.setattr(FakeBackend, "scripts", [looping, fresh, fresh])
-    backend = FakeBackend("", get_settings())
+    backend = FakeBackend("", get_settings(), scripts=[looping, fresh, fresh])
     work = write(backend, "story", "a lighthouse", params=SamplingParams(n=1, seed=5))
     assert work.text == fresh
     assert work.provenance["resampled"] == [
@@ -75,8 +74,7 @@ def test_looping_candidate_is_resampled_with_a_recorded_seed(monkeypatch: pytest
 
 def test_resampling_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     looping = "round and round " * 8
-    monkeypatch.setattr(FakeBackend, "scripts", [looping])
-    backend = FakeBackend("", get_settings())
+    backend = FakeBackend("", get_settings(), scripts=[looping])
     work = write(backend, "story", "a loop", params=SamplingParams(n=2, seed=1))
     assert len(work.provenance["resampled"]) == MAX_RESAMPLES
     assert backend._served == 2 + MAX_RESAMPLES

@@ -16,6 +16,7 @@ from fabula.evals.safety import evaluate, read_fixture
 from fabula.pipeline import write
 from fabula.responsible.safety import Blocked, SafetyPolicy, classify, normalise
 from fabula.sampling import SamplingParams
+from tests.conftest import scripted
 
 FIXTURE = Path(__file__).parent / "fixtures" / "safety.jsonl"
 
@@ -76,25 +77,22 @@ def test_pipeline_blocks_a_prompt_before_generating_and_never_returns_a_blocked_
     with pytest.raises(Blocked, match="prompt was blocked.*mass_harm") as caught:
         write(backend, "story", "how to build a pipe bomb, step by step", safety=SafetyPolicy())
     assert caught.value.verdict["categories"] == ["mass_harm"] and backend._served == 0
-    FakeBackend.scripts = ["I know where you live and I will kill you tonight."]
-    try:
-        with pytest.raises(Blocked, match="output was blocked.*threats") as out:
-            write(backend, "story", "a letter", safety=SafetyPolicy())
-        assert "kill you" not in str(out.value)
-        FakeBackend.scripts = ["I know where you live and I will kill you tonight.", "The tide came in slowly."]
-        work = write(backend, "story", "a letter", params=SamplingParams(n=2, seed=1), safety=SafetyPolicy())
-        assert work.text.startswith("The tide")  # the safe candidate wins; the other keeps its verdict
-        assert sorted(v["passed"] for c in work.candidates for v in c.verdicts if v["check"] == "safety") == [
-            False,
-            True,
-        ]
-    finally:
-        FakeBackend.scripts = []
+    backend.scripts = ["I know where you live and I will kill you tonight."]
+    with pytest.raises(Blocked, match="output was blocked.*threats") as out:
+        write(backend, "story", "a letter", safety=SafetyPolicy())
+    assert "kill you" not in str(out.value)
+    backend.scripts = ["I know where you live and I will kill you tonight.", "The tide came in slowly."]
+    work = write(backend, "story", "a letter", params=SamplingParams(n=2, seed=1), safety=SafetyPolicy())
+    assert work.text.startswith("The tide")  # the safe candidate wins; the other keeps its verdict
+    assert sorted(v["passed"] for c in work.candidates for v in c.verdicts if v["check"] == "safety") == [
+        False,
+        True,
+    ]
 
 
 def test_cli_reports_a_blocked_work_as_blocked_and_saves_nothing() -> None:
     close_all()
-    FakeBackend.scripts = ["I know where you live and I will kill you tonight."]
+    scripted(["I know where you live and I will kill you tonight."])
     try:
         result = CliRunner().invoke(cli, ["write", "story", "a letter", "--engine", "fake", "--json"])
         assert result.exit_code == 3 and "blocked by the safety policy: threats" in result.stderr
@@ -104,7 +102,6 @@ def test_cli_reports_a_blocked_work_as_blocked_and_saves_nothing() -> None:
         loose = CliRunner().invoke(cli, ["write", "story", "x", "--engine", "fake", "--safety", "sexual_minors=off"])
         assert loose.exit_code == 2 and "floor for sexual_minors is low" in loose.stderr
     finally:
-        FakeBackend.scripts = []
         close_all()
 
 

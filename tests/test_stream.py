@@ -28,6 +28,7 @@ from fabula.stream.memory import StreamMemory
 from fabula.stream.persona import from_card_v2, load_persona, persona_from_dict, read_png_card, to_card_v2
 from fabula.stream.prompting import Incoming, assemble, leaks, neutralize, untrusted_spans
 from fabula.stream.script import plan_segments, teleprompter, write_script
+from tests.conftest import LOCAL
 
 LUNA = {
     "name": "Luna",
@@ -324,8 +325,8 @@ def test_live_chat_over_a_websocket(fabula_home: Path) -> None:
     from fabula.stream.persona import save_persona
 
     save_persona(persona_from_dict(LUNA), fabula_home / "personas" / "luna.yaml")
-    with TestClient(create_app(Settings(home=fabula_home, engine="fake", model="echo"))) as client:
-        with client.websocket_connect("/api/stream/ws?persona=luna") as socket:
+    with TestClient(create_app(Settings(home=fabula_home, engine="fake", model="echo")), base_url=LOCAL) as client:
+        with client.websocket_connect("ws://127.0.0.1/api/stream/ws?persona=luna") as socket:
             socket.send_text("not json")
             assert socket.receive_json()["type"] == "error"
             socket.send_json({"user": "troll", "text": "I will kill you"})
@@ -334,7 +335,7 @@ def test_live_chat_over_a_websocket(fabula_home: Path) -> None:
             assert socket.receive_json() == {"type": "queued", "id": 1}
             reply = socket.receive_json()
             assert reply["type"] == "reply" and reply["ids"] == [1] and reply["text"]
-        with client.websocket_connect("/api/stream/ws?persona=nobody") as socket:
+        with client.websocket_connect("ws://127.0.0.1/api/stream/ws?persona=nobody") as socket:
             assert "no persona" in socket.receive_json()["message"]
 
 
@@ -352,16 +353,13 @@ def test_a_show_is_planned_by_rule() -> None:
 
 def test_a_script_fills_its_time_at_the_speaking_rate(settings: Settings) -> None:
     luna = persona_from_dict(LUNA)
-    FakeBackend.scripts = [json.dumps({"topics": ["Comets"]})] + [
+    lines = [json.dumps({"topics": ["Comets"]})] + [
         f"Line {i} about the stars tonight, friends, and the comet. Look up at sky {i} with me! (waves) Hi chat {i}."
         for i in range(60)
     ]
-    try:
-        script = write_script(
-            FakeBackend("scripted", settings), luna, "comets", 3, SamplingParams(seed=1, max_tokens=160)
-        )
-    finally:
-        FakeBackend.scripts = []
+    script = write_script(
+        FakeBackend("scripted", settings, scripts=lines), luna, "comets", 3, SamplingParams(seed=1, max_tokens=160)
+    )
     assert [s["title"] for s in script["segments"]] == ["Opening", "Comets", "Closing"]
     assert 2.8 <= script["spoken_minutes"] <= 3.5
     starts = [line["start_s"] for s in script["segments"] for line in s["lines"]]

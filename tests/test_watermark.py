@@ -78,7 +78,7 @@ def test_detect_command_reads_the_text_with_the_models_tokenizer(
 def test_watermark_is_refused_where_it_cannot_apply(tiny: HFBackend, settings: Settings) -> None:
     from fabula.backends.fake import FakeBackend
 
-    with pytest.raises(InvalidParam, match="use --engine llamacpp or hf"):
+    with pytest.raises(InvalidParam, match="use the llamacpp or hf engine"):
         write(FakeBackend("x", settings), "story", "a fox", watermark_key="k")
     with pytest.raises(InvalidParam, match="free text"):
         write(tiny, "poem", "rain", {"form": "haiku"}, watermark_key="k")

@@ -39,7 +39,12 @@ class BackendError(FabulaError):
 
 
 class FormError(FabulaError):
-    """A creative form was asked for with missing or bad inputs, or its template is broken."""
+    """A creative form was asked for with missing or bad inputs, or its template is broken.
+    `input` names the form input at fault, where one is."""
+
+    def __init__(self, message: str, input: str | None = None) -> None:  # noqa: A002 - the form's word
+        self.input = input
+        super().__init__(message)
 
 
 class Rejected(FabulaError):
@@ -52,3 +57,31 @@ class Rejected(FabulaError):
 
 class NotFound(FabulaError):
     """A stored work (or other record) with that id does not exist."""
+
+
+class Unauthorized(FabulaError):
+    """No credentials, or credentials nobody has (an unknown, expired or revoked key)."""
+
+
+class Forbidden(FabulaError):
+    """The caller is known but may not do this (another site's page, another user's record)."""
+
+
+class TooLarge(FabulaError):
+    """A body, a file or a configuration is over a stated bound."""
+
+
+class Conflict(FabulaError):
+    """The record is busy or in a state that forbids the change (a plan a job is writing)."""
+
+
+class Busy(FabulaError):
+    """Too much is running or waiting; `retry_after` says when to try again, in seconds."""
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class OutOfSpace(FabulaError):
+    """The disk is full: nothing was kept, temporary files were removed."""

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from fabula import __version__
-from fabula.backends.base import Backend, OnText
+from fabula.backends.base import Backend, OnText, SteppableBackend, steppable
 from fabula.errors import InvalidParam
 from fabula.forms import get_form
 from fabula.forms.base import RenderedPrompt, verdict
@@ -26,7 +26,7 @@ from fabula.responsible.safety import SafetyPolicy
 
 if TYPE_CHECKING:
     from fabula.personalize.voice import Voice
-from fabula.sampling import MAX_SEED, SamplingParams, unsupported
+from fabula.sampling import MAX_SEED, SamplingParams, refuse_unsupported
 from fabula.types import Candidate, Completion, Message, Request, Work
 
 # Room for the largest object a structured form's schema allows (its lengths and counts are bounded).
@@ -81,25 +81,26 @@ def write(
         text = form.continuation(rendered.inputs) if form.continuation else rendered.inputs["prompt"]
         request = Request(rendered.messages, text, params, raw=True, json_schema=schema)
     constraint = form.constrain(rendered.inputs) if form.constrain and constrain else None
-    steerable = constraint is not None and hasattr(backend, "stepper")
-    if params.ban_phrases and (constraint is not None or not hasattr(backend, "stepper")):
+    stepped = steppable(backend)  # None for an engine that cannot be driven token by token
+    steerable = constraint is not None and stepped is not None
+    if params.ban_phrases and (constraint is not None or stepped is None):
         raise InvalidParam(
             "ban_phrases",
             list(params.ban_phrases),
             "phrase bans need an engine that can be stepped (llamacpp, hf) and a free form",
-            hint="use --engine llamacpp or hf; fixed verse forms are already constrained",
+            hint="use the llamacpp or hf engine; fixed verse forms are already constrained",
         )
 
     if watermark_key is not None:
-        _check_watermarkable(backend, steerable, schema, params)
+        _check_watermarkable(backend, stepped, steerable, schema, params)
 
     def generate(req: Request, stream: OnText | None) -> list[Completion]:
-        if watermark_key is not None:
-            return _watermarked(backend, req, stream, watermark_key)
-        if steerable:
-            return _constrained(backend, req, constraint, stream)
-        if req.params.ban_phrases:
-            return _with_bans(backend, req, stream)
+        if stepped is not None and watermark_key is not None:
+            return _watermarked(stepped, req, stream, watermark_key)
+        if stepped is not None and steerable:
+            return _constrained(stepped, req, constraint, stream)
+        if stepped is not None and req.params.ban_phrases:
+            return _with_bans(stepped, req, stream)
         return backend.complete(req, stream)
 
     started = time.perf_counter()
@@ -118,8 +119,8 @@ def write(
             truncated=completion.finish_reason == "length",
             constrained=steerable or schema is not None,  # structured text: whitespace only
         )
-        if constraint is not None and not steerable and form.name == "poem":  # black-box engine
-            cleaned, repair = _repair(backend, request, rendered.inputs, cleaned)
+        if constraint is not None and not steerable and form.repair is not None:  # black-box engine
+            cleaned, repair = _repair(form, backend, request, rendered.inputs, cleaned)
             repairs.append(repair)
         text = form.assemble(cleaned.text, rendered.inputs) if form.assemble else cleaned.text
         verdicts: list[dict[str, Any]] = [verdict("non_empty", bool(cleaned.text.strip()), f"{len(text)} characters")]
@@ -197,13 +198,13 @@ def _resample_loops(
     return out, resampled
 
 
-def _repair(backend: Backend, request: Request, inputs: dict[str, str], cleaned: Any) -> tuple[Any, dict[str, Any]]:
-    """A black-box engine's poem in a fixed English form: regenerate failing lines (bounded)."""
-    from fabula.forms.poem import chosen_form
+def _repair(
+    form: Any, backend: Backend, request: Request, inputs: dict[str, str], cleaned: Any
+) -> tuple[Any, dict[str, Any]]:
+    """A black-box engine's text mended by the form's own repair hook (bounded)."""
     from fabula.post.clean import Cleaned
-    from fabula.verse.repair import repair_poem
 
-    text, report = repair_poem(backend, request, chosen_form(inputs), cleaned.text)
+    text, report = form.repair(backend, request, inputs, cleaned.text)
     note = {
         "check": "repair",
         "passed": not report["still_failing"],
@@ -216,37 +217,34 @@ def _repair(backend: Backend, request: Request, inputs: dict[str, str], cleaned:
 SampleOne = Callable[[Any, int | None, Callable[[str], None] | None], Completion]
 
 
-def _stepped(backend: Backend, request: Request, on_text: OnText | None, sample: SampleOne) -> list[Completion]:
+def _stepped(
+    backend: SteppableBackend, request: Request, on_text: OnText | None, sample: SampleOne
+) -> list[Completion]:
     """Each candidate sampled token by token on its own stepper, seeds as in `Backend.complete`."""
     from fabula.backends.base import candidate_seeds
 
     out = []
     for index, seed in enumerate(candidate_seeds(request.params.seed, request.params.n)):
         emit = (lambda delta, i=index: on_text(i, delta)) if on_text else None
-        out.append(sample(backend.stepper(request), seed, emit))  # type: ignore[attr-defined]
+        out.append(sample(backend.stepper(request), seed, emit))
     return out
 
 
-def _with_bans(backend: Backend, request: Request, on_text: OnText | None) -> list[Completion]:
+def _with_bans(backend: SteppableBackend, request: Request, on_text: OnText | None) -> list[Completion]:
     """Banned phrases undone by backtracking."""
     from fabula.decoding.antislop import sample_with_bans
 
     return _stepped(backend, request, on_text, lambda st, seed, emit: sample_with_bans(st, request.params, seed, emit))
 
 
-def _constrained(backend: Backend, request: Request, constraint: Any, on_text: OnText | None) -> list[Completion]:
+def _constrained(
+    backend: SteppableBackend, request: Request, constraint: Any, on_text: OnText | None
+) -> list[Completion]:
     """Decoded inside the form's constraint."""
     from fabula.decoding.constrained import constrained_sample
 
     params = request.params
-    missing = unsupported(params, set())
-    if missing:
-        raise InvalidParam(
-            missing[0],
-            getattr(params, missing[0]),
-            "constrained verse decoding does not apply it",
-            hint="leave it off for fixed forms",
-        )
+    refuse_unsupported(params, set(), "constrained verse decoding", hint="leave it off for fixed forms")
     # enough tokens for the whole form whatever max_tokens says: a poem cut short keeps no form
     budget = max(params.max_tokens, constraint.token_budget())
     return _stepped(
@@ -257,26 +255,24 @@ def _constrained(backend: Backend, request: Request, constraint: Any, on_text: O
     )
 
 
-def _check_watermarkable(backend: Backend, steerable: bool, schema: Any, params: SamplingParams) -> None:
-    if not hasattr(backend, "stepper"):
+def _check_watermarkable(
+    backend: Backend, stepped: SteppableBackend | None, steerable: bool, schema: Any, params: SamplingParams
+) -> None:
+    if stepped is None:
         raise InvalidParam(
-            "--watermark", backend.name, "the watermark biases each step's logits", hint="use --engine llamacpp or hf"
+            "watermark", backend.name, "the watermark biases each step's logits", hint="use the llamacpp or hf engine"
         )
     if steerable or schema is not None or params.ban_phrases:
         raise InvalidParam(
-            "--watermark",
+            "watermark",
             "on",
             "a watermark applies to free text (not fixed verse forms, JSON forms or phrase bans)",
-            hint="leave --watermark off for this form",
+            hint="leave the watermark off for this form",
         )
-    missing = unsupported(params, set())
-    if missing:
-        raise InvalidParam(
-            missing[0], getattr(params, missing[0]), "watermarked sampling does not apply it", hint="leave it off"
-        )
+    refuse_unsupported(params, set(), "watermarked sampling")
 
 
-def _watermarked(backend: Backend, request: Request, on_text: OnText | None, key: str) -> list[Completion]:
+def _watermarked(backend: SteppableBackend, request: Request, on_text: OnText | None, key: str) -> list[Completion]:
     """Green-list watermarked sampling (Kirchenbauer et al. 2023) on a stepped engine."""
     from fabula.decoding.watermarked import sample_watermarked
 

@@ -13,6 +13,9 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
+import annotated_types
+from pydantic import BaseModel, ConfigDict, Field
+
 from fabula.errors import InvalidParam
 
 MAX_SEED = 2**32 - 2  # llama.cpp reserves 2**32 - 1 for "random"
@@ -51,9 +54,169 @@ def _check_float(
         raise InvalidParam(name, value, allowed, hint)
 
 
+def _hint(text: str) -> dict[str, Any]:
+    """What a refusal adds after the allowed range, e.g. "0 switches top-k off"."""
+    return {"hint": text}
+
+
+class SamplingControls(BaseModel):
+    """The one declaration of every sampling control: type, range, default, meaning.
+
+    The CLI's options (`fabula write --temperature ...`), the HTTP API's request bodies and the
+    published OpenAPI schema are all derived from these fields, and `SamplingParams` checks its
+    values against the same bounds, so no surface can drift from another. A `hint` (in the
+    field's extra) is added to the error when a value is refused.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_tokens: int = Field(default=256, ge=1, le=32768, description="The most tokens to generate per candidate.")
+    temperature: float = Field(
+        default=0.8, ge=0.0, le=10.0, description="Randomness: 0 is greedy.", json_schema_extra=_hint("0 means greedy")
+    )
+    top_k: int = Field(
+        default=40,
+        ge=0,
+        le=1_000_000,
+        description="Sample among the k likeliest tokens (0 is off).",
+        json_schema_extra=_hint("0 switches top-k off"),
+    )
+    top_p: float = Field(
+        default=0.95,
+        gt=0.0,
+        le=1.0,
+        description="Nucleus sampling: the smallest set of tokens holding this much probability (1 is off).",
+        json_schema_extra=_hint("1 switches top-p off"),
+    )
+    min_p: float = Field(
+        default=0.05,
+        ge=0.0,
+        lt=1.0,
+        description="Drop tokens under this share of the likeliest one's probability (0 is off).",
+        json_schema_extra=_hint("0 switches min-p off"),
+    )
+    typical_p: float = Field(
+        default=1.0,
+        gt=0.0,
+        le=1.0,
+        description="Locally typical sampling (1 is off).",
+        json_schema_extra=_hint("1 switches it off"),
+    )
+    repetition_penalty: float = Field(
+        default=1.1,
+        gt=0.0,
+        le=10.0,
+        description="Divide repeated tokens' scores by this (1 is off).",
+        json_schema_extra=_hint("1 is off"),
+    )
+    presence_penalty: float = Field(
+        default=0.0,
+        ge=-2.0,
+        le=2.0,
+        description="Penalty for any token already used (0 is off).",
+        json_schema_extra=_hint("0 is off"),
+    )
+    frequency_penalty: float = Field(
+        default=0.0,
+        ge=-2.0,
+        le=2.0,
+        description="Penalty growing with a token's count (0 is off).",
+        json_schema_extra=_hint("0 is off"),
+    )
+    stop: tuple[str, ...] = Field(default=(), max_length=MAX_STOP_STRINGS, description="Strings that end the text.")
+    seed: int | None = Field(
+        default=None, ge=0, le=MAX_SEED, description="Seed; candidate i uses seed+i. Random if omitted (and recorded)."
+    )
+    n: int = Field(
+        default=1,
+        ge=1,
+        le=16,
+        description="Candidates to generate; the best is chosen.",
+        json_schema_extra=_hint("the number of candidates to generate"),
+    )
+    epsilon: float = Field(
+        default=0.0,
+        ge=0.0,
+        lt=0.5,
+        description="Epsilon sampling cut-off (0 is off).",
+        json_schema_extra=_hint("0 switches it off"),
+    )
+    no_repeat_ngram: int = Field(
+        default=0,
+        ge=0,
+        le=20,
+        description="Ban repeating any n-gram of this size (0 is off).",
+        json_schema_extra=_hint("0 switches it off"),
+    )
+    dry_multiplier: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=5.0,
+        description="DRY repetition penalty strength (0 is off).",
+        json_schema_extra=_hint("0 switches DRY off"),
+    )
+    dry_base: float = Field(default=1.75, gt=1.0, le=4.0, description="DRY: how fast the penalty grows with length.")
+    dry_allowed_length: int = Field(default=2, ge=1, le=20, description="DRY: repeats up to this long are free.")
+    xtc_probability: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="XTC: chance per step to exclude the top choices (0 is off).",
+        json_schema_extra=_hint("0 switches XTC off"),
+    )
+    xtc_threshold: float = Field(
+        default=0.1,
+        ge=0.0,
+        le=0.5,
+        description="XTC: tokens above this probability are the top choices.",
+        json_schema_extra=_hint("above 0.5 XTC could never act"),
+    )
+    ban_phrases: tuple[str, ...] = Field(
+        default=(), max_length=64, description="Phrases undone by backtracking when they appear."
+    )
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """A numeric control's range as declared on `SamplingControls`."""
+
+    kind: type
+    low: float
+    high: float
+    low_open: bool
+    high_open: bool
+    hint: str
+
+
+def _bounds() -> dict[str, Bounds]:
+    out = {}
+    for name, info in SamplingControls.model_fields.items():
+        kind = int if info.annotation in (int, int | None) else float if info.annotation is float else None
+        if kind is None:
+            continue
+        low: Any = None
+        high: Any = None
+        low_open = high_open = False
+        for rule in info.metadata:
+            if isinstance(rule, annotated_types.Ge):
+                low = rule.ge
+            elif isinstance(rule, annotated_types.Gt):
+                low, low_open = rule.gt, True
+            elif isinstance(rule, annotated_types.Le):
+                high = rule.le
+            elif isinstance(rule, annotated_types.Lt):
+                high, high_open = rule.lt, True
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        out[name] = Bounds(kind, low, high, low_open, high_open, str(extra.get("hint", "")))  # type: ignore[arg-type]
+    return out
+
+
+BOUNDS = _bounds()
+
+
 @dataclass(frozen=True)
 class SamplingParams:
-    """How to sample. Defaults suit short creative text on a small instruct model.
+    """How to sample: the engine-facing value, checked on construction against `SamplingControls`.
 
     Neutral values switch a control off: top_k=0, top_p=1, min_p=0, typical_p=1,
     repetition_penalty=1, presence_penalty=0, frequency_penalty=0, epsilon=0, no_repeat_ngram=0,
@@ -83,15 +246,16 @@ class SamplingParams:
     ban_phrases: tuple[str, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
-        _check_int("max_tokens", self.max_tokens, 1, 32768)
-        _check_float("temperature", self.temperature, 0.0, 10.0, hint="0 means greedy")
-        _check_int("top_k", self.top_k, 0, 1_000_000, hint="0 switches top-k off")
-        _check_float("top_p", self.top_p, 0.0, 1.0, low_open=True, hint="1 switches top-p off")
-        _check_float("min_p", self.min_p, 0.0, 1.0, high_open=True, hint="0 switches min-p off")
-        _check_float("typical_p", self.typical_p, 0.0, 1.0, low_open=True, hint="1 switches it off")
-        _check_float("repetition_penalty", self.repetition_penalty, 0.0, 10.0, low_open=True, hint="1 is off")
-        _check_float("presence_penalty", self.presence_penalty, -2.0, 2.0, hint="0 is off")
-        _check_float("frequency_penalty", self.frequency_penalty, -2.0, 2.0, hint="0 is off")
+        for name, rule in BOUNDS.items():
+            value = getattr(self, name)
+            if name == "seed" and value is None:
+                continue
+            if rule.kind is int:
+                _check_int(name, value, int(rule.low), int(rule.high), rule.hint)
+            else:
+                _check_float(
+                    name, value, rule.low, rule.high, low_open=rule.low_open, high_open=rule.high_open, hint=rule.hint
+                )
         if isinstance(self.stop, str) or not isinstance(self.stop, (tuple, list)):
             raise InvalidParam("stop", self.stop, "must be a list of strings")
         if len(self.stop) > MAX_STOP_STRINGS:
@@ -100,16 +264,6 @@ class SamplingParams:
             if not isinstance(item, str) or not item or len(item) > MAX_STOP_LENGTH:
                 raise InvalidParam("stop", item, f"each stop string must be 1 to {MAX_STOP_LENGTH} characters")
         object.__setattr__(self, "stop", tuple(self.stop))
-        if self.seed is not None:
-            _check_int("seed", self.seed, 0, MAX_SEED)
-        _check_int("n", self.n, 1, 16, hint="the number of candidates to generate")
-        _check_float("epsilon", self.epsilon, 0.0, 0.5, high_open=True, hint="0 switches it off")
-        _check_int("no_repeat_ngram", self.no_repeat_ngram, 0, 20, hint="0 switches it off")
-        _check_float("dry_multiplier", self.dry_multiplier, 0.0, 5.0, hint="0 switches DRY off")
-        _check_float("dry_base", self.dry_base, 1.0, 4.0, low_open=True)
-        _check_int("dry_allowed_length", self.dry_allowed_length, 1, 20)
-        _check_float("xtc_probability", self.xtc_probability, 0.0, 1.0, hint="0 switches XTC off")
-        _check_float("xtc_threshold", self.xtc_threshold, 0.0, 0.5, hint="above 0.5 XTC could never act")
         if isinstance(self.ban_phrases, str) or not isinstance(self.ban_phrases, (tuple, list)):
             raise InvalidParam("ban_phrases", self.ban_phrases, "must be a list of phrases")
         if len(self.ban_phrases) > 64:
@@ -145,7 +299,7 @@ class SamplingParams:
         return replace(base or cls(), **parsed)
 
 
-_INT_FIELDS = {"max_tokens", "top_k", "seed", "n", "no_repeat_ngram", "dry_allowed_length"}
+_INT_FIELDS = {name for name, rule in BOUNDS.items() if rule.kind is int}
 # Controls beyond the common set, with the value that switches each off: engines that lack one
 # must refuse a non-neutral value rather than ignore it.
 EXTENDED_NEUTRAL = {"epsilon": 0.0, "no_repeat_ngram": 0, "dry_multiplier": 0.0, "xtc_probability": 0.0}
@@ -154,6 +308,14 @@ EXTENDED_NEUTRAL = {"epsilon": 0.0, "no_repeat_ngram": 0, "dry_multiplier": 0.0,
 def unsupported(params: SamplingParams, supported: set[str]) -> list[str]:
     """Names of the extended controls `params` switches on that are not in `supported`."""
     return [name for name, off in EXTENDED_NEUTRAL.items() if getattr(params, name) != off and name not in supported]
+
+
+def refuse_unsupported(params: SamplingParams, supported: set[str], who: str, hint: str = "leave it off") -> None:
+    """Raise InvalidParam for the first extended control that `who` cannot apply: a control is
+    refused, never silently ignored."""
+    missing = unsupported(params, supported)
+    if missing:
+        raise InvalidParam(missing[0], getattr(params, missing[0]), f"{who} does not apply it", hint=hint)
 
 
 def _parse_value(key: str, raw: Any) -> Any:

@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     llamacpp_cache_prompt: bool = False
     # the HTTP API: requests running or waiting per process before a 429 (like OLLAMA_MAX_QUEUE)
     api_max_queue: int = Field(default=8, ge=1, le=1024)
+    # names besides the loopback ones that the server answers to (comma-separated): other Host
+    # headers are refused, so a rebound DNS name cannot read a local server
+    api_allowed_hosts: str = ""
+    # origins (scheme://host:port) besides the server's own whose pages may change its data
+    api_allowed_origins: str = ""
     # safety levels per category, "hate=low,graphic_violence=medium"; floors hold whatever is set here
     safety: str = ""
 

@@ -75,6 +75,12 @@ class Candidate:
     def passed(self) -> bool:
         return all(v["passed"] for v in self.verdicts if v.get("severity") == "error")
 
+    def failures(self) -> list[str]:
+        """`check: detail` of every error-level check this candidate failed."""
+        return [
+            f"{v['check']}: {v['detail']}" for v in self.verdicts if not v["passed"] and v.get("severity") == "error"
+        ]
+
 
 @dataclass(frozen=True)
 class Work:
@@ -85,6 +91,18 @@ class Work:
     text: str
     candidates: tuple[Candidate, ...]
     provenance: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def chosen(self) -> Candidate:
+        """The candidate that became the text (the ranker's choice, or the writer's pick)."""
+        index = self.provenance.get("post", {}).get("chosen_index")
+        if index is None:
+            index = next((i for i, c in enumerate(self.candidates) if c.chosen), 0)
+        return self.candidates[index]
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.provenance.get("post", {}).get("passed", self.chosen.passed))
 
     def to_json(self) -> dict[str, Any]:
         """The `--json` contract of `fabula write` (these key names are relied on outside)."""

@@ -48,8 +48,8 @@ def get_backend(name: str, model: str, settings: Settings) -> Backend:
         return backend
 
 
-def close_all() -> None:
+def close_all(engine: str | None = None) -> None:
+    """Close and forget the cached engines (only those named `engine`, when given)."""
     with _lock:
-        for backend in _cache.values():
-            backend.close()
-        _cache.clear()
+        for key in [k for k in _cache if engine is None or k[0] == engine]:
+            _cache.pop(key).close()

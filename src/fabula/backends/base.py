@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from fabula.types import Completion, Request
 
@@ -27,6 +27,9 @@ class Capabilities:
     # False for a model that only continues text (our own GPTs): it gets the form's continuation
     # prompt (by default the user's own words) as plain text, never an English instruction
     instructions: bool = True
+    # can be driven one token at a time through `stepper(request)` (a SteppableBackend): fixed verse
+    # forms are then decoded inside their constraint, phrase bans backtrack, the watermark applies
+    steppable: bool = False
 
 
 @runtime_checkable
@@ -44,6 +47,25 @@ class Backend(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class SteppableBackend(Backend, Protocol):
+    """An engine the pipeline can step one token at a time (llama.cpp, Transformers, our GPTs).
+
+    The pipeline reads `capabilities.steppable` and nothing else to decide: no surface asks an
+    engine what methods it happens to have."""
+
+    def stepper(self, request: Request) -> Any:
+        """A fresh one-token-at-a-time view of the model for this request's prompt."""
+        ...
+
+
+def steppable(backend: Backend) -> SteppableBackend | None:
+    """The backend as a SteppableBackend when its capabilities say it is one, else None."""
+    if backend.capabilities.steppable and isinstance(backend, SteppableBackend):
+        return backend
+    return None
 
 
 def candidate_seeds(seed: int | None, n: int) -> list[int | None]:

@@ -5,9 +5,12 @@ word by word, so the pipeline, the CLI and the store can be exercised without lo
 The model name selects a script: `echo` repeats the prompt, `slow` streams the sample over and
 over (a word every 20 ms, up to max_tokens: for cancellation and load tests), a path to a JSON file
 `{"scripts": [...], "word_delay": 0.02}` serves those scripts (for a server in another process,
-such as the browser tests' hostile engine), anything else cycles through `FakeBackend.scripts`
-(tests may set it), one script per candidate, or a built-in sample.
-`FakeBackend.active` counts generations in progress, so tests can see a slot come back.
+such as the browser tests' hostile engine), anything else cycles through the instance's `scripts`
+(given to the constructor, or set on the instance a surface will use), one script per candidate,
+or a built-in sample. Each instance keeps `requests`, every Request it received in order, so a
+test can see what a surface actually asked of the engine (as simonw/llm's mock model does), and
+`active`, the generations in progress, so a test can see a slot come back. Nothing is shared
+between instances.
 """
 
 from __future__ import annotations
@@ -16,9 +19,11 @@ import json
 import random
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from fabula.backends.base import Capabilities, OnText, candidate_seeds
+from fabula.cancel import check as check_cancelled
 from fabula.settings import Settings
 from fabula.types import Completion, Request
 
@@ -33,19 +38,19 @@ SAMPLE = (
 class FakeBackend:
     name = "fake"
     capabilities = Capabilities(steerable=False, streaming=True, logprobs=True, chat_template=True)
-    scripts: list[str] = []
-    active = 0
-    _active_lock = threading.Lock()
 
-    def __init__(self, model: str, settings: Settings) -> None:
+    def __init__(self, model: str, settings: Settings, scripts: Sequence[str] | None = None) -> None:
         self.model_name = model or "fake-sample"
         self.settings = settings
+        self.scripts: list[str] = list(scripts or ())
+        self.requests: list[Request] = []
+        self.active = 0
+        self._lock = threading.Lock()
         self._served = 0  # candidates produced so far: the next script to use
         self.word_delay = 0.02 if self.model_name == "slow" else 0.0
-        self.file_scripts: list[str] | None = None
         if self.model_name.endswith(".json") and Path(self.model_name).is_file():
             data = json.loads(Path(self.model_name).read_text(encoding="utf-8"))
-            self.file_scripts = [str(s) for s in data["scripts"]]
+            self.scripts = [str(s) for s in data["scripts"]]
             self.word_delay = float(data.get("word_delay", 0.0))
 
     def model_info(self) -> dict[str, object]:
@@ -56,23 +61,25 @@ class FakeBackend:
             return request.messages[-1].content if request.messages else request.completion_prompt
         if self.model_name == "slow":
             return " ".join([SAMPLE] * (request.params.max_tokens // 40 + 1))
-        scripts = self.file_scripts or type(self).scripts or [SAMPLE]
-        text = scripts[self._served % len(scripts)]
-        self._served += 1
-        if seed is not None and not type(self).scripts and self.file_scripts is None:
+        scripts = self.scripts or [SAMPLE]
+        with self._lock:
+            text = scripts[self._served % len(scripts)]
+            self._served += 1
+        if seed is not None and not self.scripts:
             words = text.split(" ")
             random.Random(seed).shuffle(words)
             text = " ".join(words)
         return text
 
     def complete(self, request: Request, on_text: OnText | None = None) -> list[Completion]:
-        with type(self)._active_lock:
-            type(self).active += 1
+        with self._lock:
+            self.requests.append(request)
+            self.active += 1
         try:
             return self._complete(request, on_text)
         finally:
-            with type(self)._active_lock:
-                type(self).active -= 1
+            with self._lock:
+                self.active -= 1
 
     def _complete(self, request: Request, on_text: OnText | None) -> list[Completion]:
         out = []
@@ -84,6 +91,7 @@ class FakeBackend:
                 words, finish = words[: request.params.max_tokens], "length"
             text = ""
             for i, word in enumerate(words):
+                check_cancelled()  # like every engine: a cancelled generation stops at its next token
                 piece = word if i == 0 else " " + word
                 candidate_text = text + piece
                 hit = [s for s in request.params.stop if s in candidate_text]

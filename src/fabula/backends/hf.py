@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fabula.backends.base import Capabilities, OnText, candidate_seeds
+from fabula.cancel import check as check_cancelled
 from fabula.errors import BackendError, ConfigError, InvalidParam
 from fabula.models import file_sha256, resolve_gguf
 from fabula.settings import Settings
@@ -29,7 +30,7 @@ from fabula.types import Completion, Request
 if TYPE_CHECKING:
     import torch
 
-    from fabula.decoding import LogitsProcessor
+    from fabula.decoding.processors import LogitsProcessor
 
 ENGINE = "hf"
 
@@ -105,7 +106,9 @@ class HFBackend:
         if settings.adapter:
             self.model = apply_adapter(self.model, Path(settings.adapter))
         self._chat = bool(getattr(self.tokenizer, "chat_template", None))
-        self.capabilities = Capabilities(steerable=True, streaming=True, logprobs=True, chat_template=self._chat)
+        self.capabilities = Capabilities(
+            steerable=True, streaming=True, logprobs=True, chat_template=self._chat, steppable=True
+        )
         self.eos_ids = self._eos_ids()
         # Transformers 5.x renamed `past_key_values` to `cache` (the old name warns, then goes).
         forward_args = inspect.signature(self.model.forward).parameters
@@ -166,7 +169,7 @@ class HFBackend:
     def _decode(self, request: Request, on_text: OnText | None) -> list[Completion]:
         import torch
 
-        from fabula.decoding import build_processors, run_processors
+        from fabula.decoding.processors import build_processors, run_processors
 
         params = request.params
         prompt = self.prompt_ids(request)
@@ -197,6 +200,7 @@ class HFBackend:
             past = getattr(out, self._cache_name)
             logits = out.logits[:, -1, :].float()  # [n, V]
             for _step in range(params.max_tokens):
+                check_cancelled()  # a generation nobody waits for stops at its next step
                 scores = run_processors(chain, ids, logits)  # [n, V]
                 chosen = self._sample(scores, generators, params.greedy)  # [n]
                 logp = logits.log_softmax(-1).gather(1, chosen[:, None])[:, 0]  # [n]
@@ -244,7 +248,7 @@ class HFBackend:
                 "json_schema",
                 "(the form's schema)",
                 f"the {self.name} engine's tokenizer cannot be compiled to a JSON grammar",
-                hint="structured forms run on --engine llamacpp, hf, or an OpenAI-compatible server",
+                hint="structured forms run on the llamacpp or hf engine, or an OpenAI-compatible server",
             )
         vocab = int(self.model.get_output_embeddings().weight.shape[0])
         return JsonSchemaProcessor(

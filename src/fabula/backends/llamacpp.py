@@ -17,9 +17,10 @@ from typing import Any
 import httpx
 
 from fabula.backends.base import Capabilities, OnText, candidate_seeds
-from fabula.errors import BackendError, ConfigError, InvalidParam
+from fabula.cancel import check as check_cancelled
+from fabula.errors import BackendError, ConfigError
 from fabula.models import file_sha256, resolve_gguf
-from fabula.sampling import unsupported
+from fabula.sampling import refuse_unsupported
 from fabula.settings import Settings
 from fabula.types import Completion, Request
 
@@ -47,14 +48,7 @@ LLAMACPP_EXTENDED = {"dry_multiplier", "xtc_probability"}  # native; epsilon and
 def sampling_fields(request: Request, seed: int | None) -> dict[str, Any]:
     """SamplingParams as llama.cpp server request fields; a control it lacks is an error."""
     p = request.params
-    missing = unsupported(p, LLAMACPP_EXTENDED)
-    if missing:
-        raise InvalidParam(
-            missing[0],
-            getattr(p, missing[0]),
-            "the llamacpp engine has no such sampler",
-            hint="use --engine hf, or leave it off",
-        )
+    refuse_unsupported(p, LLAMACPP_EXTENDED, "the llamacpp engine", hint="use the hf engine, or leave it off")
     body: dict[str, Any] = {
         "max_tokens": p.max_tokens,
         "temperature": p.temperature,
@@ -98,7 +92,9 @@ class LlamaCppBackend:
         self.settings = settings
         self.model_name = self.path.name
         self._chat, self.eos_ids, self.vocab_size = gguf_facts(self.path)
-        self.capabilities = Capabilities(steerable=False, streaming=True, logprobs=True, chat_template=self._chat)
+        self.capabilities = Capabilities(
+            steerable=False, streaming=True, logprobs=True, chat_template=self._chat, steppable=True
+        )
         params = xllamacpp.CommonParams()
         params.model.path = str(self.path)
         params.n_ctx = settings.n_ctx
@@ -156,6 +152,7 @@ class LlamaCppBackend:
                 return True
 
         def consume(chunk: dict[str, Any]) -> bool | None:
+            check_cancelled()  # a request nobody waits for any more stops at its next token
             if "error" in chunk:
                 state["error"] = chunk["error"]
                 return True

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 
 from fabula.backends.base import Capabilities, OnText, candidate_seeds
+from fabula.cancel import check as check_cancelled
 from fabula.errors import BackendError, InvalidParam
 from fabula.settings import Settings
 from fabula.types import Completion, Request
@@ -172,6 +173,7 @@ class OpenAIBackend:
                 for line in response.iter_lines():
                     if not line.startswith("data:"):
                         continue
+                    check_cancelled()
                     data = line[5:].strip()
                     if data == "[DONE]":
                         break

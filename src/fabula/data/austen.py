@@ -7,15 +7,10 @@ original, under FABULA_HOME/data/austen, with a manifest naming the package vers
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from fabula.data.debian import unpack
-from fabula.data.rdata import read_lazyload
-from fabula.errors import ConfigError
+from fabula.data.debian import cached_corpus, r_data, write_text_atomic
 
 PACKAGE = "r-cran-janeaustenr"
 NOVELS = {
@@ -30,36 +25,20 @@ NOVELS = {
 
 def fetch_austen(target: Path, force: bool = False) -> dict[str, Any]:
     """Install the six novels as text under `target`; return the manifest. Idempotent."""
-    manifest_path = target / "manifest.json"
-    if manifest_path.is_file() and not force:
-        return json.loads(manifest_path.read_text())  # type: ignore[no-any-return]
-    with tempfile.TemporaryDirectory(prefix="fabula-austen-") as scratch:
-        work = Path(scratch)
-        deb, root = unpack(PACKAGE, work)
-        data = next(root.rglob("janeaustenr/data"), None)
-        if data is None or not (data / "Rdata.rdx").is_file():
-            raise ConfigError(f"{deb} has no R data where expected")
-        objects = read_lazyload(data / "Rdata.rdx", data / "Rdata.rdb")
-        target.mkdir(parents=True, exist_ok=True)
-        books = {}
-        for name, title in NOVELS.items():
-            lines = [line or "" for line in objects[name]]
-            path = target / f"{name}.txt"
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-            os.replace(tmp, path)
-            books[name] = {
-                "title": title,
-                "file": path.name,
-                "lines": len(lines),
-                "words": sum(len(line.split()) for line in lines),
-            }
-        manifest = {
-            "source": f"Debian package {deb}",
-            "licence": "texts in the public domain",
-            "books": books,
+    return cached_corpus(target, PACKAGE, _build, force)
+
+
+def _build(deb: str, root: Path, target: Path) -> dict[str, Any]:
+    objects = r_data(root, "janeaustenr/data", deb)
+    books = {}
+    for name, title in NOVELS.items():
+        lines = [line or "" for line in objects[name]]
+        path = target / f"{name}.txt"
+        write_text_atomic(path, "\n".join(lines) + "\n")
+        books[name] = {
+            "title": title,
+            "file": path.name,
+            "lines": len(lines),
+            "words": sum(len(line.split()) for line in lines),
         }
-        tmp = manifest_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(manifest, indent=1))
-        os.replace(tmp, manifest_path)
-        return manifest
+    return {"source": f"Debian package {deb}", "licence": "texts in the public domain", "books": books}

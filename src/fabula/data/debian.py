@@ -6,9 +6,14 @@ are read straight out of the unpacked tree.
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from fabula.errors import ConfigError
 
@@ -30,3 +35,37 @@ def unpack(package: str, scratch: Path) -> tuple[str, Path]:
         raise ConfigError(f"apt-get download {package} produced no package")
     run(["dpkg-deb", "-x", str(debs[-1]), "root"], scratch)
     return debs[-1].name, scratch / "root"
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def cached_corpus(
+    target: Path, package: str, build: Callable[[str, Path, Path], dict[str, Any]], force: bool = False
+) -> dict[str, Any]:
+    """A corpus from a Debian package, installed under `target` once: its manifest is returned as
+    it stands unless `force`. Otherwise the package is unpacked in a scratch folder and
+    `build(deb_name, unpacked_root, target)` writes the corpus files and returns the manifest,
+    which is written last (atomically), so a crash mid-build leaves no manifest and builds again."""
+    manifest_path = target / "manifest.json"
+    if manifest_path.is_file() and not force:
+        return json.loads(manifest_path.read_text())  # type: ignore[no-any-return]
+    with tempfile.TemporaryDirectory(prefix=f"fabula-{package}-") as scratch:
+        deb, root = unpack(package, Path(scratch))
+        target.mkdir(parents=True, exist_ok=True)
+        manifest = build(deb, root, target)
+    write_text_atomic(manifest_path, json.dumps(manifest, indent=1))
+    return manifest
+
+
+def r_data(root: Path, where: str, deb: str) -> dict[str, Any]:
+    """The objects of an R package's lazy-load database found under `root` at `.../where`."""
+    from fabula.data.rdata import read_lazyload
+
+    data = next(root.rglob(where), None)
+    if data is None or not (data / "Rdata.rdx").is_file():
+        raise ConfigError(f"{deb} has no R data where expected")
+    return read_lazyload(data / "Rdata.rdx", data / "Rdata.rdb")

@@ -8,13 +8,11 @@ FABULA_HOME/data/reuters. They feed the news-digest form and its catalogue.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from fabula.data.debian import unpack
+from fabula.data.debian import cached_corpus, write_text_atomic
 from fabula.errors import ConfigError
 
 PACKAGE = "r-cran-tm"
@@ -40,26 +38,17 @@ def _article(path: Path) -> dict[str, Any] | None:
 
 
 def fetch_reuters(target: Path, force: bool = False) -> dict[str, Any]:
-    manifest_path = target / "manifest.json"
-    if manifest_path.is_file() and not force:
-        return json.loads(manifest_path.read_text())  # type: ignore[no-any-return]
-    with tempfile.TemporaryDirectory(prefix="fabula-reuters-") as scratch:
-        work = Path(scratch)
-        deb, root = unpack(PACKAGE, work)
-        texts = next(root.rglob("tm/texts"), None)
-        if texts is None:
-            raise ConfigError(f"{deb} has no tm/texts folder")
-        articles = [
-            a for folder in ("acq", "crude") for p in sorted((texts / folder).glob("*.xml")) if (a := _article(p))
-        ]
-    target.mkdir(parents=True, exist_ok=True)
+    return cached_corpus(target, PACKAGE, _build, force)
+
+
+def _build(deb: str, root: Path, target: Path) -> dict[str, Any]:
+    texts = next(root.rglob("tm/texts"), None)
+    if texts is None:
+        raise ConfigError(f"{deb} has no tm/texts folder")
+    found = [a for folder in ("acq", "crude") for p in sorted((texts / folder).glob("*.xml")) if (a := _article(p))]
     path = target / "articles.jsonl"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps(a) + "\n" for a in articles), encoding="utf-8")
-    os.replace(tmp, path)
-    manifest = {"source": f"Debian package {deb}", "articles": len(articles), "file": path.name}
-    manifest_path.write_text(json.dumps(manifest))
-    return manifest
+    write_text_atomic(path, "".join(json.dumps(a) + "\n" for a in found))
+    return {"source": f"Debian package {deb}", "articles": len(found), "file": path.name}
 
 
 def articles(target: Path) -> list[dict[str, Any]]:

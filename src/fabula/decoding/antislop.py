@@ -10,10 +10,10 @@ rewound (llamacpp, hf). Matching is case-insensitive; rewinds are bounded.
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import Callable
 
-from fabula.decoding.constrained import NARROW, REPEAT_WINDOW, WIDE, Stepper, _choose, stepped_completion
+from fabula.cancel import check as check_cancelled
+from fabula.decoding.constrained import NARROW, REPEAT_WINDOW, WIDE, Stepper, Trace, _choose
 from fabula.sampling import SamplingParams
 from fabula.types import Completion
 
@@ -28,15 +28,13 @@ def sample_with_bans(
 ) -> Completion:
     rng = random.Random(seed)
     phrases = [p.lower() for p in params.ban_phrases]
-    tokens: list[int] = []
-    pieces: list[str] = []
-    logprobs: list[float] = []
+    trace = Trace(stepper)
+    tokens, pieces = trace.tokens, trace.pieces
     banned_at: dict[int, set[int]] = {}
     rewinds = 0
-    start = time.perf_counter()
-    first: float | None = None
     finish = "length"
     while len(tokens) < params.max_tokens:
+        check_cancelled()
         forbidden = banned_at.get(len(tokens), set())
 
         allowed = _options(stepper.top(NARROW), forbidden, stepper.eos_ids) or _options(
@@ -49,23 +47,17 @@ def sample_with_bans(
         if is_end:
             finish = "stop"
             break
-        stepper.push(token)
-        tokens.append(token)
-        pieces.append(text)
-        logprobs.append(logprob)
-        if first is None:
-            first = time.perf_counter() - start
+        trace.take(token, text, logprob)
         hit = _banned_start(pieces, phrases)
         if hit is not None and rewinds < MAX_REWINDS:
             rewinds += 1
             banned_at.setdefault(hit, set()).add(tokens[hit])
-            stepper.rewind(hit)
-            del tokens[hit:], pieces[hit:], logprobs[hit:]
+            trace.rewind(hit)
             continue
         if any(stop in "".join(pieces) for stop in params.stop):
             finish = "stop"
             break
-    completion = stepped_completion(pieces, tokens, logprobs, seed, finish, start, first, params.stop)
+    completion = trace.completion(seed, finish, params.stop)
     if on_text and completion.text:
         on_text(completion.text)  # at the end: a streamed phrase might still have been taken back
     return completion

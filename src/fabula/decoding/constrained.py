@@ -11,8 +11,14 @@ that word is begun again with its first token banned, up to WORD_BANS times; the
 words of the line are taken back, then the whole line, a bounded number of times each, then the
 line before it, and at last the whole text is begun again. Each cheaper step saves the tokens a
 wider rewind would write again (word bans took sonnets from 1.95 to 1.12 engine calls per kept
-token). Since any
-line may still be rewound, the text is passed to `on_text` once, when the poem is finished.
+token).
+
+Streaming: with `on_text`, the poem is passed on a line at a time, one line behind: when a line is
+finished, the line before it is committed and sent, and no rewind or restart reaches below what
+was sent (the last finished line stays open, since a rhyme may need the line before it redone).
+Without `on_text` nothing is committed early, so a dead end may rewind anywhere; the two agree
+except where such a rewind would have crossed a line already sent. The generation checks
+`fabula.cancel` at every step, so a client that leaves stops it within one token.
 Log-probabilities recorded are the model's own, unconstrained, so fluency can be measured honestly.
 """
 
@@ -22,8 +28,10 @@ import math
 import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from fabula.cancel import check as check_cancelled
 from fabula.sampling import SamplingParams
 from fabula.types import Completion
 
@@ -90,31 +98,51 @@ def _repeating(tokens: list[int], n: int = NO_REPEAT_NGRAM) -> set[int]:
     return {tokens[i + n - 1] for i in range(len(tokens) - n + 1) if tokens[i : i + n - 1] == prefix}
 
 
-def stepped_completion(
-    pieces: list[str],
-    tokens: list[int],
-    logprobs: list[float],
-    seed: int | None,
-    finish: str,
-    started: float,
-    first: float | None,
-    stop: tuple[str, ...] = (),
-) -> Completion:
-    """The Completion of a stepped sampler (phrase bans, watermark): the text cut at the first
-    stop string, the model's own log-probabilities, and the chosen token ids."""
-    text = "".join(pieces)
-    for marker in stop:
-        text = text.split(marker)[0]
-    return Completion(
-        text=text,
-        finish_reason=finish,
-        seed=seed,
-        completion_tokens=len(tokens),
-        token_logprobs=tuple(logprobs) or None,
-        first_token_s=first,
-        total_s=time.perf_counter() - started,
-        token_ids=tuple(tokens),
-    )
+@dataclass
+class Trace:
+    """What a stepped sampler has chosen so far, kept in step with its stepper: the token ids, their
+    text and the model's own log-probabilities. Every sampler takes and takes back tokens only
+    through it, so the three lists and the engine's state never disagree."""
+
+    stepper: Stepper
+    tokens: list[int] = field(default_factory=list)
+    pieces: list[str] = field(default_factory=list)
+    logprobs: list[float] = field(default_factory=list)
+    started: float = field(default_factory=time.perf_counter)
+    first: float | None = None  # seconds to the first token taken
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def take(self, token: int, text: str, logprob: float) -> None:
+        self.stepper.push(token)
+        self.tokens.append(token)
+        self.pieces.append(text)
+        self.logprobs.append(logprob)
+        if self.first is None:
+            self.first = time.perf_counter() - self.started
+
+    def rewind(self, length: int) -> None:
+        """Back to the first `length` tokens, in the engine too."""
+        self.stepper.rewind(length)
+        del self.tokens[length:], self.pieces[length:], self.logprobs[length:]
+
+    def completion(self, seed: int | None, finish: str, stop: tuple[str, ...] = ()) -> Completion:
+        """The Completion of a stepped sampler (phrase bans, watermark): the text cut at the first
+        stop string, the model's own log-probabilities, and the chosen token ids."""
+        text = "".join(self.pieces)
+        for marker in stop:
+            text = text.split(marker)[0]
+        return Completion(
+            text=text,
+            finish_reason=finish,
+            seed=seed,
+            completion_tokens=len(self.tokens),
+            token_logprobs=tuple(self.logprobs) or None,
+            first_token_s=self.first,
+            total_s=time.perf_counter() - self.started,
+            token_ids=tuple(self.tokens),
+        )
 
 
 def _allowed(
@@ -175,18 +203,17 @@ def constrained_sample(
 ) -> Completion:
     rng = random.Random(seed)
     state = constraint.initial()
-    pieces: list[str] = []
-    tokens: list[int] = []
-    logprobs: list[float] = []
-    start = time.perf_counter()
-    first: float | None = None
+    trace = Trace(stepper)
+    tokens, pieces = trace.tokens, trace.pieces  # read here; changed only through the trace
     finish = "length"
     limit = max_tokens or params.max_tokens
     line_starts = [(0, state)]  # tokens generated and state when each line so far began
+    sent = 0  # tokens already passed to on_text (streaming): nothing below them is rewound
     word_starts = [(0, state)]  # the same, for each word of the current line (constraints with words)
     retries = rewinds = restarts = word_tries = 0
     ban_at, bans = -1, set[int]()  # first tokens of words that led to a dead end, at position ban_at
     while len(tokens) < limit:
+        check_cancelled()
         here = bans if len(tokens) == ban_at else None
         options = _allowed(constraint, state, stepper.top(NARROW), stepper.eos_ids, tokens, here)
         if not options:
@@ -199,8 +226,7 @@ def constrained_sample(
                     ban_at, bans = begun, set()
                 bans.add(tokens[begun])
                 length, state = word_starts[-1]
-                stepper.rewind(length)
-                del tokens[length:], logprobs[length:], pieces[length:]
+                trace.rewind(length)
                 continue
             ban_at, bans = -1, set()
             if rewinds >= BACKTRACKS:
@@ -222,8 +248,7 @@ def constrained_sample(
                     retries = 0
                 length, state = line_starts[-1]
                 word_starts, word_tries = [line_starts[-1]], 0
-            stepper.rewind(length)
-            del tokens[length:], logprobs[length:], pieces[length:]
+            trace.rewind(length)
             continue
         token, text, logprob, after = _choose(options, params, tokens[-REPEAT_WINDOW:], rng)
         if after is None:  # end of text chosen
@@ -231,27 +256,27 @@ def constrained_sample(
             break
         if text[:1] == " " and tokens and len(tokens) > word_starts[-1][0]:
             word_starts.append((len(tokens), state))  # a word begins with this token
-        stepper.push(token)
-        tokens.append(token)
-        logprobs.append(logprob)
-        pieces.append(text)
-        if first is None:
-            first = time.perf_counter() - start
+        trace.take(token, text, logprob)
         state = after
         if "\n" in text or getattr(state, "done", False) or getattr(state, "at_line_start", False):
             line_starts.append((len(tokens), state))
             word_starts, retries, word_tries = [(len(tokens), state)], 0, 0
+            if on_text is not None and len(line_starts) >= 3 and line_starts[-2][0] > sent:
+                keep = line_starts[-2][0]  # the line before the one just finished is final now
+                on_text("".join(pieces[sent:keep]))
+                sent = keep
+                line_starts = [s for s in line_starts if s[0] >= sent]
         if getattr(state, "done", False):
             finish = "stop"
             break
-    if on_text and pieces:
-        on_text("".join(pieces))  # only now: any line could still have been rewound
+    if on_text and len(pieces) > sent:
+        on_text("".join(pieces[sent:]).rstrip("\n"))
     return Completion(
         text="".join(pieces).rstrip("\n"),
         finish_reason=finish,
         seed=seed,
         completion_tokens=len(tokens),
-        token_logprobs=tuple(logprobs) or None,
-        first_token_s=first,
-        total_s=time.perf_counter() - start,
+        token_logprobs=tuple(trace.logprobs) or None,
+        first_token_s=trace.first,
+        total_s=time.perf_counter() - trace.started,
     )

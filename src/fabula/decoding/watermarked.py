@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import random
-import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from fabula.decoding.constrained import NARROW, REPEAT_WINDOW, Stepper, _choose, stepped_completion
+from fabula.cancel import check as check_cancelled
+from fabula.decoding.constrained import NARROW, REPEAT_WINDOW, Stepper, Trace, _choose
 from fabula.sampling import SamplingParams
 from fabula.types import Completion
 
@@ -58,13 +58,11 @@ def sample_watermarked(
 ) -> Completion:
     rng = random.Random(seed)
     keyed = key_id(key)
-    tokens: list[int] = []
-    pieces: list[str] = []
-    logprobs: list[float] = []
-    start = time.perf_counter()
-    first: float | None = None
+    trace = Trace(stepper)
+    tokens, pieces = trace.tokens, trace.pieces
     finish = "length"
     while len(tokens) < params.max_tokens:
+        check_cancelled()
         cands = [(t, text or "", lp) for t, text, lp in stepper.top(NARROW) if text or t in stepper.eos_ids]
         if tokens:
             marks = green(keyed, [tokens[-1]] * len(cands), [t for t, _, _ in cands])
@@ -76,15 +74,10 @@ def sample_watermarked(
         if token in stepper.eos_ids:
             finish = "stop"
             break
-        stepper.push(token)
-        tokens.append(token)
-        pieces.append(text)
-        logprobs.append(float(own))
-        if first is None:
-            first = time.perf_counter() - start
+        trace.take(token, text, float(own))
         if on_text:
             on_text(text)
         if any(stop in "".join(pieces[-8:]) for stop in params.stop):
             finish = "stop"
             break
-    return stepped_completion(pieces, tokens, logprobs, seed, finish, start, first, params.stop)
+    return trace.completion(seed, finish, params.stop)

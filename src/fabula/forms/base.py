@@ -20,6 +20,8 @@ Validator = Callable[[str, Mapping[str, str]], dict[str, Any]]
 Derive = Callable[[dict[str, str]], dict[str, str]]
 Constrain = Callable[[Mapping[str, str]], Any]
 Report = Callable[[str, Mapping[str, str]], dict[str, Any]]
+# (backend, request, inputs, text) -> (mended text, report); the backend is any engine (the protocol)
+Repair = Callable[[Any, Any, Mapping[str, str], str], tuple[str, dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,9 @@ class Form:
     json_schema: Callable[[Mapping[str, str]], dict[str, Any]] | None = None
     # file formats the work can be written to with `fabula write ... --export FILE.SUFFIX`
     exports: Mapping[str, Callable[[str], str]] = field(default_factory=dict)
+    # for an engine that cannot be stepped, so `constrain` cannot apply: mend a generated text after
+    # the fact, (backend, request, inputs, text) -> (text, report); a fixed verse form's line repair
+    repair: Repair | None = None
 
     @property
     def template_id(self) -> str:
@@ -70,8 +75,8 @@ class Form:
         unknown = sorted(set(values) - set(known))
         if unknown:
             raise FormError(
-                f"form {self.name!r} has no input {unknown[0]!r}; its inputs are: "
-                f"{', '.join(known) or 'none'} (use --set NAME=VALUE)"
+                f"form {self.name!r} has no input {unknown[0]!r}; its inputs are: {', '.join(known) or 'none'}",
+                input=unknown[0],
             )
         resolved = {name: str(values.get(name, spec.default)) for name, spec in known.items()}
         for name, spec in known.items():
@@ -138,5 +143,8 @@ def load_form(name: str) -> Form:
 
 
 def verdict(check: str, passed: bool, detail: str, severity: str = "error") -> dict[str, Any]:
-    """One check's outcome; `error` severity rejects a candidate, `warning` only marks it."""
-    return {"check": check, "passed": passed, "detail": detail, "severity": severity}
+    """One check's outcome; `error` severity rejects a candidate, `warning` only marks it. Built
+    through `records.Verdict`, so a bad severity or a non-boolean outcome fails here, by name."""
+    from fabula.records import Verdict
+
+    return Verdict(check=check, passed=bool(passed), detail=str(detail), severity=severity).model_dump()  # type: ignore[arg-type]

@@ -10,12 +10,10 @@ cannot contain the characters Yarn and Ink use for markup (<>{}[]#), so the expo
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
-from fabula.forms.base import Form, load_form, verdict
-from fabula.forms.structured import check_graph_json, json_file, load_schema, narrowed_schema, pretty_json
+from fabula.forms.base import Form
+from fabula.forms.structured import check_graph_json, graph_form, json_file, load_schema, narrowed_schema
 
 
 def npc_schema() -> dict[str, Any]:
@@ -66,15 +64,4 @@ EXPORTS = {".yarn": _exporter(to_yarn), ".ink": _exporter(to_ink), ".json": json
 
 
 def build() -> Form:
-    def valid(text: str, inputs: Mapping[str, str]) -> dict[str, Any]:
-        report = check_npc(text)
-        return verdict("npc_schema", report["ok"], "; ".join(report["violations"][:4]) or "valid, every node reachable")
-
-    return replace(
-        load_form("npc"),
-        validators=(valid,),
-        report=lambda text, inputs: check_npc(text),
-        assemble=pretty_json,
-        json_schema=lambda inputs: decoding_schema(int(inputs["nodes"])),
-        exports=EXPORTS,
-    )
+    return graph_form("npc", check_npc, decoding_schema, "nodes", "valid, every node reachable", EXPORTS)

@@ -104,8 +104,15 @@ def build() -> Form:
         # one line of verse per line, each with its punctuation
         return re.sub(r"(?<=[，。！？；])(?=.)", "\n", text.strip())
 
+    def repair(backend: Any, request: Any, inputs: Mapping[str, str], text: str) -> tuple[str, dict[str, Any]]:
+        """On an engine that cannot be stepped: regenerate the lines that break the form (bounded)."""
+        from fabula.verse.repair import repair_poem
+
+        return repair_poem(backend, request, chosen_form(inputs), text)
+
     return replace(
         form,
+        repair=repair,
         validators=(has_lines, lines_are_verse, keeps_form),
         derive=derive,
         constrain=constrain,

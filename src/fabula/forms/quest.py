@@ -10,12 +10,10 @@ can be finished).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
-from fabula.forms.base import Form, load_form, verdict
-from fabula.forms.structured import check_graph_json, json_file, load_schema, narrowed_schema, pretty_json
+from fabula.forms.base import Form
+from fabula.forms.structured import check_graph_json, graph_form, json_file, load_schema, narrowed_schema
 
 
 def quest_schema() -> dict[str, Any]:
@@ -34,15 +32,4 @@ def check_quest(text: str) -> dict[str, Any]:
 
 
 def build() -> Form:
-    def valid(text: str, inputs: Mapping[str, str]) -> dict[str, Any]:
-        report = check_quest(text)
-        return verdict("quest_schema", report["ok"], "; ".join(report["violations"][:4]) or "valid and finishable")
-
-    return replace(
-        load_form("quest"),
-        validators=(valid,),
-        report=lambda text, inputs: check_quest(text),
-        assemble=pretty_json,
-        json_schema=lambda inputs: decoding_schema(int(inputs["steps"])),
-        exports={".json": json_file},
-    )
+    return graph_form("quest", check_quest, decoding_schema, "steps", "valid and finishable", {".json": json_file})

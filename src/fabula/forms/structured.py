@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fabula.forms.base import Form
 
 
 @cache
@@ -133,3 +136,31 @@ def pretty_json(text: str, inputs: Mapping[str, str]) -> str:
 
 def json_file(text: str) -> str:
     return text + "\n"
+
+
+def graph_form(
+    name: str,
+    check: Callable[[str], dict[str, Any]],
+    schema_for: Callable[[int], dict[str, Any]],
+    size_input: str,
+    valid_detail: str,
+    exports: Mapping[str, Callable[[str], str]],
+) -> Form:
+    """A structured form whose text is a JSON graph (a quest's steps, an NPC's dialogue nodes):
+    decoded inside `schema_for(size)`, checked by `check`, laid out as pretty JSON."""
+    from dataclasses import replace
+
+    from fabula.forms.base import load_form, verdict
+
+    def valid(text: str, inputs: Mapping[str, str]) -> dict[str, Any]:
+        report = check(text)
+        return verdict(f"{name}_schema", report["ok"], "; ".join(report["violations"][:4]) or valid_detail)
+
+    return replace(
+        load_form(name),
+        validators=(valid,),
+        report=lambda text, inputs: check(text),
+        assemble=pretty_json,
+        json_schema=lambda inputs: schema_for(int(inputs[size_input])),
+        exports=exports,
+    )

@@ -9,18 +9,17 @@ each summary's seed and verdicts.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fabula import __version__
 from fabula.backends.base import Backend
 from fabula.errors import InvalidParam
 from fabula.personalize.profiles import ProfileStore
 from fabula.personalize.recommend import recommend
-from fabula.pipeline import new_work_id, write
+from fabula.pipeline import write
+from fabula.records import single_candidate_work
 from fabula.sampling import SamplingParams
-from fabula.types import Candidate, Completion, Work
+from fabula.types import Work
 
 
 def digest(
@@ -63,25 +62,19 @@ def digest(
             }
         )
     text = f"# Digest for {user_id}\n\n" + "\n".join(sections)
-    candidate = Candidate(
-        text, text, {"articles": len(picks)}, verdicts, Completion(text, "stop", params.seed), chosen=True
+    return single_candidate_work(
+        "digest",
+        text,
+        verdicts,
+        engine=backend.name,
+        model=dict(backend.model_info()),
+        params=params.to_dict(),
+        seed=params.seed,
+        user_prompt=f"digest for {user_id}",
+        inputs={"k": str(k), "user": user_id},
+        template="digest@1",
+        why="one digest",
+        scores={"articles": len(picks)},
+        passed=all(r["passed"] for r in record),
+        extra={"digest": record},
     )
-    provenance = {
-        "engine": backend.name,
-        "model": backend.model_info(),
-        "params": params.to_dict(),
-        "seed": params.seed,
-        "prompt": {"user_prompt": f"digest for {user_id}", "inputs": {"k": str(k), "user": user_id}},
-        "template": "digest@1",
-        "digest": record,
-        "created_at": datetime.now(UTC).isoformat(),
-        "fabula_version": __version__,
-        "post": {
-            "chosen_index": 0,
-            "why": "one digest",
-            "passed": all(r["passed"] for r in record),
-            "verdicts": [verdicts],
-        },
-        "timing": {"seconds": 0.0, "completion_tokens": 0, "first_token_s": None, "tokens_per_second": 0.0},
-    }
-    return Work(new_work_id(), "digest", text, (candidate,), provenance)

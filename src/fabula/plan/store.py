@@ -17,13 +17,26 @@ from fabula.store.works import user_folder, write_atomic
 
 class PlanStore:
     """`owner` (an API user) gets a folder of their own, named by a hash of the user id so that no
-    id can reach outside it; without one (the CLI, local mode) plans live in home/plans."""
+    id can reach outside it, and sees only that folder. Without one (the CLI, a local-mode server:
+    the machine's operator) new plans go to home/plans, and every user's plans are seen too, as
+    every user's works are: a plan made in the studio is listed and edited by `fabula plan`."""
 
     def __init__(self, home: Path, owner: str | None = None) -> None:
         self.root = user_folder(home, owner) / "plans"
+        self.folders = [self.root]
+        if owner is None and (home / "users").is_dir():
+            self.folders += sorted(p / "plans" for p in (home / "users").iterdir() if (p / "plans").is_dir())
 
     def path(self, plan_id: str) -> Path:
+        """Where the plan is (in whichever folder holds it), or where a new one goes."""
+        for folder in self.folders:
+            found = folder / f"{plan_id}.json"
+            if found.is_file():
+                return found
         return self.root / f"{plan_id}.json"
+
+    def _ids(self) -> list[str]:
+        return sorted({p.stem for folder in self.folders if folder.exists() for p in folder.glob("*.json")})
 
     def save(self, plan: Plan) -> None:
         write_atomic(self.path(plan.id), json.dumps(plan.to_dict(), ensure_ascii=False, indent=1))
@@ -31,7 +44,7 @@ class PlanStore:
     def resolve(self, prefix: str) -> str:
         if not isinstance(prefix, str) or not prefix.isalnum():
             raise NotFound(f"no plan with id {prefix!r}; see `fabula plan list`")
-        ids = sorted(p.stem for p in self.root.glob("*.json")) if self.root.exists() else []
+        ids = self._ids()
         matches = [i for i in ids if i.startswith(prefix)]
         if not prefix or not matches:
             raise NotFound(f"no plan with id {prefix!r}; see `fabula plan list`")
@@ -44,6 +57,4 @@ class PlanStore:
         return Plan.from_dict(json.loads(self.path(plan_id).read_text(encoding="utf-8")))
 
     def list(self) -> list[Plan]:
-        if not self.root.exists():
-            return []
-        return [self.load(p.stem) for p in sorted(self.root.glob("*.json"), reverse=True)]
+        return [self.load(plan_id) for plan_id in reversed(self._ids())]

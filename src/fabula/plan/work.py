@@ -7,15 +7,14 @@ the consistency report); its provenance keeps every step's seed, prompt, bible e
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
-from fabula import __version__
 from fabula.forms.base import verdict
 from fabula.plan import book, fountain
 from fabula.plan.consistency import check_plan
 from fabula.plan.model import Plan
-from fabula.types import Candidate, Completion, Work
+from fabula.records import single_candidate_work
+from fabula.types import Work
 
 
 def plan_work(plan: Plan, model_info: dict[str, object], seconds: float) -> Work:
@@ -34,26 +33,20 @@ def plan_work(plan: Plan, model_info: dict[str, object], seconds: float) -> Work
     detail = "; ".join(consistency["violations"][:3]) or "cast, speakers and names agree"
     verdicts.append(verdict("consistency", consistency["ok"], detail, severity="warning"))
     tokens = sum(step["completion_tokens"] for step in plan.log)
-    completion = Completion(text, "stop", plan.seed, completion_tokens=tokens, total_s=seconds)
-    candidate = Candidate(text, text, {"words": len(text.split())}, verdicts, completion, chosen=True, checks=checks)
-    provenance = {
-        "engine": plan.engine,
-        "model": model_info,
-        "params": plan.params,
-        "seed": plan.seed,
-        "plan": {"id": plan.id, "template": plan.template, "cast": plan.cast_size, "steps": plan.log},
-        "prompt": {"user_prompt": plan.logline, "inputs": {"template": plan.template, "cast": str(plan.cast_size)}},
-        "template": f"plan-{plan.kind}",
-        "created_at": datetime.now(UTC).isoformat(),
-        "fabula_version": __version__,
-        "post": {"chosen_index": 0, "why": "one plan, one work", "passed": candidate.passed, "verdicts": [verdicts]},
-        "timing": {
-            "seconds": round(seconds, 3),
-            "completion_tokens": tokens,
-            "first_token_s": None,
-            "tokens_per_second": round(tokens / seconds, 2) if seconds else 0.0,
-        },
-    }
-    from fabula.pipeline import new_work_id
-
-    return Work(new_work_id(), plan.kind, text, (candidate,), provenance)
+    return single_candidate_work(
+        plan.kind,
+        text,
+        verdicts,
+        engine=plan.engine,
+        model=dict(model_info),
+        params=plan.params,
+        seed=plan.seed,
+        user_prompt=plan.logline,
+        inputs={"template": plan.template, "cast": str(plan.cast_size)},
+        template=f"plan-{plan.kind}",
+        why="one plan, one work",
+        seconds=seconds,
+        tokens=tokens,
+        checks=checks,
+        extra={"plan": {"id": plan.id, "template": plan.template, "cast": plan.cast_size, "steps": plan.log}},
+    )

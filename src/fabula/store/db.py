@@ -151,6 +151,8 @@ stream_memory = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("persona", String(60), nullable=False, index=True),
+    # the user whose stream it was (NULL: local mode): one user's viewers never reach another's prompt
+    Column("owner", String(64), nullable=True, index=True),  # added by migration 007
     Column("viewer", String(64), nullable=True, index=True),  # NULL: a summary of a past stream
     Column("kind", String(10), nullable=False),  # viewer | stream
     Column("text", Text, nullable=False),
@@ -196,6 +198,12 @@ def _m006_stream_memory(conn: Connection) -> None:
     stream_memory.create(conn, checkfirst=True)
 
 
+def _m007_stream_memory_owner(conn: Connection) -> None:
+    if "owner" not in {c["name"] for c in inspect(conn).get_columns("stream_memory")}:
+        conn.execute(text("ALTER TABLE stream_memory ADD COLUMN owner VARCHAR(64)"))
+        conn.execute(text("CREATE INDEX ix_stream_memory_owner ON stream_memory (owner)"))
+
+
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("001_works_and_candidates", _m001_works_and_candidates),
     ("002_candidate_checks", _m002_candidate_checks),
@@ -203,6 +211,7 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("004_owners_keys_idempotency", _m004_owners_keys_idempotency),
     ("005_jobs", _m005_jobs),
     ("006_stream_memory", _m006_stream_memory),
+    ("007_stream_memory_owner", _m007_stream_memory_owner),
 ]
 
 

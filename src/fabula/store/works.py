@@ -24,8 +24,19 @@ class WorkStore:
 
     def save(self, work: Work, owner: str | None = None, idempotency_key: str | None = None) -> str:
         """Save the work (and, with a key, the idempotency record, in the same transaction: a retry
-        after a crash either finds both or neither)."""
+        after a crash either finds both or neither). The provenance must be a `records.Provenance`:
+        a malformed one is refused, by field, before anything is written."""
+        from pydantic import ValidationError
+
+        from fabula.records import check_provenance
+
         prov = work.provenance
+        try:
+            check_provenance(prov)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise InvalidParam(f"provenance.{where}", first.get("input"), first["msg"]) from None
         created = datetime.fromisoformat(prov["created_at"]) if "created_at" in prov else datetime.now(UTC)
         with self.engine.begin() as conn:
             conn.execute(
@@ -109,6 +120,25 @@ class WorkStore:
             ],
             "provenance": row["provenance"],
         }
+
+    def load(self, work_id: str, owner: str | None = None) -> Work:
+        """The saved work as a `Work` (candidates with their scores, verdicts and checks)."""
+        from fabula.types import Candidate, Completion
+
+        saved = self.get(work_id, owner)
+        candidates = tuple(
+            Candidate(
+                c["text"],
+                c["text"],
+                c["scores"],
+                c["verdicts"],
+                Completion(c["text"], "stop", None),
+                c["chosen"],
+                c.get("checks"),
+            )
+            for c in saved["candidates"]
+        )
+        return Work(saved["id"], saved["form"], saved["text"], candidates, saved["provenance"])
 
     def pick(self, work_id: str, index: int, owner: str | None = None) -> dict[str, Any]:
         """Make candidate `index` the work's text: the writer's choice over the ranker's. The

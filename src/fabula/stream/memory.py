@@ -16,7 +16,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.engine import Engine
 
 from fabula.store.db import open_engine, stream_memory
@@ -34,17 +34,27 @@ def topic_words(text: str) -> list[str]:
 
 
 class StreamMemory:
-    def __init__(self, engine: Engine | str, persona: str) -> None:
+    """One persona's memory for one owner (None: local mode). Every query is scoped by both, so
+    a user's viewers and streams are never recalled into another user's prompt."""
+
+    def __init__(self, engine: Engine | str, persona: str, owner: str | None = None) -> None:
         self.engine = open_engine(engine) if isinstance(engine, str) else engine
         self.persona = persona
+        self.owner = owner
         self._vectors: dict[int, Any] = {}  # past streams' embeddings by row id: encoded once
+
+    def _mine(self) -> Any:
+        owner = stream_memory.c.owner
+        return and_(
+            stream_memory.c.persona == self.persona, owner.is_(None) if self.owner is None else owner == self.owner
+        )
 
     def viewer(self, viewer: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
             row = (
                 conn.execute(
                     select(stream_memory).where(
-                        stream_memory.c.persona == self.persona,
+                        self._mine(),
                         stream_memory.c.kind == "viewer",
                         stream_memory.c.viewer == viewer,
                     )
@@ -77,7 +87,13 @@ class StreamMemory:
             if row is None:
                 conn.execute(
                     stream_memory.insert().values(
-                        persona=self.persona, viewer=viewer, kind="viewer", text=summary, facts=facts, updated_at=now
+                        persona=self.persona,
+                        owner=self.owner,
+                        viewer=viewer,
+                        kind="viewer",
+                        text=summary,
+                        facts=facts,
+                        updated_at=now,
                     )
                 )
             else:
@@ -92,6 +108,7 @@ class StreamMemory:
             conn.execute(
                 stream_memory.insert().values(
                     persona=self.persona,
+                    owner=self.owner,
                     viewer=None,
                     kind="stream",
                     text=summary,
@@ -104,7 +121,7 @@ class StreamMemory:
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(stream_memory)
-                .where(stream_memory.c.persona == self.persona, stream_memory.c.kind == "stream")
+                .where(self._mine(), stream_memory.c.kind == "stream")
                 .order_by(stream_memory.c.updated_at.desc())
                 .limit(200)
             ).mappings()

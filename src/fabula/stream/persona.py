@@ -26,9 +26,17 @@ from fabula.errors import InvalidParam
 
 REQUIRED = ("name", "system_prompt", "style")
 FIELDS = (
-    "name", "system_prompt", "style", "voice", "rate_wpm", "backstory", "catchphrases",
-    "avoid_topics", "greeting", "example_dialogue",
-)  # fmt: skip
+    "name",
+    "system_prompt",
+    "style",
+    "voice",
+    "rate_wpm",
+    "backstory",
+    "catchphrases",
+    "avoid_topics",
+    "greeting",
+    "example_dialogue",
+)
 
 
 @dataclass(frozen=True)

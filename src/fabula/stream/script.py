@@ -18,7 +18,6 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from fabula.errors import InvalidParam
@@ -180,10 +179,8 @@ def teleprompter(script: dict[str, Any]) -> str:
 
 def script_work(script: dict[str, Any], persona: Persona, model_info: dict[str, object], params: SamplingParams) -> Any:
     """The script as a Work: saved, listed, exported and checked like any other."""
-    from fabula import __version__
     from fabula.forms.base import verdict
-    from fabula.pipeline import new_work_id
-    from fabula.types import Candidate, Completion, Work
+    from fabula.records import single_candidate_work
 
     text = teleprompter(script)
     filled = script["spoken_minutes"] / script["minutes"]
@@ -191,28 +188,18 @@ def script_work(script: dict[str, Any], persona: Persona, model_info: dict[str, 
         verdict("timed", 0.8 <= filled <= 1.25, f"{script['spoken_minutes']} of {script['minutes']} minutes spoken"),
         verdict("segments", all(s["lines"] for s in script["segments"]), "every segment has lines"),
     ]
-    completion = Completion(text, "stop", params.seed, total_s=script["seconds"])
-    candidate = Candidate(
-        text, text, {"words": len(text.split())}, verdicts, completion, chosen=True, checks={"script": script}
+    return single_candidate_work(
+        "stream-script",
+        text,
+        verdicts,
+        engine=str(model_info.get("engine", "")),
+        model=dict(model_info),
+        params=params.to_dict(),
+        seed=params.seed,
+        user_prompt=script["topic"],
+        inputs={"persona": persona.name, "minutes": str(script["minutes"])},
+        template="stream-script",
+        why="one script",
+        seconds=script["seconds"],
+        checks={"script": script},
     )
-    provenance = {
-        "engine": str(model_info.get("engine", "")),
-        "model": model_info,
-        "params": params.to_dict(),
-        "seed": params.seed,
-        "prompt": {
-            "user_prompt": script["topic"],
-            "inputs": {"persona": persona.name, "minutes": str(script["minutes"])},
-        },
-        "template": "stream-script",
-        "created_at": datetime.now(UTC).isoformat(),
-        "fabula_version": __version__,
-        "post": {"chosen_index": 0, "why": "one script", "passed": candidate.passed, "verdicts": [verdicts]},
-        "timing": {
-            "seconds": script["seconds"],
-            "completion_tokens": 0,
-            "first_token_s": None,
-            "tokens_per_second": 0.0,
-        },
-    }
-    return Work(new_work_id(), "stream-script", text, (candidate,), provenance)

@@ -99,3 +99,28 @@ def _rhyme_violations(form: VerseForm, reports: list[dict[str, Any]]) -> list[st
             elif first["end_word"].lower() == other["end_word"].lower():
                 problems.append(f"rhyme {letter}: line {j + 1} repeats the end word {other['end_word']!r}")
     return problems
+
+
+CHINESE_FORMS = ("wujue", "qijue", "wulv", "qilv")
+
+
+def verse_forms() -> tuple[str, ...]:
+    """Every form `check_verse` knows: the English ones, then the Chinese regulated forms."""
+    from fabula.verse.forms import FORMS
+
+    return (*FORMS, *CHINESE_FORMS)
+
+
+def check_verse(text: str, form: object, scheme: str | None = None) -> dict[str, Any]:
+    """A poem's report against a named form, English (syllables, rhyme, stress) or Chinese
+    (characters per line, 平仄, rhyme): the one dispatch every surface uses."""
+    from fabula.errors import InvalidParam
+    from fabula.verse.forms import verse_form
+
+    if form not in verse_forms():
+        raise InvalidParam("form", form, f"verse forms: {', '.join(verse_forms())}")
+    if form in CHINESE_FORMS:
+        from fabula.verse.chinese import check_chinese
+
+        return check_chinese(text, str(form))
+    return check_poem(text, verse_form(str(form), scheme if form == "quatrain" else None))

@@ -19,15 +19,11 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from fabula.errors import FabulaError, InvalidParam
+from fabula.errors import InvalidParam, Unauthorized
 from fabula.store.db import api_keys, users
 
 KEY_PREFIX = "fsk_"
 SCRYPT = {"n": 2**14, "r": 8, "p": 1}
-
-
-class Unauthorized(FabulaError):
-    """No key, or a key nobody has."""
 
 
 def hash_key(key: str) -> str:
