@@ -20,8 +20,8 @@ from fastapi.testclient import TestClient
 
 from fabula.api.app import create_app
 from fabula.backends import close_all
-from fabula.backends.fake import FakeBackend
 from fabula.settings import Settings
+from tests.conftest import LOCAL, app_engine
 
 HI = [{"role": "user", "content": "Write about a harbour."}]
 
@@ -29,10 +29,9 @@ HI = [{"role": "user", "content": "Write about a harbour."}]
 @pytest.fixture
 def client(fabula_home: Path) -> Iterator[TestClient]:
     close_all()
-    with TestClient(create_app(Settings(home=fabula_home, engine="fake"))) as test_client:
+    with TestClient(create_app(Settings(home=fabula_home, engine="fake")), base_url=LOCAL) as test_client:
         yield test_client
     close_all()
-    FakeBackend.scripts = []
 
 
 def chat(client: TestClient, **body: Any) -> httpx.Response:
@@ -97,7 +96,6 @@ def test_a_10_mb_body_is_refused_before_it_is_read(client: TestClient) -> None:
 
 
 def test_right_to_left_text_and_emoji_are_text(client: TestClient) -> None:
-    FakeBackend.scripts = []
     reply = client.post("/v1/chat/completions", json={"model": "echo-not-served", "messages": HI})
     assert reply.status_code == 404
     for text in ("שלום עולם، مرحبا بالعالم", "🐉🔥 a dragon 👩‍🚀"):
@@ -138,7 +136,7 @@ def events(reply: httpx.Response) -> list[Any]:
     ],
 )
 def test_no_text_breaks_the_event_stream(client: TestClient, tricky: str) -> None:
-    FakeBackend.scripts = [tricky]
+    app_engine(client).scripts = [tricky]
     reply = chat(client, stream=True, max_tokens=100)
     parsed = events(reply)
     assert parsed[-1] == "[DONE]" and all(isinstance(e, dict) for e in parsed[:-1])
@@ -152,7 +150,7 @@ def test_blocked_prompts_are_400_and_blocked_outputs_are_never_returned(client: 
         client, messages=[{"role": "user", "content": "Give me step by step instructions to build a pipe bomb."}]
     )
     assert reply.status_code == 400 and "mass_harm" in reply.json()["error"]["message"]
-    FakeBackend.scripts = ["I know where you live and I will kill you tonight."]
+    app_engine(client).scripts = ["I know where you live and I will kill you tonight."]
     plain = chat(client).json()["choices"][0]
     assert plain["finish_reason"] == "content_filter" and plain["message"]["content"] == ""
     assert plain["fabula"]["blocked"] == ["threats"]
@@ -185,7 +183,7 @@ def test_a_form_through_the_model_name_runs_the_pipeline_and_saves_the_work(clie
 def test_the_queue_is_bounded_and_a_burst_beyond_it_gets_429(fabula_home: Path) -> None:
     close_all()
     app = create_app(Settings(home=fabula_home, engine="fake", model="slow", api_max_queue=1))
-    with TestClient(app) as client:
+    with TestClient(app, base_url=LOCAL) as client:
         started = threading.Event()
 
         def long_request() -> None:
@@ -265,11 +263,12 @@ def _calm_latency(base: str, headers: dict[str, str]) -> float:
 
 def test_one_users_burst_is_refused_before_it_slows_another_user(fabula_home: Path) -> None:
     """A burst beyond the queue: 429s with Retry-After, every accepted request completes, and
-    another user's request still gets in, within 2x of its unloaded latency."""
+    another user's request still gets in (counted, not timed: the burst holds exactly half the
+    queue, and the calm user's request is answered 200 while it does)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from fabula.api.auth import create_key
     from fabula.personalize.profiles import ProfileStore
+    from fabula.store.users import create_key
 
     profiles = ProfileStore(Settings(home=fabula_home).db_url)
     keys = {}
@@ -278,7 +277,6 @@ def test_one_users_burst_is_refused_before_it_slows_another_user(fabula_home: Pa
         keys[user] = {"Authorization": f"Bearer {create_key(profiles.engine, user)}"}
     env = {"FABULA_ENGINE": "fake", "FABULA_MODEL": "slow", "FABULA_API_MAX_QUEUE": "8"}
     for base in serve(fabula_home, env):
-        baseline = min(_calm_latency(base, keys["calm"]) for _ in range(3))
         long = {"messages": HI, "max_tokens": 150}
         with ThreadPoolExecutor(max_workers=12) as pool:
             burst = [
@@ -286,13 +284,14 @@ def test_one_users_burst_is_refused_before_it_slows_another_user(fabula_home: Pa
                 for _ in range(12)
             ]
             time.sleep(0.5)  # the burst is in: its accepted requests are running
-            loaded = _calm_latency(base, keys["calm"])
+            in_use = httpx.get(f"{base}/healthz").json()["in_use"]
+            _calm_latency(base, keys["calm"])  # admitted (200) while the burst holds its places
             replies = [f.result() for f in burst]
         codes = sorted(r.status_code for r in replies)
         assert set(codes) == {200, 429} and codes.count(200) == 4, codes  # 4 = half the queue of 8
         assert all(int(r.headers["Retry-After"]) >= 1 for r in replies if r.status_code == 429)
         assert all(r.json()["choices"][0]["finish_reason"] == "length" for r in replies if r.status_code == 200)
-        assert loaded <= 2 * baseline, f"the calm user waited {loaded:.2f} s under the burst, {baseline:.2f} s alone"
+        assert in_use == 4, f"the burst should hold exactly its 4 places, it held {in_use}"
 
 
 def test_a_dropped_stream_stops_generating_within_2_s_every_time(server: str) -> None:

@@ -17,12 +17,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fabula.api.app import create_app
-from fabula.api.auth import create_key
 from fabula.api.openai_routes import _event
 from fabula.backends import close_all
-from fabula.backends.fake import FakeBackend
 from fabula.personalize.profiles import ProfileStore
 from fabula.settings import Settings
+from fabula.store.users import create_key
+from tests.conftest import LOCAL, app_engine
 from tests.test_plan import SCRIPT
 
 # ---- schemathesis: every operation of the spec, generated bodies, parameters and headers ----
@@ -47,12 +47,13 @@ def _fuzz(operation: Any, ids: dict[str, str] | None, reached: list[int]) -> Any
 def test_no_generated_request_gets_a_server_error(fabula_home: Path) -> None:
     """Every operation of /openapi.json, 30 generated requests each (bodies, parameters, ids).
     Training is left out: it starts real pretraining runs, and has its own validation matrix."""
-    app = create_app(Settings(home=fabula_home, engine="fake"))
+    # schemathesis's ASGI client calls itself `testserver`: a name this server is told it answers to
+    app = create_app(Settings(home=fabula_home, engine="fake", api_allowed_hosts="testserver"))
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 25
     # a second pass sends the generated bodies to things that exist (random ids only reach 404s)
-    with TestClient(app) as client:
+    with TestClient(app, base_url=LOCAL) as client:
         plan = client.post("/api/plans", json={"logline": "A keeper and a smuggler."}).json()
         chat = {"model": "fabula-story", "messages": [{"role": "user", "content": "a fox"}], "n": 2}
         work = client.post("/v1/chat/completions", json=chat).json()["choices"][0]["fabula"]
@@ -93,7 +94,7 @@ def test_no_text_breaks_sse_framing(pieces: list[str]) -> None:
 
 @pytest.fixture
 def echo_client(fabula_home: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(home=fabula_home, engine="fake", model="echo"))) as client:
+    with TestClient(create_app(Settings(home=fabula_home, engine="fake", model="echo")), base_url=LOCAL) as client:
         yield client
     close_all()
 
@@ -129,13 +130,13 @@ def test_a_streamed_reply_of_any_text_arrives_whole(echo_client: TestClient, tex
 def two_users(fabula_home: Path) -> Iterator[tuple[TestClient, dict[str, dict[str, str]], dict[str, str]]]:
     """Ann owns one of everything (a work, a plan, a job); Bob owns nothing."""
     app = create_app(Settings(home=fabula_home, engine="fake", model="scripted"))
-    with TestClient(app) as client:
+    with TestClient(app, base_url=LOCAL) as client:
         client.spec = app.openapi()  # type: ignore[attr-defined]
         profiles = ProfileStore(Settings(home=fabula_home).db_url)
         for user in ("ann", "bob"):
             profiles.add_user(user, {})
         keys = {u: {"Authorization": f"Bearer {create_key(profiles.engine, u)}"} for u in ("ann", "bob")}
-        FakeBackend.scripts = list(SCRIPT)
+        app_engine(client).scripts = list(SCRIPT)
         started = client.post(
             "/api/plans", json={"logline": "A keeper and a smuggler.", "template": "kishotenketsu", "cast": 2},
             headers=keys["ann"],
@@ -150,7 +151,6 @@ def two_users(fabula_home: Path) -> Iterator[tuple[TestClient, dict[str, dict[st
             "name": "Mara",
         }
         yield client, keys, ids
-    FakeBackend.scripts = []
     close_all()
 
 

@@ -11,11 +11,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from fabula.api.app import create_app
-from fabula.api.auth import create_key
 from fabula.backends import close_all
-from fabula.backends.fake import FakeBackend
 from fabula.personalize.profiles import ProfileStore
 from fabula.settings import Settings
+from fabula.store.users import create_key
+from tests.conftest import LOCAL, app_engine
 from tests.test_plan import SCRIPT
 
 LOGLINE = "A lighthouse keeper must choose between the ships and her brother."
@@ -23,9 +23,10 @@ LOGLINE = "A lighthouse keeper must choose between the ships and her brother."
 
 @pytest.fixture
 def client(fabula_home: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(home=fabula_home, engine="fake", model="scripted"))) as test_client:
+    with TestClient(
+        create_app(Settings(home=fabula_home, engine="fake", model="scripted")), base_url=LOCAL
+    ) as test_client:
         yield test_client
-    FakeBackend.scripts = []
     close_all()
 
 
@@ -39,7 +40,7 @@ def _wait(client: TestClient, job_id: str, headers: dict[str, str] | None = None
 
 
 def test_a_plan_is_written_as_a_job_then_edited_regenerated_and_undone(client: TestClient) -> None:
-    FakeBackend.scripts = list(SCRIPT)
+    app_engine(client).scripts = list(SCRIPT)
     started = client.post(
         "/api/plans", json={"kind": "screenplay", "logline": LOGLINE, "template": "kishotenketsu", "cast": 2, "seed": 7}
     )
@@ -65,7 +66,7 @@ def test_a_plan_is_written_as_a_job_then_edited_regenerated_and_undone(client: T
 
     # regenerate one scene's dialogue as a job; undo restores it
     before = client.get(f"/api/plans/{plan_id}").json()["levels"]["dialogue[1]"]
-    FakeBackend.scripts = [SCRIPT[-1].replace("slow beat", "fast beat")]
+    app_engine(client).scripts = [SCRIPT[-1].replace("slow beat", "fast beat")]
     redo = client.post(f"/api/plans/{plan_id}/regenerate", json={"target": "dialogue[1]"})
     assert redo.status_code == 202, redo.text
     assert _wait(client, redo.json()["job"]["id"])["status"] == "done"
@@ -76,7 +77,7 @@ def test_a_plan_is_written_as_a_job_then_edited_regenerated_and_undone(client: T
 
 
 def test_the_bible_is_edited_over_http(client: TestClient) -> None:
-    FakeBackend.scripts = list(SCRIPT)
+    app_engine(client).scripts = list(SCRIPT)
     started = client.post("/api/plans", json={"logline": LOGLINE, "template": "kishotenketsu", "cast": 2}).json()
     plan_id = started["plan_id"]
     assert _wait(client, started["job"]["id"])["status"] == "done"
@@ -181,7 +182,7 @@ def test_jobs_plans_and_recommendations_belong_to_their_owner(client: TestClient
         for i in range(5)
     )
     keys = {u: {"Authorization": f"Bearer {create_key(profiles.engine, u)}"} for u in ("ann", "bob")}
-    FakeBackend.scripts = list(SCRIPT)
+    app_engine(client).scripts = list(SCRIPT)
     started = client.post(
         "/api/plans", json={"logline": LOGLINE, "template": "kishotenketsu", "cast": 2}, headers=keys["ann"]
     )
@@ -208,7 +209,7 @@ def test_jobs_plans_and_recommendations_belong_to_their_owner(client: TestClient
 def test_a_plan_being_written_cannot_be_changed_underneath(client: TestClient) -> None:
     import threading
 
-    FakeBackend.scripts = list(SCRIPT)
+    app_engine(client).scripts = list(SCRIPT)
     started = client.post("/api/plans", json={"logline": LOGLINE, "template": "kishotenketsu", "cast": 2}).json()
     assert _wait(client, started["job"]["id"])["status"] == "done"
     plan_id = started["plan_id"]

@@ -13,13 +13,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from fabula.api.app import create_app
-from fabula.api.auth import check_password, create_key, hash_password, set_password
 from fabula.backends import close_all
 from fabula.cli.main import cli
 from fabula.errors import InvalidParam
 from fabula.personalize.profiles import ProfileStore
 from fabula.settings import Settings
 from fabula.store.db import api_keys, users
+from fabula.store.users import check_password, create_key, hash_password, set_password
+from tests.conftest import LOCAL
 
 pytestmark = pytest.mark.usefixtures("each_database")
 
@@ -35,7 +36,7 @@ def app_and_keys(fabula_home: Path) -> Iterator[tuple[TestClient, dict[str, str]
     for name in ("ana", "ben"):
         profiles.add_user(name)
         keys[name] = create_key(profiles.engine, name)
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), base_url=LOCAL) as client:
         yield client, keys
     close_all()
 

@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
-from fabula.api.auth import create_key, set_password
 from fabula.personalize.profiles import ProfileStore
 from fabula.settings import Settings
+from fabula.store.users import create_key, set_password
 from tests.test_api import serve
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

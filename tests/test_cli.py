@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from fabula.backends import close_all
-from fabula.backends.fake import FakeBackend
 from fabula.cli.main import cli
+from tests.conftest import scripted
 
 CONTRACT_PROVENANCE = {"engine", "model", "params", "seed", "prompt", "template", "created_at", "fabula_version"}
 
@@ -20,7 +20,6 @@ def _fresh_engines() -> Iterator[None]:
     close_all()
     yield
     close_all()
-    FakeBackend.scripts = []
 
 
 def run(*args: str) -> object:
@@ -51,11 +50,13 @@ def test_saved_work_is_listed_shown_and_exported(tmp_path: object) -> None:
 
 
 def test_streaming_prints_text_and_provenance_line() -> None:
-    FakeBackend.scripts = [
-        "Snow fell on the harbour. The gulls went quiet, and the ferry stayed tied to its posts. "
-        "Mara walked the sea wall with her father's lantern, counting the boats that had not come back, "
-        "and at the end of the wall she found a boy asleep in a coil of rope, a letter pinned to his coat."
-    ]
+    scripted(
+        [
+            "Snow fell on the harbour. The gulls went quiet, and the ferry stayed tied to its posts. "
+            "Mara walked the sea wall with her father's lantern, counting the boats that had not come back, "
+            "and at the end of the wall she found a boy asleep in a coil of rope, a letter pinned to his coat."
+        ]
+    )
     result = run("write", "story", "harbour", "--engine", "fake", "--seed", "1")
     assert result.exit_code == 0  # type: ignore[attr-defined]
     assert "Snow fell on the harbour." in result.stdout  # type: ignore[attr-defined]
@@ -83,7 +84,7 @@ def test_bad_input_is_a_clear_error_not_a_crash(args: list[str], message: str) -
 
 
 def test_rejected_work_is_saved_and_exit_code_says_so() -> None:
-    FakeBackend.scripts = ["Too short."]
+    scripted(["Too short."])
     result = run("write", "story", "x", "--engine", "fake", "--json")
     assert result.exit_code == 3  # type: ignore[attr-defined]
     assert "was saved, but no candidate passed" in result.stderr  # type: ignore[attr-defined]

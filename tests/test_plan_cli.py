@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,8 @@ from click.testing import CliRunner
 from fabula.backends.fake import FakeBackend
 from fabula.cli.main import cli
 from fabula.plan import fountain
+from fabula.settings import get_settings
+from tests.conftest import scripted
 from tests.test_plan import SCRIPT
 
 LOGLINE = "A lighthouse keeper must choose between the ships and her brother."
@@ -19,10 +20,9 @@ FAKE = ["--engine", "fake", "--model", "scripted", "--set", "template=kishotenke
 
 
 @pytest.fixture(autouse=True)
-def scripted() -> Iterator[None]:
-    FakeBackend.scripts = list(SCRIPT)
-    yield
-    FakeBackend.scripts = []
+def fake() -> FakeBackend:
+    """The engine `--engine fake --model scripted` hands the CLI in this test, serving SCRIPT."""
+    return scripted(list(SCRIPT), "scripted")  # type: ignore[no-any-return]
 
 
 def _write(*extra: str) -> dict[str, object]:
@@ -101,12 +101,12 @@ def test_bad_screenplay_options_are_refused_before_any_writing(args: list[str], 
     assert CliRunner().invoke(cli, ["plan", "list"]).stdout == ""  # no plan was started
 
 
-def test_a_failed_step_leaves_a_resumable_plan() -> None:
-    FakeBackend.scripts = [*SCRIPT[:2], "{broken"]
+def test_a_failed_step_leaves_a_resumable_plan(fake: FakeBackend) -> None:
+    fake.scripts = [*SCRIPT[:2], "{broken"]
     result = CliRunner().invoke(cli, ["write", "screenplay", LOGLINE, *FAKE, "--no-stream"])
     assert result.exit_code == 2 and "fabula plan resume" in result.stderr
     plan_id = result.stderr.split("plan ")[1].split()[0]
-    FakeBackend.scripts = list(SCRIPT[2:])
+    fake.scripts = list(SCRIPT[2:])
     resumed = CliRunner().invoke(cli, ["plan", "resume", plan_id, "--json"])
     assert resumed.exit_code == 0, resumed.output
     assert json.loads(resumed.stdout)["candidates"][0]["checks"]["screenplain"]["scenes"] == 4
@@ -115,7 +115,6 @@ def test_a_failed_step_leaves_a_resumable_plan() -> None:
 @pytest.mark.slow
 def test_a_screenplay_on_the_default_model_parses_and_holds_together(tmp_path: Path) -> None:
     """The contract command on the embedded model: Fountain that screenplain parses, cast-only speakers."""
-    FakeBackend.scripts = []
     target = tmp_path / "play.fountain"
     result = CliRunner().invoke(
         cli, ["write", "screenplay", LOGLINE, "--seed", "3", "--export", str(target), "--no-stream"]
@@ -135,7 +134,6 @@ def test_a_screenplay_on_the_default_model_parses_and_holds_together(tmp_path: P
 def test_a_long_story_on_the_default_model_becomes_an_epub(tmp_path: Path) -> None:
     import zipfile
 
-    FakeBackend.scripts = []
     book = tmp_path / "book.epub"
     args = ["write", "story", "A mapmaker charts an island that appears only at low tide.", "--long"]
     args += ["--set", "template=kishotenketsu", "--set", "cast=2", "--seed", "2", "--export", str(book)]
@@ -148,6 +146,8 @@ def test_a_long_story_on_the_default_model_becomes_an_epub(tmp_path: Path) -> No
 
 
 def test_safety_levels_given_on_the_command_line_reach_the_planned_work() -> None:
-    work = _write("--safety", "graphic_violence=low,personal_data=off")
+    levels = "graphic_violence=low,personal_data=off"
+    scripted(list(SCRIPT), "scripted", get_settings().model_copy(update={"safety": levels}))  # the run's settings
+    work = _write("--safety", levels)
     levels = work["provenance"]["safety"]["levels"]  # type: ignore[index]
     assert levels["graphic_violence"] == "low" and levels["personal_data"] == "off"

@@ -14,10 +14,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from fabula.api.app import create_app
-from fabula.api.auth import set_password
 from fabula.backends import close_all
 from fabula.personalize.profiles import ProfileStore
 from fabula.settings import Settings
+from fabula.store.users import set_password
+from tests.conftest import LOCAL
 
 STATIC = resources.files("fabula.api").joinpath("static")
 
@@ -25,7 +26,7 @@ STATIC = resources.files("fabula.api").joinpath("static")
 @pytest.fixture
 def client(fabula_home: Path) -> Iterator[TestClient]:
     close_all()
-    with TestClient(create_app(Settings(home=fabula_home, engine="fake"))) as test_client:
+    with TestClient(create_app(Settings(home=fabula_home, engine="fake")), base_url=LOCAL) as test_client:
         yield test_client
     close_all()
 

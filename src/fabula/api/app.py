@@ -16,19 +16,13 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
 
 from fabula import __version__
 from fabula.api import errors
 from fabula.api.engine_runner import EngineGate
+from fabula.api.guard import Guard
 from fabula.api.jobs import JobRunner
-from fabula.api.requests import MAX_BODY_BYTES
 from fabula.settings import Settings, get_settings
-
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
-    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
-)
 
 
 class AppState:
@@ -64,8 +58,8 @@ class AppState:
         return self._backend
 
     async def owner(self, request: Request) -> str | None:
-        """Who is asking: None in local single-user mode (see fabula.api.auth)."""
-        from fabula.api.auth import user_for
+        """Who is asking: None in local single-user mode (see fabula.store.users)."""
+        from fabula.store.users import user_for
 
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(None, user_for, self.db, request.headers.get("authorization"))
@@ -76,55 +70,25 @@ class AppState:
         return WorkStore(self.db)
 
     def write_form(
-        self, backend: Any, form: Any, request: Any, on_text: Any, owner: str | None = None, key: str | None = None
+        self, form: Any, request: Any, on_text: Any, owner: str | None = None, key: str | None = None
     ) -> Any:
-        """A form through the pipeline, reviewed and saved like `fabula write` does."""
-        from fabula.pipeline import write
-        from fabula.responsible.review import review_and_save
+        """A form through the write service, exactly as `fabula write` runs it: the same engine
+        choice, voice, review, saving and Markdown copy."""
+        from fabula.service.write import WriteJob, engine_for, run_write
 
-        prompt = request.messages[-1].content
-        work = write(backend, form.form, prompt, form.inputs, request.params, on_text, safety=self.policy)
-        return review_and_save(work, self.settings, self.works(), safety=self.policy, owner=owner, idempotency_key=key)
-
-
-class Guard:
-    """Pure ASGI middleware (no buffering of streamed bodies): refuse an oversized body up front,
-    and add the security headers to every response."""
-
-    HEADERS = [
-        (b"content-security-policy", CSP.encode()),
-        (b"x-content-type-options", b"nosniff"),
-        (b"referrer-policy", b"no-referrer"),
-    ]
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        length = dict(scope.get("headers") or []).get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            body = {
-                "error": {
-                    "message": f"body over {MAX_BODY_BYTES} bytes",
-                    "type": "invalid_request_error",
-                    "param": "body",
-                    "code": None,
-                }
-            }
-            await JSONResponse(body, status_code=413)(scope, receive, self._with_headers(send))
-            return
-        await self.app(scope, receive, self._with_headers(send))
-
-    def _with_headers(self, send: Any) -> Any:
-        async def wrapped(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), *self.HEADERS]}
-            await send(message)
-
-        return wrapped
+        job = WriteJob(
+            form.form,
+            request.messages[-1].content,
+            form.inputs,
+            request.params,
+            user=form.user,
+            owner=owner,
+            idempotency_key=key,
+        )
+        engine, model = engine_for(job, self.settings)
+        default = (engine, model) == (self.settings.engine, self.settings.model)
+        backend = self.backend_now() if default else None  # another engine (the Tang model): cached by the registry
+        return run_write(job, self.settings, on_text=on_text, backend=backend, store=self.works()).work
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -133,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from fabula.api.plan_routes import router as plan_router
     from fabula.api.stream_routes import router as stream_router
     from fabula.api.works_routes import router as works_router
+    from fabula.api.write_routes import router as write_router
 
     settings = settings or get_settings()
 
@@ -145,10 +110,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="fabula", version=__version__, description="Creative writing with measured controls.", lifespan=lifespan
     )
     app.state.fabula = AppState(settings)
-    app.add_middleware(Guard)
+    app.add_middleware(
+        Guard,
+        allowed_hosts=settings.api_allowed_hosts.split(","),
+        allowed_origins=settings.api_allowed_origins.split(","),
+    )
     errors.install(app)
     app.include_router(openai_router)
     app.include_router(works_router)
+    app.include_router(write_router)
     app.include_router(plan_router)
     app.include_router(job_router)
     app.include_router(stream_router)

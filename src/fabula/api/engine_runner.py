@@ -17,17 +17,12 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
-from fabula.errors import FabulaError
+from fabula.cancel import Cancelled, cancellable
+from fabula.errors import Busy
 
 
-class Busy(FabulaError):
-    def __init__(self, waiting: int, retry_after: int) -> None:
-        self.retry_after = retry_after
-        super().__init__(f"the server is busy ({waiting} requests running or waiting); retry in {retry_after} s")
-
-
-class Cancelled(Exception):
-    """Raised inside the engine's callback to stop a generation nobody is reading any more."""
+def busy(waiting: int, retry_after: int) -> Busy:
+    return Busy(f"the server is busy ({waiting} requests running or waiting); retry in {retry_after} s", retry_after)
 
 
 class EngineGate:
@@ -54,7 +49,7 @@ class EngineGate:
             # local single-user mode (user None) has the whole queue: there is nobody to crowd out
             if self._count >= self.max_queue or (user is not None and mine >= self.per_user):
                 waiting = self._count if self._count >= self.max_queue else mine
-                raise Busy(waiting, max(1, int(waiting * self.seconds_per_request)))
+                raise busy(waiting, max(1, int(waiting * self.seconds_per_request)))
             self._count += 1
             self._by_user[user] = mine + 1
 
@@ -90,14 +85,36 @@ async def run_blocking(gate: EngineGate, work: Callable[[], Any], user: str | No
     return await loop.run_in_executor(gate.executor, guarded)
 
 
+def admit(gate: EngineGate, user: str | None = None) -> Callable[[], None]:
+    """Take a slot now (or raise Busy) and return its release, safe to call more than once.
+
+    A streamed answer is admitted before its 200 is sent: once the status line is out, a refusal
+    could only be a cut connection."""
+    gate.acquire(user)
+    lock = threading.Lock()
+    held = [True]
+
+    def release() -> None:
+        with lock:
+            if held[0]:
+                held[0] = False
+                gate.release(user)
+
+    return release
+
+
 async def stream_completion(
-    gate: EngineGate, work: Callable[[Callable[[str], None]], Any], user: str | None = None
+    gate: EngineGate,
+    work: Callable[[Callable[[str], None]], Any],
+    user: str | None = None,
+    release: Callable[[], None] | None = None,
 ) -> AsyncIterator[tuple[str, Any]]:
     """Yield ("delta", text) as the engine writes, then ("done", result) or ("error", exc).
 
     `work(emit)` runs on the engine pool; `emit` raises Cancelled once the consumer has gone.
+    `release` is a slot taken earlier by `admit`; without one a slot is taken here.
     """
-    gate.acquire(user)
+    release = release or admit(gate, user)
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
     cancel = threading.Event()
@@ -109,7 +126,8 @@ async def stream_completion(
 
     def run() -> None:
         try:
-            result = work(emit)
+            with cancellable(cancel):  # stepped samplers check it at every token, between emits too
+                result = work(emit)
             loop.call_soon_threadsafe(queue.put_nowait, ("done", result))
         except Cancelled:
             pass
@@ -117,7 +135,7 @@ async def stream_completion(
             if not cancel.is_set():
                 loop.call_soon_threadsafe(queue.put_nowait, ("error", exc))
         finally:
-            gate.release(user)
+            release()
 
     loop.run_in_executor(gate.executor, run)
     try:

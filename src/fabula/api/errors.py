@@ -1,8 +1,11 @@
 """Errors as HTTP answers in the OpenAI shape: {"error": {"message", "type", "param", "code"}}.
 
-Bad input is a 4xx naming the parameter; a busy server is a 429 with Retry-After; an engine that
-fails is a 503 when trying again can help, else a 502. Nothing fabula raises on purpose becomes a
-500, and the server stays up whatever a request contains.
+The status follows the error's type, never its message: one table below maps each kind that
+`fabula.errors` declares to a status and an OpenAI error type. Bad input is a 4xx naming the
+parameter; a busy server is a 429 with Retry-After; an engine that fails is a 503 when trying again
+can help, else a 502; a full disk is a 507. Nothing fabula raises on purpose becomes a 500, and
+request-shape errors found by FastAPI itself (a query parameter of the wrong type, an unknown
+route) use the same shape.
 """
 
 from __future__ import annotations
@@ -10,48 +13,91 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
-from fabula.api.auth import Unauthorized
-from fabula.api.engine_runner import Busy
-from fabula.api.jobs import Conflict
-from fabula.errors import BackendError, ConfigError, FabulaError, FormError, InvalidParam, NotFound, Rejected
+from fabula.errors import (
+    BackendError,
+    Busy,
+    ConfigError,
+    Conflict,
+    FabulaError,
+    Forbidden,
+    FormError,
+    InvalidParam,
+    NotFound,
+    OutOfSpace,
+    Rejected,
+    TooLarge,
+    Unauthorized,
+)
+
+# most specific first: the first row whose type matches decides
+STATUS: list[tuple[type[BaseException], int, str]] = [
+    (TooLarge, 413, "invalid_request_error"),
+    (InvalidParam, 400, "invalid_request_error"),
+    (FormError, 400, "invalid_request_error"),
+    (Unauthorized, 401, "authentication_error"),
+    (Forbidden, 403, "permission_error"),
+    (NotFound, 404, "not_found_error"),
+    (Conflict, 409, "conflict_error"),
+    (Rejected, 422, "rejected"),
+    (Busy, 429, "rate_limit_error"),
+    (OutOfSpace, 507, "insufficient_storage"),
+    (ConfigError, 503, "configuration_error"),
+]
+HTTP_TYPES = {400: "invalid_request_error", 404: "not_found_error", 405: "invalid_request_error"}
 
 
 def error_body(exc: BaseException) -> tuple[int, dict[str, Any]]:
     status, kind, param = 500, "server_error", None
+    for cls, code, name in STATUS:
+        if isinstance(exc, cls):
+            status, kind = code, name
+            break
+    else:
+        if isinstance(exc, BackendError):
+            status, kind = (503 if exc.retryable else 502), "engine_error"
     if isinstance(exc, InvalidParam):
-        status, kind, param = (
-            (413 if exc.name == "body" and "bytes" in str(exc.value) else 400),
-            "invalid_request_error",
-            exc.name,
-        )
+        param = exc.name
     elif isinstance(exc, FormError):
-        status, kind, param = 400, "invalid_request_error", "fabula.inputs"
-    elif isinstance(exc, Unauthorized):
-        status, kind = 401, "authentication_error"
-    elif isinstance(exc, NotFound):
-        status, kind = 404, "not_found_error"
-    elif isinstance(exc, Conflict):
-        status, kind = 409, "conflict_error"
-    elif isinstance(exc, Busy):
-        status, kind = 429, "rate_limit_error"
-    elif isinstance(exc, Rejected):
-        status, kind = 422, "rejected"
-    elif isinstance(exc, BackendError):
-        status, kind = (503 if exc.retryable else 502), "engine_error"
-    elif isinstance(exc, ConfigError):
-        status, kind = 503, "configuration_error"
+        param = "fabula.inputs"
+    elif isinstance(exc, TooLarge):
+        param = getattr(exc, "param", None) or "body"
     message = str(exc) if isinstance(exc, FabulaError) else "internal error"
     return status, {"error": {"message": message, "type": kind, "param": param, "code": None}}
+
+
+def headers_for(exc: BaseException) -> dict[str, str] | None:
+    if isinstance(exc, Busy):
+        return {"Retry-After": str(exc.retry_after)}
+    if isinstance(exc, Unauthorized):
+        return {"WWW-Authenticate": "Bearer"}
+    return None
 
 
 def install(app: FastAPI) -> None:
     async def handle(_request: Request, exc: Exception) -> JSONResponse:
         status, body = error_body(exc)
-        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Busy) else None
-        if isinstance(exc, Unauthorized):
-            headers = {"WWW-Authenticate": "Bearer"}
-        return JSONResponse(body, status_code=status, headers=headers)
+        return JSONResponse(body, status_code=status, headers=headers_for(exc))
+
+    async def invalid(_request: Request, exc: Exception) -> JSONResponse:
+        errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+        first = errors[0] if errors else {}
+        where = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
+        param = ".".join(where) or None
+        message = f"{param}: {first.get('msg', 'invalid value')}" if param else str(first.get("msg", "invalid"))
+        body = {"error": {"message": message, "type": "invalid_request_error", "param": param, "code": None}}
+        return JSONResponse(body, status_code=400)
+
+    async def http_error(_request: Request, exc: Exception) -> JSONResponse:
+        status = exc.status_code if isinstance(exc, HTTPException) else 500
+        detail = exc.detail if isinstance(exc, HTTPException) else "internal error"
+        kind = HTTP_TYPES.get(status, "invalid_request_error" if status < 500 else "server_error")
+        body = {"error": {"message": str(detail), "type": kind, "param": None, "code": None}}
+        return JSONResponse(body, status_code=status, headers=getattr(exc, "headers", None))
 
     app.add_exception_handler(FabulaError, handle)
+    app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(HTTPException, http_error)

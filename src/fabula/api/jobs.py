@@ -20,14 +20,10 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
-from fabula.errors import FabulaError, InvalidParam, NotFound
+from fabula.errors import Conflict, InvalidParam, NotFound
 from fabula.store.db import jobs
 
 FINISHED = ("done", "failed", "cancelled", "interrupted")
-
-
-class Conflict(FabulaError):
-    """The thing asked to change is being changed by a running job (409)."""
 
 
 class JobCancelled(Exception):

@@ -10,6 +10,7 @@ every output passes the safety policy: a blocked prompt is a 400, a blocked outp
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import time
@@ -19,8 +20,9 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.background import BackgroundTask
 
-from fabula.api.engine_runner import run_blocking, stream_completion
+from fabula.api.engine_runner import admit, run_blocking, stream_completion
 from fabula.api.requests import (
     CHAT_BODY,
     COMPLETION_BODY,
@@ -32,9 +34,9 @@ from fabula.api.requests import (
     parse_messages,
     parse_params,
 )
-from fabula.errors import InvalidParam, NotFound
+from fabula.errors import Forbidden, InvalidParam, NotFound
 from fabula.responsible.safety import Blocked, SafetyPolicy
-from fabula.types import Completion, Message
+from fabula.types import Completion, Message, Work
 from fabula.types import Request as EngineRequest
 
 router = APIRouter(prefix="/v1")
@@ -98,30 +100,40 @@ async def _complete(request: Request, chat: bool) -> Any:
     backend = await state.backend()
     model = _check_model(data.get("model"), backend)
     policy: SafetyPolicy = state.policy
-    try:
-        policy.enforce(prompt_text, "prompt")
+    try:  # a check over megabytes of text takes seconds: never on the event loop
+        await asyncio.to_thread(policy.enforce, prompt_text, "prompt")
     except Blocked as exc:
         raise InvalidParam("messages" if chat else "prompt", "blocked", str(exc)) from None
     form = parse_form(data, model)
+    if form is not None and form.user is not None and owner is not None and form.user != owner:
+        raise Forbidden(f"fabula.user={form.user!r}: signed in, you write in your own voice only ({owner!r})")
     engine_request = EngineRequest(messages, prompt_text, params, raw=not chat)
     if form is not None and key is not None:  # a retry of a saved request: answer it again, save nothing
         done = state.works().by_idempotency_key(owner, key)
         if done is not None:
-            return JSONResponse(_response(_replay_meta(model, done, chat), chat, _replay(state, done, owner), policy))
+            replayed = await asyncio.to_thread(_replay, state, done, owner)
+            body = await asyncio.to_thread(_response, _replay_meta(model, done, chat), chat, replayed, policy)
+            return JSONResponse(body)
     meta = {
         "id": f"{'chatcmpl' if chat else 'cmpl'}-{secrets.token_hex(12)}",
         "created": int(time.time()),
         "model": model,
     }
     if stream:
-        events = _stream(state, backend, engine_request, form, policy, owner, key)
+        if params.n != 1:
+            raise InvalidParam("n", params.n, "streaming sends one candidate; use n=1 or stream=false")
+        release = admit(state.gate, owner)  # a 429 now, before any 200, when the queue is full
+        events = _stream(state, backend, engine_request, form, policy, owner, key, release)
         return StreamingResponse(
-            _sse(events, meta, chat), media_type="text/event-stream", headers={"Cache-Control": "no-store"}
+            _sse(events, meta, chat, release),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store"},
+            background=BackgroundTask(release),
         )
     result = await run_blocking(
         state.gate, lambda: _generate(state, backend, engine_request, form, None, owner, key), user=owner
     )
-    return JSONResponse(_response(meta, chat, result, policy))
+    return JSONResponse(await asyncio.to_thread(_response, meta, chat, result, policy))
 
 
 def _generate(
@@ -137,31 +149,23 @@ def _generate(
     on_text = (lambda i, delta: emit(delta) if i == 0 else None) if emit else None
     if form is None:
         return Generated(list(backend.complete(request, on_text)), None)
-    return _from_work(state.write_form(backend, form, request, on_text, owner, key))
+    return _from_work(state.write_form(form, request, on_text, owner, key))
 
 
 def _replay(state: Any, work_id: str, owner: str | None) -> Generated:
-    from fabula.types import Candidate, Work
-
-    saved = state.works().get(work_id, owner)
-    candidates = tuple(
-        Candidate(c["text"], c["text"], c["scores"], c["verdicts"], Completion(c["text"], "stop", None), c["chosen"])
-        for c in saved["candidates"]
-    )
-    return _from_work(Work(saved["id"], saved["form"], saved["text"], candidates, saved["provenance"]))
+    return _from_work(state.works().load(work_id, owner))
 
 
 def _replay_meta(model: str, work_id: str, chat: bool) -> dict[str, Any]:
     return {"id": f"{'chatcmpl' if chat else 'cmpl'}-{work_id}", "created": int(time.time()), "model": model}
 
 
-def _from_work(work: Any) -> Generated:
-    post = work.provenance["post"]
-    chosen = work.candidates[post["chosen_index"]]
+def _from_work(work: Work) -> Generated:
+    chosen = work.chosen
     info = {
         "work_id": work.id,
         "form": work.form,
-        "passed": post["passed"],
+        "passed": work.passed,
         "verdicts": chosen.verdicts,
         "originality": {k: work.provenance["originality"][k] for k in ("score", "flagged", "longest_span_tokens")},
     }
@@ -212,20 +216,20 @@ async def _stream(
     policy: SafetyPolicy,
     owner: str | None = None,
     key: str | None = None,
+    release: Any = None,
 ) -> AsyncIterator[tuple[str, Any]]:
-    """Deltas as they come; at each sentence end the text so far is checked, and a block ends it."""
-    if request.params.n != 1:
-        raise InvalidParam("n", request.params.n, "streaming sends one candidate; use n=1 or stream=false")
+    """Deltas as they come; at each sentence end the text so far is checked (on a worker thread:
+    the text grows, and the event loop serves everyone), and a block ends it."""
     text = ""
     work = lambda emit: _generate(state, backend, request, form, emit, owner, key)  # noqa: E731
-    async for kind, value in stream_completion(state.gate, work, user=owner):
+    async for kind, value in stream_completion(state.gate, work, user=owner, release=release):
         verdict = None
         if kind == "delta":
             text += value
             if any(mark in value for mark in ".!?\n"):
-                verdict = policy.check(text, "output")
+                verdict = await asyncio.to_thread(policy.check, text, "output")
         elif kind == "done":
-            verdict = policy.check(value.completions[0].text, "output")
+            verdict = await asyncio.to_thread(policy.check, value.completions[0].text, "output")
         if verdict is not None and verdict["blocked"]:
             yield "blocked", verdict
             return
@@ -237,7 +241,9 @@ def _event(data: dict[str, Any]) -> bytes:
     return f"data: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
 
 
-async def _sse(events: AsyncIterator[tuple[str, Any]], meta: dict[str, Any], chat: bool) -> AsyncIterator[bytes]:
+async def _sse(
+    events: AsyncIterator[tuple[str, Any]], meta: dict[str, Any], chat: bool, release: Any = None
+) -> AsyncIterator[bytes]:
     kind_name = "chat.completion.chunk" if chat else "text_completion"
 
     def chunk(delta: str | None, finish: str | None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -274,6 +280,9 @@ async def _sse(events: AsyncIterator[tuple[str, Any]], meta: dict[str, Any], cha
                 yield _event({"error": _error_body(value)})
     except InvalidParam as exc:
         yield _event({"error": _error_body(exc)})
+    finally:
+        if release is not None:
+            release()  # the stream ended or was dropped before the engine began: free the slot
     yield b"data: [DONE]\n\n"
 
 

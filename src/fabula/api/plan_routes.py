@@ -17,7 +17,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from fabula.api.requests import check_text, object_schema, openapi_body, parse_json
+from fabula.api.requests import check_text, object_schema, openapi_body, parse_json, sampling_schema
 from fabula.errors import InvalidParam
 
 router = APIRouter(prefix="/api/plans")
@@ -28,8 +28,7 @@ PLAN_SCHEMA = object_schema(
     logline={"type": "string"},
     template={"type": "string", "enum": ["three-act", "hero-journey", "save-the-cat", "kishotenketsu"]},
     cast={"type": "integer", "minimum": 2, "maximum": 6},
-    seed={"type": "integer", "minimum": 0},
-    temperature={"type": "number", "minimum": 0, "maximum": 2},
+    **sampling_schema("seed", "temperature"),
 )
 BIBLE_SCHEMA = object_schema(
     ["name", "text"],
@@ -41,9 +40,9 @@ BIBLE_SCHEMA = object_schema(
 
 
 def _plans(state: Any, owner: str | None) -> Any:
-    from fabula.plan.store import PlanStore
+    from fabula.service.plans import plan_store
 
-    return PlanStore(state.settings.ensure_home(), owner)
+    return plan_store(state.settings, owner)
 
 
 def _summary(plan: Any) -> dict[str, Any]:
@@ -86,34 +85,20 @@ def _job(request: Request, owner: str | None, kind: str, plan: Any, action: Any)
     state = request.app.state.fabula
 
     def work(progress: Any) -> dict[str, Any]:
-        from fabula.plan.runner import PlanWriter
-        from fabula.plan.work import plan_work
-        from fabula.responsible.review import review_and_save
-        from fabula.sampling import SamplingParams
+        from fabula.service.plans import finish_plan, plan_writer
 
-        backend = state.backend_now()
-        plans = _plans(state, owner)
         started = time.perf_counter()
 
         def on_step(step: str, index: int, total: int) -> None:
             progress(step=step, done=index, total=total)
 
-        params = SamplingParams.from_mapping(plan.params) if plan.params else None
-        writer = PlanWriter(backend, plans.save, params, on_step=on_step)
-        plan.params = writer.params.to_dict()
+        writer = plan_writer(plan, state.settings, on_step=on_step, owner=owner, backend=state.backend_now())
         plan.engine = state.settings.engine
         with state.gate.slot(owner):
             redone = action(writer)
-        plans.save(plan)
         progress(step="review", done=len(plan.steps()), total=len(plan.steps()))
-        saved = review_and_save(
-            plan_work(plan, backend.model_info(), time.perf_counter() - started),
-            state.settings,
-            state.works(),
-            safety=state.policy,
-            owner=owner,
-        )
-        return {"plan_id": plan.id, "work_id": saved.id, "passed": saved.provenance["post"]["passed"], "redone": redone}
+        saved = finish_plan(plan, writer, state.settings, started=started, owner=owner, store=state.works()).work
+        return {"plan_id": plan.id, "work_id": saved.id, "passed": saved.passed, "redone": redone}
 
     job = state.jobs.submit(owner, kind, {"plan_id": plan.id}, work, resource=f"plan {plan.id}")
     return JSONResponse({"plan_id": plan.id, "job": job}, status_code=202)
@@ -147,7 +132,9 @@ async def list_plans(request: Request) -> dict[str, Any]:
 @router.post("", status_code=202, openapi_extra=openapi_body(PLAN_SCHEMA))
 async def create_plan(request: Request) -> JSONResponse:
     """Start a plan: {kind, logline, template?, cast?, seed?, temperature?} -> 202 {plan_id, job}."""
-    from fabula.plan.cowrite import new_plan
+    import asyncio
+
+    from fabula.service.plans import start_plan
 
     state = request.app.state.fabula
     owner = await state.owner(request)
@@ -155,21 +142,14 @@ async def create_plan(request: Request) -> JSONResponse:
     unknown = sorted(set(data) - set(PLAN_SCHEMA["properties"]))
     if unknown:
         raise InvalidParam(unknown[0], data[unknown[0]], f"a plan takes: {', '.join(PLAN_SCHEMA['properties'])}")
-    kind = data.get("kind", "screenplay")
-    if kind not in ("screenplay", "story"):
-        raise InvalidParam("kind", kind, "plans are for: screenplay, story")
     logline = check_text("logline", data.get("logline"))
     cast = data.get("cast", 4)
-    if isinstance(cast, bool) or not isinstance(cast, int):
+    if isinstance(cast, bool) or not isinstance(cast, int):  # JSON has numbers: "2" is not one
         raise InvalidParam("cast", cast, "a whole number of main characters, 2 to 6")
-    template = data.get("template", "three-act")
-    if not isinstance(template, str):
-        raise InvalidParam("template", template, "a beat template's name")
-    params = _params(data)
-    state.policy.enforce(logline, "prompt")
-    plan = new_plan(kind, logline, template, cast, params.seed)
-    plan.params = params.to_dict()
-    _plans(state, owner).save(plan)
+    inputs: dict[str, Any] = {k: data[k] for k in ("template", "cast") if k in data}
+    plan = await asyncio.to_thread(
+        start_plan, data.get("kind", "screenplay"), logline, inputs, _params(data), state.settings, owner
+    )
     return _job(request, owner, "plan", plan, partial(_write_pending, plan=plan))
 
 

@@ -9,14 +9,17 @@ characters are refused by name; right-to-left scripts and emoji are text like an
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from fabula.errors import InvalidParam
-from fabula.sampling import SamplingParams
+from fabula.api.guard import MAX_BODY_BYTES
+from fabula.errors import InvalidParam, TooLarge
+from fabula.sampling import SamplingControls, SamplingParams
 from fabula.types import Message
 
-MAX_BODY_BYTES = 4 * 1024 * 1024  # a 10 MB body is refused before it is parsed
+MAX_JSON_DEPTH = 64  # no request body of ours nests deeper than a handful of levels
+MAX_NUMBER_DIGITS = 40  # a seed is 10 digits; Python would spend quadratic time on 100,000
 MAX_PROMPT_CHARS = 200_000
 ROLES = ("system", "user", "assistant")
 # OpenAI fields that change nothing here when left at these values; anything else is refused
@@ -34,28 +37,42 @@ NEUTRAL: dict[str, tuple[Any, ...] | None] = {
     "tools": (None, []),
     "parallel_tool_calls": None,
 }
-SAMPLING_FIELDS = {
-    "max_tokens",
-    "temperature",
-    "top_p",
-    "top_k",
-    "min_p",
-    "typical_p",
-    "repetition_penalty",
-    "presence_penalty",
-    "frequency_penalty",
-    "stop",
-    "seed",
-    "n",
-}
+SAMPLING_FIELDS = set(SamplingControls.model_fields)  # every control the CLI has, by the same names
+
+
+def _bounded_number(kind: type) -> Any:
+    def parse(text: str) -> Any:
+        if len(text) > MAX_NUMBER_DIGITS:
+            raise InvalidParam(
+                "body", f"a {len(text)}-digit number", f"numbers have at most {MAX_NUMBER_DIGITS} digits"
+            )
+        return kind(text)
+
+    return parse
+
+
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+
+
+def json_depth(body: bytes) -> int:
+    """How deep brackets nest outside strings, computed at C speed (a regex drops the strings, numpy
+    sums the brackets) before the parser, whose recursion a 50,000-level body would exhaust."""
+    import numpy as np
+
+    bare = np.frombuffer(_STRING.sub(b"", body), dtype=np.uint8)
+    steps = np.isin(bare, (0x5B, 0x7B)).astype(np.int32) - np.isin(bare, (0x5D, 0x7D)).astype(np.int32)
+    return int(np.cumsum(steps).max(initial=0))
 
 
 def parse_json(body: bytes) -> dict[str, Any]:
+    """A request body as a JSON object, bounded in bytes, nesting and number size before parsing."""
     if len(body) > MAX_BODY_BYTES:
-        raise InvalidParam("body", f"{len(body)} bytes", f"at most {MAX_BODY_BYTES} bytes")
+        raise TooLarge(f"body of {len(body)} bytes is over the limit of {MAX_BODY_BYTES} bytes")
+    if body.count(b"[") + body.count(b"{") > MAX_JSON_DEPTH and json_depth(body) > MAX_JSON_DEPTH:
+        raise InvalidParam("body", "nested too deeply", f"JSON may nest at most {MAX_JSON_DEPTH} levels")
     try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = json.loads(body, parse_int=_bounded_number(int), parse_float=_bounded_number(float))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise InvalidParam("body", "not JSON", f"must be a JSON object ({exc})") from None
     if not isinstance(data, dict):
         raise InvalidParam("body", type(data).__name__, "must be a JSON object")
@@ -141,6 +158,7 @@ class FormRequest:
 
     form: str
     inputs: dict[str, str] = field(default_factory=dict)
+    user: str | None = None  # write in this user's voice (signed in: only one's own)
 
 
 def parse_form(data: dict[str, Any], model: str) -> FormRequest | None:
@@ -159,22 +177,39 @@ def parse_form(data: dict[str, Any], model: str) -> FormRequest | None:
     inputs = extra.get("inputs") or {}
     if not isinstance(inputs, dict) or not all(isinstance(v, str) for v in inputs.values()):
         raise InvalidParam("fabula.inputs", inputs, "must be an object of strings")
-    return FormRequest(form, {str(k): check_text(f"fabula.inputs.{k}", v) for k, v in inputs.items()})
+    user = extra.get("user")
+    if user is not None:
+        user = check_text("fabula.user", user)[:64]
+    return FormRequest(form, {str(k): check_text(f"fabula.inputs.{k}", v) for k, v in inputs.items()}, user)
 
 
 # ---- request bodies for the OpenAPI spec ---------------------------------------------------------
 # The routes read and check bodies themselves (to name every bad value in the OpenAI error shape);
 # these schemas document the bodies in /openapi.json, so clients and fuzzers know what to send.
 
+
+def sampling_schema(*names: str) -> dict[str, Any]:
+    """JSON Schema properties of sampling controls, from their one declaration (`SamplingControls`):
+    the published bounds are the enforced ones."""
+    properties = SamplingControls.model_json_schema()["properties"]
+    out = {}
+    for name in names or tuple(SamplingControls.model_fields):
+        prop = {k: v for k, v in properties[name].items() if k not in ("hint", "title")}
+        if "anyOf" in prop:  # `int | None`: the API takes the number, or leaves it out
+            prop = {**next(p for p in prop.pop("anyOf") if p.get("type") != "null"), **prop}
+            prop.pop("default", None)
+        if name == "stop":  # OpenAI clients send one string or a list
+            prop = {"description": prop["description"], "oneOf": [{"type": "string"}, {**prop, "type": "array"}]}
+            prop["oneOf"][1].pop("description", None)
+            prop["oneOf"][1].pop("default", None)
+        out[name] = prop
+    return out
+
+
 _SAMPLING_SCHEMA: dict[str, Any] = {
     "model": {"type": "string", "description": "a served model, or fabula-FORM (GET /v1/models)"},
-    "temperature": {"type": "number", "minimum": 0, "maximum": 2},
-    "top_p": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
-    "max_tokens": {"type": "integer", "minimum": 1},
-    "n": {"type": "integer", "minimum": 1},
-    "seed": {"type": "integer", "minimum": 0},
     "stream": {"type": "boolean"},
-    "stop": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "maxItems": 16}]},
+    **sampling_schema(),
     "fabula": {
         "type": "object",
         "description": "write a form through the whole pipeline (checks, ranking, originality, a saved work)",
@@ -182,6 +217,7 @@ _SAMPLING_SCHEMA: dict[str, Any] = {
             "form": {"type": "string"},
             "inputs": {"type": "object", "additionalProperties": {"type": "string"}},
             "creativity": {"type": "number", "minimum": 0, "maximum": 1},
+            "user": {"type": "string", "description": "write in this user's voice (signed in: your own id)"},
         },
     },
 }

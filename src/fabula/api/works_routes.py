@@ -28,9 +28,10 @@ async def login(request: Request) -> dict[str, Any]:
 
     from sqlalchemy import select
 
-    from fabula.api.auth import Unauthorized, check_password, create_key
     from fabula.api.requests import check_text, parse_json
+    from fabula.errors import Unauthorized
     from fabula.store.db import users
+    from fabula.store.users import check_password, create_key
 
     state = request.app.state.fabula
     data = parse_json(await request.body())
@@ -155,30 +156,17 @@ async def check(request: Request) -> dict[str, Any]:
     if kind not in CHECKS:
         raise InvalidParam("check", kind, f"one of: {', '.join(CHECKS)}")
     text = check_text("text", data.get("text"))
-    if kind == "safety":
-        return {"check": kind, "report": state.policy.check(text, "output")}
+    if kind == "safety":  # seconds on a long text: never on the event loop
+        return {"check": kind, "report": await asyncio.to_thread(state.policy.check, text, "output")}
     if kind == "verse":
-        return {"check": kind, "report": _verse_report(text, data.get("form"))}
+        from fabula.verse.check import check_verse
+
+        return {"check": kind, "report": await asyncio.to_thread(check_verse, text, data.get("form"))}
     from fabula.responsible.originality import check_text as originality
 
     home = state.settings.ensure_home()
     report = await asyncio.get_running_loop().run_in_executor(None, lambda: originality(text, home))
     return {"check": kind, "report": report}
-
-
-def _verse_report(text: str, form: object) -> dict[str, Any]:
-    from fabula.verse.forms import FORMS, verse_form
-
-    chinese = ("wujue", "qijue", "wulv", "qilv")
-    if form not in (*FORMS, *chinese):
-        raise InvalidParam("form", form, f"verse forms: {', '.join((*FORMS, *chinese))}")
-    if form in chinese:
-        from fabula.verse.chinese import check_chinese
-
-        return check_chinese(text, str(form))
-    from fabula.verse.check import check_poem
-
-    return check_poem(text, verse_form(str(form)))
 
 
 def _signed_in(owner: str | None, what: str) -> str:

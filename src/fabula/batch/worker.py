@@ -16,12 +16,13 @@ _backends: dict[tuple[str, str, str], Any] = {}
 
 
 def _backend(endpoint: dict[str, Any] | None) -> Any:
-    from fabula.backends import get_backend
+    """The endpoint's engine; None on the local pool, where the write service chooses (as it does
+    for every surface: Chinese verse goes to the Tang model)."""
     from fabula.settings import get_settings
 
-    settings = get_settings()
     if endpoint is None:
-        return get_backend(settings.engine, settings.model, settings)
+        return None
+    settings = get_settings()
     key = (endpoint["url"], endpoint["model"], endpoint["api_key"])
     if key not in _backends:
         from fabula.backends.openai_compat import OpenAIBackend
@@ -40,10 +41,8 @@ def _backend(endpoint: dict[str, Any] | None) -> Any:
 
 def run_item(item: dict[str, Any], endpoint: dict[str, Any] | None, job_name: str, store: bool) -> dict[str, Any]:
     from fabula.errors import BackendError, FabulaError
-    from fabula.pipeline import write
-    from fabula.responsible.review import review_and_save, review_work
-    from fabula.responsible.safety import SafetyPolicy
     from fabula.sampling import SamplingParams
+    from fabula.service.write import WriteJob, run_write
     from fabula.settings import get_settings
 
     start = time.perf_counter()
@@ -66,15 +65,17 @@ def run_item(item: dict[str, Any], endpoint: dict[str, Any] | None, job_name: st
                     "work_id": done,
                     "provenance": saved["provenance"],
                 }
-        backend = _backend(endpoint)
-        policy = SafetyPolicy.parse(settings.safety)
-        params = SamplingParams.from_mapping(item["params"])
-        voice = _voice(item, works, settings) if item["user"] else None
-        work = write(backend, item["form"], item["prompt"], item["inputs"], params, safety=policy, voice=voice)
-        if works is not None:
-            work = review_and_save(work, settings, works, safety=policy, owner=item["user"], idempotency_key=key)
-        else:
-            work = review_work(work, settings, safety=policy)
+        job = WriteJob(
+            item["form"],
+            item["prompt"],
+            dict(item["inputs"]),
+            SamplingParams.from_mapping(item["params"]),
+            user=item["user"],
+            idempotency_key=key if store else None,
+            keep_copy=False,
+            save=store,
+        )
+        work = run_write(job, settings, backend=_backend(endpoint), store=works).work
         seconds = round(time.perf_counter() - start, 3)
         extra = {"work_id": work.id} if works is not None else {}
         return base | {"status": "ok", "text": work.text, "seconds": seconds, "provenance": work.provenance} | extra
@@ -82,16 +83,3 @@ def run_item(item: dict[str, Any], endpoint: dict[str, Any] | None, job_name: st
         return base | {"status": "error", "retryable": exc.retryable, "error": str(exc)}
     except FabulaError as exc:
         return base | {"status": "error", "retryable": False, "error": f"{type(exc).__name__}: {exc}"}
-
-
-def _voice(item: dict[str, Any], works: Any, settings: Any) -> Any:
-    from fabula.forms import get_form
-    from fabula.personalize.profiles import ProfileStore
-    from fabula.personalize.voice import voice_for
-    from fabula.store.works import WorkStore
-
-    form = get_form(item["form"])
-    text = item["prompt"] if item["prompt"] is not None else form.default_prompt
-    works = works or WorkStore(settings.db_url)
-    profiles = ProfileStore(settings.db_url)
-    return voice_for(profiles, works, item["user"], form, text, dict(item["inputs"]), settings.ensure_home())

@@ -32,16 +32,13 @@ def check() -> None:
 @click.option("--json", "as_json", is_flag=True)
 def check_poem_command(file: Path, form_name: str, scheme: str, as_json: bool) -> None:
     """Syllables per line, rhyme scheme, stress, and every violation of the form."""
-    from fabula.verse.check import check_poem
-    from fabula.verse.forms import verse_form
+    from fabula.verse.check import CHINESE_FORMS, check_verse
 
     text = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
-    if form_name in ("wujue", "qijue", "wulv", "qilv"):
-        from fabula.verse.chinese import check_chinese
-
-        _print_report(check_chinese(text, form_name), as_json)
+    report = check_verse(text, form_name, scheme)
+    if form_name in CHINESE_FORMS:
+        _print_report(report, as_json)
         return
-    report = check_poem(text, verse_form(form_name, scheme if form_name == "quatrain" else None))
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False))
     else:

@@ -6,6 +6,7 @@ is still saved); nothing here imports an engine, so `fabula --help` stays fast.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -13,6 +14,24 @@ import click
 
 from fabula import __version__
 from fabula.errors import FabulaError, Rejected
+
+
+def cli_hint(exc: FabulaError) -> str:
+    """The command line's own words for a library error, which names parameters, not flags."""
+    from fabula.errors import FormError, InvalidParam
+
+    if isinstance(exc, FormError) and exc.input is not None:
+        return " (form inputs are set with --set NAME=VALUE)"
+    if isinstance(exc, InvalidParam):
+        from fabula.sampling import SamplingControls
+
+        if exc.name in SamplingControls.model_fields:
+            from fabula.cli.options import cli_name
+
+            return f" (the option {cli_name(exc.name)})"
+        if exc.name == "watermark":
+            return " (the option --watermark)"
+    return ""
 
 
 class FabulaGroup(click.Group):
@@ -23,14 +42,70 @@ class FabulaGroup(click.Group):
             click.echo(f"rejected: {exc}", err=True)
             sys.exit(3)
         except FabulaError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {exc}{cli_hint(exc)}", err=True)
             sys.exit(2)
         except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            sys.exit(130)
+            click.echo("interrupted: nothing unfinished was saved", err=True)
+            sys.exit(INTERRUPTED)
 
 
-@click.group(cls=FabulaGroup, context_settings={"help_option_names": ["-h", "--help"]})
+# name -> (module:attribute, one line for `fabula --help`). A command's module is imported only
+# when that command runs (or shows its own help): `fabula --help` imports none of them.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "write": ("fabula.cli.write:write", "Write a FORM (story, poem, lyrics, ...) from PROMPT, and save it."),
+    "check": ("fabula.cli.check:check", "Validate texts against their form."),
+    "data": ("fabula.cli.data:data", "Corpora installed from packages, and training data prepared from them."),
+    "eval": ("fabula.cli.evaluate:evaluate", "Measurements of fabula's controls."),
+    "works": ("fabula.cli.works:works", "Saved works and their provenance."),
+    "models": ("fabula.cli.models:models", "Engines, the models each can find, and whether each is usable here."),
+    "train": ("fabula.cli.train:train", "Pretrain our GPT, or fine-tune a model (LoRA or full)."),
+    "export": ("fabula.cli.export:export", "Export a fabula GPT to Hugging Face or GGUF, losslessly (float32)."),
+    "inspect": ("fabula.cli.export:inspect", "Look inside a model."),
+    "plan": ("fabula.cli.plan:plan", "Long-form plans: show, edit, regenerate, resume, undo, check, export."),
+    "bible": ("fabula.cli.plan:bible", "A plan's story bible: characters, places, facts and style notes."),
+    "watermark": ("fabula.cli.watermark:watermark", "The green-list watermark (Kirchenbauer et al. 2023)."),
+    "originality": (
+        "fabula.cli.originality:originality",
+        "How much of a text occurs verbatim in the reference corpora.",
+    ),
+    "reference": ("fabula.cli.originality:reference", "The reference corpora originality is checked against."),
+    "provenance": ("fabula.cli.provenance:provenance", "Provenance manifests: the JSON sidecar beside every export."),
+    "user": ("fabula.cli.personal:user", "Users, their preferences, keys and passwords."),
+    "feedback": ("fabula.cli.personal:feedback", "Record what a user did with an item."),
+    "catalog": ("fabula.cli.personal:catalog", "The items recommended: articles, movies, works, products."),
+    "recommend": ("fabula.cli.personal:recommend", "Items for a user from their preferences and history."),
+    "digest": (
+        "fabula.cli.personal:digest",
+        "A news digest for a user: the articles their interests pick, summarised.",
+    ),
+    "serve": ("fabula.cli.serve:serve", "Serve the HTTP API (OpenAI-compatible /v1), the studio and /docs."),
+    "batch": ("fabula.cli.batch:batch", "Batch jobs: a file of requests in, one JSON line per result out."),
+    "persona": ("fabula.cli.stream:persona", "Persona cards: YAML, or SillyTavern's Character Card V2 (JSON or PNG)."),
+    "stream": ("fabula.cli.stream:stream", "The virtual streamer: replay a chat against a persona."),
+}
+
+
+class LazyGroup(FabulaGroup):
+    """Subcommands imported on first use; the group's help lists them from `COMMANDS`."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        import importlib
+
+        module, _, attr = COMMANDS[cmd_name][0].partition(":")
+        command: click.Command = getattr(importlib.import_module(module), attr)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, text) for name, (_, text) in COMMANDS.items()])
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="fabula")
 def cli() -> None:
     """fabula: stories, poems and more from language models, with measured controls.
@@ -39,55 +114,21 @@ def cli() -> None:
     """
 
 
-def _register() -> None:
-    from fabula.cli.batch import batch
-    from fabula.cli.check import check
-    from fabula.cli.data import data
-    from fabula.cli.evaluate import evaluate
-    from fabula.cli.export import export, inspect
-    from fabula.cli.models import models
-    from fabula.cli.originality import originality, reference
-    from fabula.cli.personal import catalog, digest, feedback, recommend, user
-    from fabula.cli.plan import bible, plan
-    from fabula.cli.provenance import provenance
-    from fabula.cli.serve import serve
-    from fabula.cli.stream import persona, stream
-    from fabula.cli.train import train
-    from fabula.cli.watermark import watermark
-    from fabula.cli.works import works
-    from fabula.cli.write import write
-
-    cli.add_command(write)
-    cli.add_command(check)
-    cli.add_command(data)
-    cli.add_command(evaluate)
-    cli.add_command(works)
-    cli.add_command(models)
-    cli.add_command(train)
-    cli.add_command(export)
-    cli.add_command(inspect)
-    cli.add_command(plan)
-    cli.add_command(bible)
-    cli.add_command(watermark)
-    cli.add_command(originality)
-    cli.add_command(reference)
-    cli.add_command(provenance)
-    cli.add_command(user)
-    cli.add_command(feedback)
-    cli.add_command(catalog)
-    cli.add_command(recommend)
-    cli.add_command(digest)
-    cli.add_command(serve)
-    cli.add_command(batch)
-    cli.add_command(persona)
-    cli.add_command(stream)
-
-
-_register()
+INTERRUPTED = 130
 
 
 def main() -> None:
-    cli()
+    """The `fabula` command. After Ctrl-C the process leaves at once: an engine's native threads,
+    stopped mid-generation, must not be torn down by the interpreter's shutdown (llama.cpp aborts
+    the process then). Nothing is pending: every save is committed before it is reported."""
+    try:
+        cli()
+    except SystemExit as exc:
+        if exc.code == INTERRUPTED:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(INTERRUPTED)
+        raise
 
 
 if __name__ == "__main__":

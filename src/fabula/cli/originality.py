@@ -61,7 +61,7 @@ def originality(target: str, as_json: bool) -> None:
 
 
 def _print_report(report: dict[str, Any], label: str) -> None:
-    from fabula.cli.write import originality_line
+    from fabula.cli.render import originality_line
 
     click.echo(f"{label}: {report['tokens']} tokens; {originality_line(report)}")
     shares = "  ".join(f"{n}:{v:.0%}" for n, v in report["novel_ngram_share"].items())

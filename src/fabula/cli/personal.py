@@ -78,7 +78,7 @@ def key() -> None:
 @click.option("--label", default="default", show_default=True)
 def key_create(user_id: str, label: str) -> None:
     """Create a key for USER_ID and print it (only now: it is stored as a hash)."""
-    from fabula.api.auth import create_key
+    from fabula.store.users import create_key
 
     click.echo(create_key(_profiles().engine, user_id, label))
     click.echo("keep it secret; the server now requires a key on every /v1 and /api request", err=True)
@@ -89,7 +89,7 @@ def key_create(user_id: str, label: str) -> None:
 @click.password_option(help="At least 10 characters (asked twice when not given).")
 def user_password(user_id: str, password: str) -> None:
     """Set the password USER_ID signs in to the web studio with (stored with scrypt)."""
-    from fabula.api.auth import set_password
+    from fabula.store.users import set_password
 
     set_password(_profiles().engine, user_id, password)
     click.echo(f"password set for {user_id}", err=True)
@@ -211,24 +211,10 @@ def recommend(user_id: str, k: int, kind: str | None, as_json: bool) -> None:
 def digest(user_id: str, k: int, engine: str | None, model: str | None, seed: int | None, as_json: bool) -> None:
     """A news digest for USER: the articles their interests pick, each summarised; saved as a work,
     and the articles marked as viewed so the next digest moves on."""
-    from fabula.backends import get_backend
-    from fabula.personalize.digest import digest as make_digest
-    from fabula.responsible.review import export_manifest, review_and_save
-    from fabula.sampling import SamplingParams
-    from fabula.store.works import WorkStore, write_atomic
+    from fabula.service.digests import write_digest
 
-    settings = get_settings()
-    profiles = _profiles()
-    profiles.user(user_id)  # a missing user fails before the engine loads
-    backend = get_backend(engine or settings.engine, model if model is not None else settings.model, settings)
-    work = make_digest(backend, profiles, user_id, settings.ensure_home(), k, SamplingParams(max_tokens=160, seed=seed))
-    store = WorkStore(settings.db_url)
-    work = review_and_save(work, settings, store)
-    for entry in work.provenance["digest"]:
-        profiles.record(user_id, "view", entry["article"])
-    path = settings.home / "works" / f"{work.id}.md"
-    write_atomic(path, work.text)
-    export_manifest(store.get(work.id), path, settings)
+    result = write_digest(user_id, k, get_settings(), engine=engine, model=model, seed=seed)
+    work, path = result.work, result.copy
     if as_json:
         click.echo(json.dumps(work.to_json(), ensure_ascii=False))
         return

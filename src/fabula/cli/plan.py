@@ -13,85 +13,35 @@ from typing import Any
 
 import click
 
-from fabula.errors import InvalidParam, Rejected
+from fabula.cli.interrupt import interruptible
+from fabula.cli.progress import progress_bar
+from fabula.cli.render import indexing_notice, originality_line
+from fabula.errors import Rejected
 from fabula.sampling import SamplingParams
 from fabula.settings import Settings, get_settings
 
 
 def _store() -> Any:
-    from fabula.plan.store import PlanStore
+    from fabula.service.plans import plan_store
 
-    return PlanStore(get_settings().ensure_home())
-
-
-def _progress(quiet: bool) -> tuple[Any, Any]:
-    """A rich progress bar over a plan's steps (on stderr), or nothing when quiet."""
-    if quiet:
-        return None, None
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-    )
-    task = progress.add_task("plan", total=None)
-
-    def on_step(step: str, index: int, total: int) -> None:
-        progress.update(task, description=f"writing {step}", completed=index, total=total)
-
-    return progress, on_step
+    return plan_store(get_settings())
 
 
 def _writer(
     plan: Any, settings: Settings, engine: str | None, model: str | None, params: SamplingParams | None, on_step: Any
 ) -> Any:
-    from fabula.backends import get_backend
-    from fabula.plan.runner import PlanWriter
+    from fabula.service.plans import plan_writer
 
-    engine_name = engine or plan.engine or settings.engine
-    backend = get_backend(engine_name, model if model is not None else (plan.model or settings.model), settings)
-    plan.engine = engine_name
-    if params is None:
-        params = SamplingParams.from_mapping(plan.params) if plan.params else None
-    writer = PlanWriter(backend, _store().save, params, on_step=on_step)
-    plan.params = writer.params.to_dict()
-    return writer
+    return plan_writer(plan, settings, engine=engine, model=model, params=params, on_step=on_step)
 
 
-def _finish(
-    plan: Any, writer: Any, started: float, export_file: Path | None, as_json: bool, settings: Settings
-) -> None:
-    """Save the plan as a work, export it, report; a work that fails its checks is still saved."""
-    from fabula.cli.write import indexing_notice, originality_line
-    from fabula.plan.cowrite import export
-    from fabula.plan.work import plan_work
-    from fabula.responsible.review import export_manifest, gate, review_and_save
-    from fabula.responsible.safety import Blocked
-    from fabula.store.works import WorkStore
-
-    work = plan_work(plan, writer.backend.model_info(), time.perf_counter() - started)
-    store = WorkStore(settings.db_url)
-    try:
-        work = review_and_save(work, settings, store, on_build=None if as_json else indexing_notice)
-    except Blocked as exc:
-        raise Blocked(
-            f"{exc}; plan {plan.id} is kept: change the offending part with `fabula plan edit` or "
-            f"`fabula plan regenerate`, then `fabula plan export`",
-            exc.verdict,
-        ) from exc
-    if export_file is not None:
-        gate(work.provenance, settings, "export")
-        export(plan, export_file)
-        export_manifest(store.get(work.id), export_file, settings)
+def _show(result: Any, as_json: bool) -> None:
+    """The finished plan's work: its text and consistency report (or one JSON object)."""
+    plan, work = result.plan, result.work
     if as_json:
         click.echo(json.dumps(work.to_json() | {"plan_id": plan.id}, ensure_ascii=False))
     else:
-        report = work.candidates[0].checks or {}
-        consistency = report.get("consistency", {})
+        consistency = (work.candidates[0].checks or {}).get("consistency", {})
         click.echo(work.text)
         click.echo(
             f"plan {plan.id}: {consistency.get('scenes')} scenes, speaking: "
@@ -101,13 +51,12 @@ def _finish(
         )
         for line in consistency.get("violations", []) + consistency.get("warnings", []):
             click.echo(f"  {line}", err=True)
-        if export_file is not None:
-            click.echo(f"exported → {export_file}", err=True)
+        if result.exported is not None:
+            click.echo(f"exported → {result.exported}", err=True)
         click.echo(f"saved work {work.id} ({work.provenance['timing']['seconds']} s)", err=True)
         click.echo(f"originality: {originality_line(work.provenance.get('originality'))}", err=True)
-    if not work.provenance["post"]["passed"]:
-        failed = [v["detail"] for v in work.candidates[0].verdicts if not v["passed"] and v["severity"] == "error"]
-        raise Rejected(f"work {work.id} was saved, but it failed its checks ({'; '.join(failed)})")
+    if not work.passed:
+        raise Rejected(f"work {work.id} was saved, but it failed its checks ({'; '.join(work.chosen.failures())})")
 
 
 def write_planned(
@@ -122,41 +71,31 @@ def write_planned(
     settings: Settings,
 ) -> None:
     """`fabula write screenplay` / `fabula write story --long`: plan, write every level, export."""
-    from fabula.plan.cowrite import EXPORTS, new_plan
+    from fabula.service.plans import check_plan_export, start_plan
 
-    if export_file is not None and export_file.suffix.lower() not in EXPORTS[kind]:
-        raise InvalidParam("--export", str(export_file), f"a {kind} exports to {', '.join(EXPORTS[kind])}")
-    unknown = sorted(set(inputs) - {"template", "cast"})
-    if unknown:
-        raise InvalidParam("--set", unknown[0], f"a planned {kind} takes template=NAME and cast=N")
-    try:
-        cast = int(inputs.get("cast", "4"))
-    except ValueError:
-        raise InvalidParam("cast", inputs["cast"], "a whole number of main characters, 2 to 6") from None
-    if not logline or not logline.strip():
-        raise InvalidParam("logline", logline or "", f"give the {kind} a logline: one or two sentences")
-    from fabula.responsible.safety import SafetyPolicy
-
-    SafetyPolicy.parse(settings.safety).enforce(logline, "prompt")
-    plan = new_plan(kind, logline, inputs.get("template", "three-act"), cast, params.seed, model=model or "")
-    progress, on_step = _progress(as_json)
-    writer = _writer(plan, settings, engine, model, params.with_(seed=plan.seed), on_step)
-    _run(plan, writer, progress, export_file, as_json, settings)
+    check_plan_export(kind, export_file)
+    plan = start_plan(kind, logline, inputs, params, settings, model=model or "")
+    with progress_bar(as_json) as on_step:
+        writer = _writer(plan, settings, engine, model, params.with_(seed=plan.seed), on_step)
+        _run(plan, writer, export_file, as_json, settings)
 
 
-def _run(plan: Any, writer: Any, progress: Any, export_file: Path | None, as_json: bool, settings: Settings) -> None:
-    started = time.perf_counter()
-    _store().save(plan)
+def _run(plan: Any, writer: Any, export_file: Path | None, as_json: bool, settings: Settings) -> None:
+    from fabula.responsible.safety import Blocked
+    from fabula.service.plans import write_plan
+
     if not as_json:
         click.echo(
             f"plan {plan.id} ({plan.kind}, {plan.template}); resume with `fabula plan resume {plan.id}`", err=True
         )
-    if progress is not None:
-        with progress:
-            writer.run(plan)
-    else:
-        writer.run(plan)
-    _finish(plan, writer, started, export_file, as_json, settings)
+    try:
+        notice = None if as_json else indexing_notice
+        result = interruptible(write_plan, plan, writer, settings, export=export_file, on_notice=notice)
+    except Blocked as exc:
+        raise Blocked(
+            f"{exc} (`fabula plan edit` or `fabula plan regenerate`, then `fabula plan export`)", exc.verdict
+        ) from exc
+    _show(result, as_json)
 
 
 @click.group()
@@ -232,11 +171,10 @@ def regenerate_cmd(plan_id: str, element: str, engine: str | None, model: str | 
     from fabula.plan.cowrite import regenerate
 
     p = _store().load(plan_id)
-    progress, on_step = _progress(False)
-    writer = _writer(p, get_settings(), engine, model, None, on_step)
     started = time.perf_counter()
-    with progress:
-        redone = regenerate(writer, p, element)
+    with progress_bar(False) as on_step:
+        writer = _writer(p, get_settings(), engine, model, None, on_step)
+        redone = interruptible(regenerate, writer, p, element)
     click.echo(
         f"regenerated {', '.join(redone)} in {time.perf_counter() - started:.1f} s; undo with "
         f"`fabula plan undo {p.id}`",
@@ -255,10 +193,10 @@ def resume(plan_id: str, engine: str | None, model: str | None, export_file: Pat
     p = _store().load(plan_id)
     if not as_json:
         click.echo(f"{len(p.pending())} of {len(p.steps())} steps to write", err=True)
-    progress, on_step = _progress(as_json)
     settings = get_settings()
-    writer = _writer(p, settings, engine, model, None, on_step)
-    _run(p, writer, progress, export_file, as_json, settings)
+    with progress_bar(as_json) as on_step:
+        writer = _writer(p, settings, engine, model, None, on_step)
+        _run(p, writer, export_file, as_json, settings)
 
 
 @plan.command("undo")
@@ -297,16 +235,9 @@ def check_cmd(plan_id: str, as_json: bool) -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def export_cmd(plan_id: str, file: Path) -> None:
     """Write the plan to FILE: .fountain .html .pdf (screenplay), .md .epub (story), .json."""
-    from fabula.plan.cowrite import export
-    from fabula.plan.work import plan_work
-    from fabula.responsible.review import export_manifest, gate, review_work
+    from fabula.service.plans import export_plan_file
 
-    settings = get_settings()
-    p = _store().load(plan_id)
-    work = review_work(plan_work(p, {"name": p.model or "(as in the plan's steps)"}, 0.0), settings)
-    gate(work.provenance, settings, "export")
-    export(p, file)
-    sidecar = export_manifest(work.to_json(), file, settings)
+    sidecar = export_plan_file(_store().load(plan_id), file, get_settings())
     click.echo(f"exported → {file} (provenance: {sidecar})", err=True)
 
 

@@ -116,7 +116,7 @@ $("write-form").addEventListener("submit", async (event) => {
     }
     if ($("status").textContent === "writing…") text($("status"), "done");
     await refreshWorks();
-  } catch (err) { text($("status"), err.name === "AbortError" ? "stopped" : err.message); }
+  } catch (err) { text($("status"), err.name === "AbortError" ? "stopped: the text so far stays here, nothing was saved" : err.message); }
   finally { $("stop").disabled = true; $("go").disabled = false; }
 });
 

@@ -1,0 +1,33 @@
+"""A rich progress bar over a long job's steps, on stderr; nothing at all when quiet (--json)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+OnStep = Callable[[str, int, int], None]
+
+
+@contextmanager
+def progress_bar(quiet: bool, label: str = "writing") -> Iterator[OnStep | None]:
+    """Yields `on_step(step, index, total)` to hand to a service (None when quiet)."""
+    if quiet:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+    )
+    task = progress.add_task(label, total=None)
+
+    def on_step(step: str, index: int, total: int) -> None:
+        progress.update(task, description=f"{label} {step}", completed=index, total=total)
+
+    with progress:
+        yield on_step
