@@ -74,7 +74,7 @@ class AppState:
     ) -> Any:
         """A form through the write service, exactly as `fabula write` runs it: the same engine
         choice, voice, review, saving and Markdown copy."""
-        from fabula.service.write import WriteJob, engine_for, run_write
+        from fabula.service.write import WriteJob, run_write
 
         job = WriteJob(
             form.form,
@@ -85,10 +85,16 @@ class AppState:
             owner=owner,
             idempotency_key=key,
         )
-        engine, model = engine_for(job, self.settings)
-        default = (engine, model) == (self.settings.engine, self.settings.model)
-        backend = self.backend_now() if default else None  # another engine (the Tang model): cached by the registry
-        return run_write(job, self.settings, on_text=on_text, backend=backend, store=self.works()).work
+        return run_write(job, self.settings, on_text=on_text, backend=self.backend_for(job), store=self.works()).work
+
+    def backend_for(self, job: Any) -> Any:
+        """The server's loaded engine when the write service would choose it for `job`; None when
+        it would choose another (Chinese verse: the Tang model), which the registry then loads once."""
+        from fabula.service.write import engine_for
+
+        if engine_for(job, self.settings) == (self.settings.engine, self.settings.model):
+            return self.backend_now()
+        return None
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

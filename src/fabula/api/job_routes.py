@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from fabula.api.deps import Owner, State
 from fabula.api.requests import object_schema, openapi_body, parse_json
 from fabula.errors import ConfigError, InvalidParam
 from fabula.store.works import user_folder
@@ -33,34 +34,26 @@ TRAIN_SCHEMA = object_schema(
 
 
 @router.get("/jobs")
-async def list_jobs(request: Request) -> dict[str, Any]:
-    state = request.app.state.fabula
-    owner = await state.owner(request)
+async def list_jobs(state: State, owner: Owner) -> dict[str, Any]:
     return {"jobs": state.jobs.list(owner)}
 
 
 @router.get("/jobs/{job_id}")
-async def get_job(request: Request, job_id: str) -> dict[str, Any]:
-    state = request.app.state.fabula
-    owner = await state.owner(request)
+async def get_job(state: State, owner: Owner, job_id: str) -> dict[str, Any]:
     return state.jobs.get(owner, job_id)  # type: ignore[no-any-return]
 
 
 @router.post("/jobs/{job_id}/cancel")
-async def cancel_job(request: Request, job_id: str) -> dict[str, Any]:
-    state = request.app.state.fabula
-    owner = await state.owner(request)
+async def cancel_job(state: State, owner: Owner, job_id: str) -> dict[str, Any]:
     return state.jobs.cancel(owner, job_id)  # type: ignore[no-any-return]
 
 
 @router.post("/train", status_code=202, openapi_extra=openapi_body(TRAIN_SCHEMA))
-async def train(request: Request) -> JSONResponse:
+async def train(request: Request, state: State, owner: Owner) -> JSONResponse:
     """Pretrain our GPT as a job: {name, corpus: "austen"|"tang" | texts: [...], overrides?: ["model.n_layer=2"],
     max_steps?}. GET /api/jobs/{id} shows step, loss and tokens/s; the result names the model."""
     from fabula.train.config import load_config
 
-    state = request.app.state.fabula
-    owner = await state.owner(request)
     data = parse_json(await request.body())
     unknown = sorted(set(data) - {"name", "corpus", "texts", "overrides", "max_steps"})
     if unknown:

@@ -109,9 +109,10 @@ async def _complete(request: Request, chat: bool) -> Any:
         raise Forbidden(f"fabula.user={form.user!r}: signed in, you write in your own voice only ({owner!r})")
     engine_request = EngineRequest(messages, prompt_text, params, raw=not chat)
     if form is not None and key is not None:  # a retry of a saved request: answer it again, save nothing
-        done = state.works().by_idempotency_key(owner, key)
+        saved_for = owner if owner is not None else form.user  # as the write service saves it
+        done = state.works().by_idempotency_key(saved_for, key)
         if done is not None:
-            replayed = await asyncio.to_thread(_replay, state, done, owner)
+            replayed = await asyncio.to_thread(_replay, state, done, saved_for)
             body = await asyncio.to_thread(_response, _replay_meta(model, done, chat), chat, replayed, policy)
             return JSONResponse(body)
     meta = {

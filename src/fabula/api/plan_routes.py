@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from fabula.api.deps import Owner, State
 from fabula.api.requests import check_text, object_schema, openapi_body, parse_json, sampling_schema
 from fabula.errors import InvalidParam
 
@@ -123,21 +124,17 @@ async def _load(request: Request, plan_id: str, changing: bool = False) -> tuple
 
 
 @router.get("")
-async def list_plans(request: Request) -> dict[str, Any]:
-    state = request.app.state.fabula
-    owner = await state.owner(request)
+async def list_plans(state: State, owner: Owner) -> dict[str, Any]:
     return {"plans": [_summary(p) for p in _plans(state, owner).list()]}
 
 
 @router.post("", status_code=202, openapi_extra=openapi_body(PLAN_SCHEMA))
-async def create_plan(request: Request) -> JSONResponse:
+async def create_plan(request: Request, state: State, owner: Owner) -> JSONResponse:
     """Start a plan: {kind, logline, template?, cast?, seed?, temperature?} -> 202 {plan_id, job}."""
     import asyncio
 
     from fabula.service.plans import start_plan
 
-    state = request.app.state.fabula
-    owner = await state.owner(request)
     data = parse_json(await request.body())
     unknown = sorted(set(data) - set(PLAN_SCHEMA["properties"]))
     if unknown:

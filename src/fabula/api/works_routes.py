@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from fabula.api.deps import Owner, State
 from fabula.api.requests import object_schema, openapi_body
 from fabula.errors import InvalidParam
 
@@ -46,81 +47,66 @@ async def login(request: Request) -> dict[str, Any]:
 
 
 @router.get("/me")
-async def me(request: Request) -> dict[str, Any]:
-    state = request.app.state.fabula
-    owner = await state.owner(request)
+async def me(state: State, owner: Owner) -> dict[str, Any]:
     return {"user": owner, "mode": "local" if owner is None else "users"}
 
 
 @router.get("/works")
-async def list_works(request: Request, limit: int = 20, form: str | None = None) -> dict[str, Any]:
-    state = request.app.state.fabula
-    owner = await state.owner(request)
+async def list_works(state: State, owner: Owner, limit: int = 20, form: str | None = None) -> dict[str, Any]:
     if not 1 <= limit <= 200:
         raise InvalidParam("limit", limit, "must be from 1 to 200")
     return {"works": state.works().list(limit=limit, form=form, owner=owner)}
 
 
 @router.get("/works/{work_id}")
-async def get_work(request: Request, work_id: str) -> dict[str, Any]:
-    state = request.app.state.fabula
-    owner = await state.owner(request)
+async def get_work(state: State, owner: Owner, work_id: str) -> dict[str, Any]:
     return state.works().get(work_id, owner)  # type: ignore[no-any-return]
 
 
 @router.delete("/works/{work_id}")
-async def delete_work(request: Request, work_id: str) -> dict[str, Any]:
-    state = request.app.state.fabula
-    owner = await state.owner(request)
+async def delete_work(state: State, owner: Owner, work_id: str) -> dict[str, Any]:
     return {"deleted": state.works().delete(work_id, owner)}
 
 
 @router.get("/works/{work_id}/provenance")
-async def provenance(request: Request, work_id: str) -> dict[str, Any]:
+async def provenance(state: State, owner: Owner, work_id: str) -> dict[str, Any]:
     """The work's provenance manifest, signed when the server has a signing key."""
     from fabula.responsible.provenance import build_manifest, sign
 
-    state = request.app.state.fabula
-    owner = await state.owner(request)
     manifest = build_manifest(state.works().get(work_id, owner))
     key = state.settings.signing_key_path
     return sign(manifest, key) if key.is_file() else manifest
 
 
 @router.post("/works/{work_id}/pick", openapi_extra=openapi_body(object_schema(["index"], index={"type": "integer"})))
-async def pick(request: Request, work_id: str) -> dict[str, Any]:
+async def pick(request: Request, state: State, owner: Owner, work_id: str) -> dict[str, Any]:
     """Make candidate {index} the work's text (the comparison view's "pick this one")."""
     from fabula.api.requests import parse_json
 
-    state = request.app.state.fabula
-    owner = await state.owner(request)
     work_id = state.works().resolve_id(work_id, owner)  # someone else's work: 404 before anything else
     index = parse_json(await request.body()).get("index")
     return state.works().pick(work_id, index, owner)  # type: ignore[no-any-return]
 
 
 @router.get("/recommendations")
-async def recommendations(request: Request, k: int = 10, kind: str | None = None) -> dict[str, Any]:
+async def recommendations(state: State, signed_in: Owner, k: int = 10, kind: str | None = None) -> dict[str, Any]:
     """What to read or watch next, for the signed-in user, each pick explained."""
     import asyncio
 
     from fabula.personalize.profiles import ProfileStore
     from fabula.personalize.recommend import recommend
 
-    state = request.app.state.fabula
-    owner = _signed_in(await state.owner(request), "recommendations")
+    owner = _signed_in(signed_in, "recommendations")
     store = ProfileStore(state.db)
     home = state.settings.ensure_home()
     return await asyncio.get_running_loop().run_in_executor(None, lambda: recommend(store, owner, home, k=k, kind=kind))
 
 
 @router.get("/works/{work_id}/export")
-async def export_work(request: Request, work_id: str, format: str = "md") -> Any:  # noqa: A002 - the query's name
+async def export_work(state: State, owner: Owner, work_id: str, format: str = "md") -> Any:  # noqa: A002 - the query's name
     """The work as a file (md, txt or json), as `fabula works export` writes it."""
     from fastapi.responses import PlainTextResponse
 
-    state = request.app.state.fabula
-    owner = await state.owner(request)
     full = state.works().resolve_id(work_id, owner)
     body = state.works().export(full, format)
     media = "application/json" if format == "json" else "text/markdown" if format == "md" else "text/plain"
@@ -142,15 +128,13 @@ CHECKS = ("originality", "safety", "verse")
         )
     ),
 )
-async def check(request: Request) -> dict[str, Any]:
+async def check(request: Request, state: State, _owner: Owner) -> dict[str, Any]:
     """Check any text as the pipeline checks works: originality against the reference index, the
     safety policy's verdict, or a verse form's rules (syllables, rhyme, 平仄)."""
     import asyncio
 
     from fabula.api.requests import check_text, parse_json
 
-    state = request.app.state.fabula
-    await state.owner(request)
     data = parse_json(await request.body())
     kind = data.get("check")
     if kind not in CHECKS:
@@ -176,12 +160,11 @@ def _signed_in(owner: str | None, what: str) -> str:
 
 
 @router.get("/profile")
-async def get_profile(request: Request) -> dict[str, Any]:
+async def get_profile(state: State, signed_in: Owner) -> dict[str, Any]:
     """The signed-in user's preferences and the size of their history."""
     from fabula.personalize.profiles import ProfileStore
 
-    state = request.app.state.fabula
-    owner = _signed_in(await state.owner(request), "profiles")
+    owner = _signed_in(signed_in, "profiles")
     profiles = ProfileStore(state.db)
     return profiles.user(owner) | {"events": len(profiles.history(owner))}
 
@@ -198,13 +181,12 @@ async def get_profile(request: Request) -> dict[str, Any]:
         )
     ),
 )
-async def set_profile(request: Request) -> dict[str, Any]:
+async def set_profile(request: Request, state: State, signed_in: Owner) -> dict[str, Any]:
     """Change preferences (genres, tone, length, language); each is checked by name."""
     from fabula.api.requests import parse_json
     from fabula.personalize.profiles import ProfileStore
 
-    state = request.app.state.fabula
-    owner = _signed_in(await state.owner(request), "profiles")
+    owner = _signed_in(signed_in, "profiles")
     return {"preferences": ProfileStore(state.db).set_preferences(owner, parse_json(await request.body()))}
 
 
@@ -221,14 +203,13 @@ async def set_profile(request: Request) -> dict[str, Any]:
         )
     ),
 )
-async def feedback(request: Request) -> dict[str, Any]:
+async def feedback(request: Request, state: State, signed_in: Owner) -> dict[str, Any]:
     """Record what the user did with an item or one of their works: it steers recommendations
     and, for edits and accepted works, the voice of what is written for them next."""
     from fabula.api.requests import check_text, parse_json
     from fabula.personalize.profiles import ProfileStore
 
-    state = request.app.state.fabula
-    owner = _signed_in(await state.owner(request), "feedback events")
+    owner = _signed_in(signed_in, "feedback events")
     data = parse_json(await request.body())
     item = check_text("item", data.get("item"))
     if data.get("kind") in ("accept", "reject", "edit"):

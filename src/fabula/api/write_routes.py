@@ -71,14 +71,9 @@ async def write_work(
         done = state.works().by_idempotency_key(owner if owner is not None else body.user, idempotency_key)
         if done is not None:
             return state.works().get(done)  # type: ignore[no-any-return]
-    backend = None if _other_engine(job, state) else await state.backend()
     result = await run_blocking(
-        state.gate, lambda: run_write(job, state.settings, backend=backend, store=state.works()), user=owner
+        state.gate,
+        lambda: run_write(job, state.settings, backend=state.backend_for(job), store=state.works()),
+        user=owner,
     )
     return result.work.to_json()
-
-
-def _other_engine(job: Any, state: Any) -> bool:
-    from fabula.service.write import engine_for
-
-    return engine_for(job, state.settings) != (state.settings.engine, state.settings.model)

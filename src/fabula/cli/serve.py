@@ -16,11 +16,14 @@ def serve(host: str, port: int) -> None:
     from fabula.errors import ConfigError
 
     try:
+        import fastapi  # noqa: F401 - only to say what is missing, before uvicorn does
         import uvicorn
-
-        from fabula.api.app import create_app
     except ImportError as exc:
         raise ConfigError("the server needs `pip install 'fabula[api]'`") from exc
     settings = get_settings()
     click.echo(f"fabula serving {settings.engine} on http://{host}:{port}/v1 (docs: /docs)", err=True)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
+    # the surface names the app factory; uvicorn builds it from the same settings (the environment)
+    uvicorn.run(APP_FACTORY, factory=True, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
+
+
+APP_FACTORY = "fabula.api.app:create_app"
