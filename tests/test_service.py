@@ -175,7 +175,7 @@ def test_a_live_stream_is_remembered_after_the_websocket_closes(fabula_home: Pat
     assert len(past) == 1 and "lanterns" in past[0]["text"] and past[0]["facts"]["answered"] == 1
 
 
-def _eventually(probe: Any, seconds: float = 5.0) -> Any:
+def _eventually(probe: Any, seconds: float = 10.0) -> Any:
     import time
 
     deadline = time.monotonic() + seconds

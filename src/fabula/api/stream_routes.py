@@ -68,7 +68,10 @@ async def live_chat(socket: WebSocket, persona: str = "", key: str = "") -> None
         answering.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await answering
-        await asyncio.to_thread(session.close)  # the stream is remembered, whoever ended it
+        # the stream is remembered, whoever ended it. Done here, not awaited: a server shutting the
+        # socket down cancels this task, and an await would be where the cancellation lands. It is
+        # one row written (the summary is made from counts, not by the model).
+        session.close()
 
 
 async def _read_loop(socket: WebSocket, session: Any) -> None:
