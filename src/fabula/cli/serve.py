@@ -22,6 +22,13 @@ def serve(host: str, port: int) -> None:
         raise ConfigError("the server needs `pip install 'fabula[api]'`") from exc
     settings = get_settings()
     click.echo(f"fabula serving {settings.engine} on http://{host}:{port}/v1 (docs: /docs)", err=True)
+    named = {h.strip().lower() for h in settings.api_allowed_hosts.split(",") if h.strip()}
+    if host not in ("127.0.0.1", "localhost", "::1") and not named:
+        click.echo(
+            f"note: only loopback Host names are answered; set FABULA_API_ALLOWED_HOSTS to the names clients "
+            f"use to reach {host} (DNS rebinding protection)",
+            err=True,
+        )
     # the surface names the app factory; uvicorn builds it from the same settings (the environment)
     uvicorn.run(APP_FACTORY, factory=True, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
 
