@@ -31,6 +31,8 @@ def cli_hint(exc: FabulaError) -> str:
             return f" (the option {cli_name(exc.name)})"
         if exc.name == "watermark":
             return " (the option --watermark)"
+        if exc.name == "adapter":
+            return " (add --engine hf)"
     return ""
 
 

@@ -186,10 +186,6 @@ def _refuse_misplaced(form: str, o: dict[str, Any]) -> None:
     for name, key in (("--persona", "persona_file"), ("--topic", "topic"), ("--minutes", "minutes")):
         if o[key] is not None:
             raise InvalidParam(name, str(o[key]), "is for `fabula write stream-script`")
-    if o["adapter"] is not None and (o["engine"] or get_settings().engine) != "hf" and not o["long"]:
-        raise InvalidParam(
-            "--adapter", str(o["adapter"]), "adapters are applied on the hf engine", hint="add --engine hf"
-        )
     planned = form in PLANNED or o["long"]
     if o["long"] and form != "story":
         raise InvalidParam("--long", form, "only a story is written long on request (a screenplay always is)")

@@ -10,7 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fabula.data.debian import cached_corpus, r_data, write_text_atomic
+from fabula.data.debian import cached_corpus, r_data
+from fabula.store.works import write_atomic
 
 PACKAGE = "r-cran-janeaustenr"
 NOVELS = {
@@ -34,7 +35,7 @@ def _build(deb: str, root: Path, target: Path) -> dict[str, Any]:
     for name, title in NOVELS.items():
         lines = [line or "" for line in objects[name]]
         path = target / f"{name}.txt"
-        write_text_atomic(path, "\n".join(lines) + "\n")
+        write_atomic(path, "\n".join(lines) + "\n")
         books[name] = {
             "title": title,
             "file": path.name,

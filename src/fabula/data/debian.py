@@ -7,7 +7,6 @@ are read straight out of the unpacked tree.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import tempfile
@@ -37,12 +36,6 @@ def unpack(package: str, scratch: Path) -> tuple[str, Path]:
     return debs[-1].name, scratch / "root"
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def cached_corpus(
     target: Path, package: str, build: Callable[[str, Path, Path], dict[str, Any]], force: bool = False
 ) -> dict[str, Any]:
@@ -53,11 +46,13 @@ def cached_corpus(
     manifest_path = target / "manifest.json"
     if manifest_path.is_file() and not force:
         return json.loads(manifest_path.read_text())  # type: ignore[no-any-return]
+    from fabula.store.works import write_atomic
+
     with tempfile.TemporaryDirectory(prefix=f"fabula-{package}-") as scratch:
         deb, root = unpack(package, Path(scratch))
         target.mkdir(parents=True, exist_ok=True)
         manifest = build(deb, root, target)
-    write_text_atomic(manifest_path, json.dumps(manifest, indent=1))
+    write_atomic(manifest_path, json.dumps(manifest, indent=1))
     return manifest
 
 

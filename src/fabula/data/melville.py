@@ -9,7 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fabula.data.debian import cached_corpus, r_data, write_text_atomic
+from fabula.data.debian import cached_corpus, r_data
+from fabula.store.works import write_atomic
 
 PACKAGE = "r-cran-tokenizers"
 GUTENBERG_END = "End of Project Gutenberg"
@@ -26,7 +27,7 @@ def _build(deb: str, root: Path, target: Path) -> dict[str, Any]:
     end = text.find(GUTENBERG_END)
     body = text[start if start >= 0 else 0 : end if end > 0 else len(text)].strip()
     path = target / "mobydick.txt"
-    write_text_atomic(path, body + "\n")
+    write_atomic(path, body + "\n")
     return {
         "source": f"Debian package {deb}",
         "licence": "text in the public domain",

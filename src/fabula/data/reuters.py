@@ -12,8 +12,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from fabula.data.debian import cached_corpus, write_text_atomic
+from fabula.data.debian import cached_corpus
 from fabula.errors import ConfigError
+from fabula.store.works import write_atomic
 
 PACKAGE = "r-cran-tm"
 
@@ -47,7 +48,7 @@ def _build(deb: str, root: Path, target: Path) -> dict[str, Any]:
         raise ConfigError(f"{deb} has no tm/texts folder")
     found = [a for folder in ("acq", "crude") for p in sorted((texts / folder).glob("*.xml")) if (a := _article(p))]
     path = target / "articles.jsonl"
-    write_text_atomic(path, "".join(json.dumps(a) + "\n" for a in found))
+    write_atomic(path, "".join(json.dumps(a) + "\n" for a in found))
     return {"source": f"Debian package {deb}", "articles": len(found), "file": path.name}
 
 

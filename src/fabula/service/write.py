@@ -97,7 +97,7 @@ def job_settings(job: WriteJob, settings: Settings) -> Settings:
         update["safety"] = job.safety
     if job.adapter is not None:
         if (job.engine or settings.engine) != "hf":
-            raise InvalidParam("adapter", job.adapter, "adapters are applied on the hf engine", hint="use engine hf")
+            raise InvalidParam("adapter", job.adapter, "adapters are applied on the hf engine")
         update["adapter"] = job.adapter
     return settings.model_copy(update=update) if update else settings
 
