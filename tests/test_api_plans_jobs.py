@@ -145,7 +145,7 @@ def test_a_training_job_reports_progress_and_can_be_cancelled(client: TestClient
     assert (fabula_home / "models" / "tiny" / "config.json").is_file()
     assert client.post("/api/train", json={"name": "tiny", "texts": texts}).json()["error"]["param"] == "name"
 
-    long = client.post("/api/train", json={"name": "long", "texts": texts, "overrides": tiny, "max_steps": 100000})
+    long = client.post("/api/train", json={"name": "long", "texts": texts, "overrides": tiny, "max_steps": 20000})
     job_id = long.json()["job"]["id"]
     deadline = time.monotonic() + 60
     while client.get(f"/api/jobs/{job_id}").json()["progress"].get("step") != "train" and time.monotonic() < deadline:

@@ -22,7 +22,7 @@ import pytest
 
 from fabula.personalize.profiles import ProfileStore
 from fabula.settings import Settings
-from fabula.store.users import create_key, set_password
+from fabula.store.users import create_key, list_keys, set_password
 from tests.test_api import serve
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -183,6 +183,14 @@ def test_sign_in_write_a_poem_watch_it_stream_pick_a_candidate_and_find_it(
         with page.expect_download() as download:
             page.click("button.export[data-format='txt']")
         assert Path(download.value.path()).read_text(encoding="utf-8").strip() == picked_text.strip()
+
+        # signing out ends the session on the server, not only in the tab
+        assert [k["label"] for k in list_keys(profiles.engine, "ada")] == ["cli", "session"]
+        page.click("#logout")
+        page.wait_for_selector("#login:not([hidden])")
+        assert [k["label"] for k in list_keys(profiles.engine, "ada")] == ["cli"]
+        page.reload()  # the tab forgot the key too
+        page.wait_for_selector("#login:not([hidden])")
         assert dialogs == [] and foreign == []
         page.close()
 

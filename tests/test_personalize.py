@@ -110,6 +110,34 @@ def test_cli_round_trip(tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "length='epic'" in bad.stderr
 
 
+def test_imported_works_are_recommended_to_their_own_writer_only(fabula_home: Path) -> None:
+    from fabula.backends.fake import FakeBackend
+    from fabula.sampling import SamplingParams
+    from fabula.service.write import WriteJob, run_write
+    from fabula.settings import get_settings
+
+    settings = get_settings()
+    runner = CliRunner()
+    for name in ("ana", "ben"):
+        assert runner.invoke(cli, ["user", "add", name]).exit_code == 0
+    secret = "ana's private letter to her sister about the garden"
+    engine = FakeBackend("echo", settings)
+    made = run_write(
+        WriteJob("story", secret, {}, SamplingParams(max_tokens=40), owner="ana"), settings, backend=engine
+    )
+    bens = run_write(
+        WriteJob("story", "ben's cold harbour", {}, SamplingParams(max_tokens=40), owner="ben"),
+        settings,
+        backend=engine,
+    )
+    assert runner.invoke(cli, ["catalog", "import", "works"]).exit_code == 0
+    store = ProfileStore(settings.db_url)
+    for_ben = {r["item"] for r in recommend(store, "ben", fabula_home, k=10)["recommendations"]}
+    for_ana = {r["item"] for r in recommend(store, "ana", fabula_home, k=10)["recommendations"]}
+    assert made.work.id not in for_ben and bens.work.id in for_ben  # before: every user's prompts, to everyone
+    assert made.work.id in for_ana and bens.work.id not in for_ana
+
+
 def _write(*args: str) -> dict:  # type: ignore[type-arg]
     result = CliRunner().invoke(cli, ["write", *args, "--json"])
     assert result.exit_code == 0, result.output

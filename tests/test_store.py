@@ -10,11 +10,12 @@ from sqlalchemy import text
 
 from fabula.backends.fake import FakeBackend
 from fabula.errors import InvalidParam, NotFound
+from fabula.files import write_atomic
 from fabula.pipeline import write
 from fabula.sampling import SamplingParams
 from fabula.settings import Settings
 from fabula.store.db import MIGRATIONS, migrate, table_names
-from fabula.store.works import WorkStore, write_atomic
+from fabula.store.works import WorkStore
 
 pytestmark = pytest.mark.usefixtures("each_database")
 
@@ -82,3 +83,23 @@ def test_write_atomic_leaves_no_temp_files(tmp_path: Path) -> None:
     write_atomic(target, "two")
     assert target.read_text() == "two"
     assert [p.name for p in target.parent.iterdir()] == ["work.md"]
+
+
+def test_stored_times_come_back_aware_and_in_utc(store: WorkStore, settings: Settings) -> None:
+    """SQLite has no time-zone type: times used to come back naive there and aware on PostgreSQL."""
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from sqlalchemy import select
+
+    from fabula.store.db import audit_log
+
+    work = make_work(settings)
+    store.save(work)
+    listed = store.list()[0]["created_at"]
+    assert datetime.fromisoformat(listed).utcoffset() == timedelta(0)
+    with store.engine.begin() as conn:  # a time given in another zone is stored as the same instant
+        elsewhere = datetime(2026, 12, 2, 9, 30, tzinfo=timezone(timedelta(hours=8)))
+        conn.execute(audit_log.insert().values(at=elsewhere, event="test", detail={}))
+        back = conn.execute(select(audit_log.c.at).where(audit_log.c.event == "test")).scalar_one()
+    assert back == elsewhere and back.tzinfo is not None and back.utcoffset() == timedelta(0)
+    assert back == datetime(2026, 12, 2, 1, 30, tzinfo=UTC)

@@ -17,7 +17,7 @@ from fabula.api.app import create_app
 from fabula.backends import close_all
 from fabula.personalize.profiles import ProfileStore
 from fabula.settings import Settings
-from fabula.store.users import set_password
+from fabula.store.users import create_key, set_password
 from tests.conftest import LOCAL
 
 STATIC = resources.files("fabula.api").joinpath("static")
@@ -60,10 +60,13 @@ def test_sign_in_turns_a_password_into_a_session_key(client: TestClient, fabula_
     profiles = ProfileStore(Settings(home=fabula_home).db_url)
     profiles.add_user("eve")
     set_password(profiles.engine, "eve", "a long passphrase")
+    assert client.post("/api/login", json={"user": "eve", "password": "a long passphrase"}).status_code == 409
+    assert client.get("/api/me").json()["mode"] == "local"  # signing in never turns users on
+    create_key(profiles.engine, "eve", "admin")
     wrong = client.post("/api/login", json={"user": "eve", "password": "not it at all"})
     unknown = client.post("/api/login", json={"user": "nobody", "password": "a long passphrase"})
     assert wrong.status_code == unknown.status_code == 401
     assert wrong.json()["error"]["message"] == unknown.json()["error"]["message"]
     key = client.post("/api/login", json={"user": "eve", "password": "a long passphrase"}).json()["key"]
     assert client.get("/api/me", headers={"Authorization": f"Bearer {key}"}).json()["user"] == "eve"
-    assert client.get("/api/me").status_code == 401  # keys exist now: the studio must sign in
+    assert client.get("/api/me").status_code == 401  # keys exist: the studio must sign in

@@ -75,6 +75,11 @@ class Conflict(FabulaError):
     """The record is busy or in a state that forbids the change (a plan a job is writing)."""
 
 
+class KeyReused(FabulaError):
+    """An idempotency key sent again with a different request: the first request's work is kept,
+    and this one is refused rather than answered with a work it did not ask for."""
+
+
 class Busy(FabulaError):
     """Too much is running or waiting; `retry_after` says when to try again, in seconds."""
 

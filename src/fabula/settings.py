@@ -60,6 +60,16 @@ class Settings(BaseSettings):
     api_allowed_hosts: str = ""
     # origins (scheme://host:port) besides the server's own whose pages may change its data
     api_allowed_origins: str = ""
+    # a key made by signing in to the studio lasts this long (keys made with `fabula user key create`
+    # last until revoked)
+    api_session_hours: float = Field(default=12.0, gt=0, le=24 * 90)
+    # training jobs sent over HTTP: refused before queueing when their estimated cost passes these
+    api_train_max_parameters: int = Field(default=20_000_000, ge=1)
+    api_train_max_steps: int = Field(default=20_000, ge=1)
+    api_train_max_memory_mb: int = Field(default=4096, ge=1)
+    # background jobs: worker threads, and jobs one user may have queued or running at once
+    api_job_workers: int = Field(default=2, ge=1, le=64)
+    api_jobs_per_user: int = Field(default=4, ge=1, le=1000)
     # safety levels per category, "hate=low,graphic_violence=medium"; floors hold whatever is set here
     safety: str = ""
 

@@ -21,6 +21,7 @@ from fabula import __version__
 from fabula.api import errors
 from fabula.api.engine_runner import EngineGate
 from fabula.api.guard import Guard
+from fabula.api.idempotency import KeyLocks
 from fabula.api.jobs import JobRunner
 from fabula.settings import Settings, get_settings
 
@@ -34,7 +35,8 @@ class AppState:
         self.db = open_engine(settings.db_url)
         self.policy = SafetyPolicy.parse(settings.safety)
         self.gate = EngineGate(settings.api_max_queue)
-        self.jobs = JobRunner(self.db)
+        self.jobs = JobRunner(self.db, settings.api_job_workers, settings.api_jobs_per_user)
+        self.key_locks = KeyLocks()
         self.started = time.time()
         self._backend: Any = None
         self._loading = asyncio.Lock()
@@ -69,9 +71,7 @@ class AppState:
 
         return WorkStore(self.db)
 
-    def write_form(
-        self, form: Any, request: Any, on_text: Any, owner: str | None = None, key: str | None = None
-    ) -> Any:
+    def write_form(self, form: Any, request: Any, on_text: Any, owner: str | None = None, key: Any = None) -> Any:
         """A form through the write service, exactly as `fabula write` runs it: the same engine
         choice, voice, review, saving and Markdown copy."""
         from fabula.service.write import WriteJob, run_write
@@ -113,7 +113,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.fabula.jobs.shutdown()
 
     app = FastAPI(
-        title="fabula", version=__version__, description="Creative writing with measured controls.", lifespan=lifespan
+        title="fabula",
+        version=__version__,
+        description="Creative writing with measured controls.",
+        lifespan=lifespan,
+        docs_url=None,  # served below from local files: FastAPI's page loads a CDN and an inline script
+        redoc_url=None,
     )
     app.state.fabula = AppState(settings)
     app.add_middleware(
@@ -122,12 +127,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allowed_origins=settings.api_allowed_origins.split(","),
     )
     errors.install(app)
-    app.include_router(openai_router)
-    app.include_router(works_router)
-    app.include_router(write_router)
-    app.include_router(plan_router)
-    app.include_router(job_router)
-    app.include_router(stream_router)
+    app.include_router(openai_router, responses=errors.ERROR_RESPONSES)
+    app.include_router(works_router, responses=errors.ERROR_RESPONSES)
+    app.include_router(write_router, responses=errors.ERROR_RESPONSES)
+    app.include_router(plan_router, responses=errors.ERROR_RESPONSES)
+    app.include_router(job_router, responses=errors.ERROR_RESPONSES)
+    app.include_router(stream_router, responses=errors.ERROR_RESPONSES)
 
     from importlib import resources
 
@@ -142,9 +147,39 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """The web studio: one page, its script and style from /static, no inline code."""
         return FileResponse(str(static.joinpath("index.html")), media_type="text/html")
 
+    _api_reference(app, static)
+
     @app.get("/healthz")
     async def health() -> dict[str, Any]:
         state = app.state.fabula
         return {"ok": True, "version": __version__, "engine": settings.engine, "in_use": state.gate.in_use}
 
     return app
+
+
+def _api_reference(app: FastAPI, static: Any) -> None:
+    """/docs: Swagger UI from the `swagger-ui-bundle` package, so it works offline and under the
+    strict CSP (FastAPI's own page fetches its scripts from a CDN and starts them inline, which
+    the policy blocks: it was blank). /redoc has no offline bundle to serve and points to /docs."""
+    from fastapi.responses import FileResponse, RedirectResponse
+    from fastapi.staticfiles import StaticFiles
+
+    try:
+        from swagger_ui_bundle import swagger_ui_path
+    except ImportError:  # the page then says how to get it, instead of a blank page
+        swagger_ui_path = None
+
+    if swagger_ui_path is not None:
+        app.mount("/docs/assets", StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> Any:
+        if swagger_ui_path is None:
+            from fabula.errors import ConfigError
+
+            raise ConfigError("the API reference page needs swagger-ui-bundle: pip install 'fabula[api]'")
+        return FileResponse(str(static.joinpath("docs.html")), media_type="text/html")
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> RedirectResponse:
+        return RedirectResponse("/docs")

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from fabula.cancel import Cancelled, cancellable
@@ -71,18 +71,42 @@ class EngineGate:
             self.release(user)
 
 
-async def run_blocking(gate: EngineGate, work: Callable[[], Any], user: str | None = None) -> Any:
-    """Run `work` on the engine pool, holding a gate slot until it returns."""
+async def run_blocking(
+    gate: EngineGate,
+    work: Callable[[], Any],
+    user: str | None = None,
+    disconnected: Callable[[], Awaitable[bool]] | None = None,
+    poll_s: float = 0.25,
+) -> Any:
+    """Run `work` on the engine pool, holding a gate slot until it returns.
+
+    With `disconnected` (a request's `is_disconnected`), the client is watched while the work
+    runs: once it has gone, the work's cancel token is set, so the engine stops at its next token
+    and frees the slot (an abandoned request used to run to its end, 61 s later), and `Cancelled`
+    is raised here: nobody is left to answer."""
     gate.acquire(user)
     loop = asyncio.get_running_loop()
+    cancel = threading.Event()
 
     def guarded() -> Any:
         try:
-            return work()
+            with cancellable(cancel):
+                return work()
         finally:
             gate.release(user)
 
-    return await loop.run_in_executor(gate.executor, guarded)
+    future = loop.run_in_executor(gate.executor, guarded)
+    if disconnected is None:
+        return await future
+    while True:
+        done, _ = await asyncio.wait({future}, timeout=poll_s)
+        if done:
+            return future.result()
+        if await disconnected():
+            cancel.set()
+            with suppress(BaseException):
+                await future  # stopped within a token; its slot is free when this returns
+            raise Cancelled
 
 
 def admit(gate: EngineGate, user: str | None = None) -> Callable[[], None]:

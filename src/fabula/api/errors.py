@@ -14,9 +14,11 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 
+from fabula.cancel import Cancelled
 from fabula.errors import (
     BackendError,
     Busy,
@@ -26,6 +28,7 @@ from fabula.errors import (
     Forbidden,
     FormError,
     InvalidParam,
+    KeyReused,
     NotFound,
     OutOfSpace,
     Rejected,
@@ -43,10 +46,44 @@ STATUS: list[tuple[type[BaseException], int, str]] = [
     (NotFound, 404, "not_found_error"),
     (Conflict, 409, "conflict_error"),
     (Rejected, 422, "rejected"),
+    (KeyReused, 422, "idempotency_error"),
     (Busy, 429, "rate_limit_error"),
     (OutOfSpace, 507, "insufficient_storage"),
     (ConfigError, 503, "configuration_error"),
 ]
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["message", "type"],
+            "properties": {
+                "message": {"type": "string"},
+                "type": {"type": "string"},
+                "param": {"type": ["string", "null"]},
+                "code": {"type": ["string", "null"]},
+            },
+        }
+    },
+}
+_WHY = {
+    400: "a parameter is missing or wrong; `param` names it",
+    401: "no key, or an unknown, revoked or expired one (users mode)",
+    403: "another site's page, or another user's voice",
+    404: "no such record (someone else's is answered the same way)",
+    409: "the record is busy (a plan a job is writing), or local mode has nothing to sign in to",
+    413: "the body is over the limit (4 MB)",
+    422: "every candidate was rejected, or an Idempotency-Key was reused for another request",
+    429: "the queue is full, or too many failed sign-ins; see Retry-After",
+    502: "the engine failed",
+    503: "the engine failed and trying again may help, or a setting is wrong",
+    507: "the server's disk is full; nothing was kept",
+}
+# every route lists the answers the server may give besides its success (OpenAPI `responses`)
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"description": why, "content": {"application/json": {"schema": ERROR_SCHEMA}}} for code, why in _WHY.items()
+}
 HTTP_TYPES = {400: "invalid_request_error", 404: "not_found_error", 405: "invalid_request_error"}
 
 
@@ -98,6 +135,22 @@ def install(app: FastAPI) -> None:
         body = {"error": {"message": str(detail), "type": kind, "param": None, "code": None}}
         return JSONResponse(body, status_code=status, headers=getattr(exc, "headers", None))
 
+    async def gone(_request: Request, _exc: Exception) -> Response:
+        # the client left and its generation was stopped: nobody reads this (nginx's 499)
+        return Response(status_code=499)
+
+    async def storage(request: Request, exc: Exception) -> Response:
+        # a full disk wherever it is met (the database, a plan file, a job's progress): 507
+        from fabula.files import is_full_disk, out_of_space
+
+        if is_full_disk(exc):
+            return await handle(request, out_of_space("the server's data folder"))
+        status, body = error_body(exc)
+        return JSONResponse(body, status_code=status)
+
     app.add_exception_handler(FabulaError, handle)
+    app.add_exception_handler(OSError, storage)
+    app.add_exception_handler(OperationalError, storage)
+    app.add_exception_handler(Cancelled, gone)
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(HTTPException, http_error)

@@ -14,7 +14,9 @@ Pure ASGI middleware (streamed responses are never buffered). In order:
 3. **Body budget.** A body is counted while it streams in: a `Content-Length` over the limit is
    refused before a byte is read, and a chunked body (no length) is refused the moment it passes
    the limit, so memory never holds more than `MAX_BODY_BYTES` of one request.
-4. **Headers.** Every response gets a strict Content-Security-Policy, no-sniff and no-referrer.
+4. **Headers.** Every response gets a strict Content-Security-Policy, no-sniff and no-referrer;
+   every answer outside /static gets `Cache-Control: no-store` (keys, works and profiles are
+   private: no browser or proxy cache may keep them) unless the route set its own.
 """
 
 from __future__ import annotations
@@ -77,7 +79,7 @@ class Guard:
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 4403, "reason": bytes(refusal.body).decode()[:120]})
             else:
-                await refusal(scope, receive, self._with_headers(send))
+                await refusal(scope, receive, self._with_headers(send, scope.get("path", "")))
             return
         if scope["type"] == "websocket":
             await self.app(scope, receive, send)
@@ -95,7 +97,7 @@ class Guard:
                 sent_any = True
                 if over[0]:  # or the server would go on reading the rest of the body
                     message = {**message, "headers": [*message.get("headers", []), (b"connection", b"close")]}
-            await self._with_headers(send)(message)
+            await self._with_headers(send, scope.get("path", ""))(message)
 
         try:
             await self.app(scope, self._counted(receive, over), tracked_send)
@@ -154,10 +156,15 @@ class Guard:
         response.headers["connection"] = "close"  # the rest of the body is never read
         await response(scope, receive, self._with_headers(send))
 
-    def _with_headers(self, send: Any) -> Any:
+    def _with_headers(self, send: Any, path: str = "") -> Any:
+        cacheable = path.startswith("/static/")
+
         async def wrapped(message: Any) -> None:
             if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), *self.HEADERS]}
+                headers = [*message.get("headers", []), *self.HEADERS]
+                if not cacheable and not any(k.lower() == b"cache-control" for k, _ in headers):
+                    headers.append((b"cache-control", b"no-store"))
+                message = {**message, "headers": headers}
             await send(message)
 
         return wrapped

@@ -93,10 +93,16 @@ async def train(request: Request, state: State, owner: Owner) -> JSONResponse:
     except ConfigError as exc:
         raise InvalidParam("overrides", overrides, str(exc)) from None
     cfg.name = name
+    from fabula.train.bounds import TrainLimits, check
+
+    s = state.settings
+    cost = check(
+        cfg, TrainLimits(s.api_train_max_parameters, s.api_train_max_steps, s.api_train_max_memory_mb * 1024**2)
+    )
     job = state.jobs.submit(
         owner,
         "pretrain",
-        {"name": name, "overrides": overrides, "max_steps": max_steps},
+        {"name": name, "overrides": overrides, "max_steps": max_steps, "parameters": cost.parameters},
         _pretrain_job(state, cfg, out, texts, folder),
         resource=f"model {out}",
     )
@@ -105,7 +111,7 @@ async def train(request: Request, state: State, owner: Owner) -> JSONResponse:
 
 def _pretrain_job(state: Any, cfg: Any, out: Path, texts: list[str] | None, folder: Path) -> Any:
     def work(progress: Any) -> dict[str, Any]:
-        from fabula.store.works import write_atomic
+        from fabula.files import write_atomic
         from fabula.train.pretrain import pretrain
 
         if texts is not None:

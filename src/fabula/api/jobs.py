@@ -6,12 +6,20 @@ request (and a restarted server) can read it. Jobs belong to the user who starte
 listed, read and cancelled only by them. A job found `running` or `queued` when the server starts
 was cut off by a crash or a restart and is marked `interrupted`; plans resume from their last
 saved step, training from its last checkpoint.
+
+**Fair queues.** Each user has a queue of their own, and free workers take jobs from the users'
+queues in turn (round robin), not in order of arrival. With more than one worker, no user runs on
+every worker at once: one is always left for the others, so a user's long training run cannot
+keep everyone else's plan queued (it did, with one worker shared first-come first-served). A user
+may have `per_user` jobs queued or running; one more is refused with 429 before it is recorded.
+Local single-user mode has nobody to be fair to and may use every worker.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -20,7 +28,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
-from fabula.errors import Conflict, InvalidParam, NotFound
+from fabula.errors import Busy, Conflict, InvalidParam, NotFound
 from fabula.store.db import jobs
 
 FINISHED = ("done", "failed", "cancelled", "interrupted")
@@ -50,11 +58,19 @@ class Progress:
             self.runner._set(self.job_id, progress=fields)
 
 
+Queued = tuple[str, Callable[[Progress], dict[str, Any]], Progress]
+
+
 class JobRunner:
-    def __init__(self, db: Engine, workers: int = 1) -> None:
+    def __init__(self, db: Engine, workers: int = 2, per_user: int = 4) -> None:
         self.db = db
         self.workers = workers
+        self.per_user = per_user
         self.executor: ThreadPoolExecutor | None = None  # made by the first job (and again after a shutdown)
+        self._waiting: dict[str, deque[Queued]] = {}  # owner ("" in local mode) -> their jobs, in order
+        self._turns: deque[str] = deque()  # owners with waiting jobs, in the order they get a worker
+        self._running: dict[str, int] = {}  # owner -> jobs running now
+        self._owner_of: dict[str, str] = {}  # job id -> owner, for queued and running jobs
         self._live: dict[str, Progress] = {}
         self._held: dict[str, str] = {}  # resource (e.g. "plan:ID") -> the job working on it
         self._lock = threading.Lock()
@@ -85,8 +101,16 @@ class JobRunner:
         from fabula.pipeline import new_work_id
 
         job_id = new_work_id()
-        if resource is not None:
-            with self._lock:
+        who = owner or ""
+        with self._lock:
+            mine = len(self._waiting.get(who, ())) + self._running.get(who, 0)
+            if mine >= self.per_user:
+                raise Busy(
+                    f"you have {mine} jobs queued or running (at most {self.per_user}); "
+                    "wait for one to finish or cancel one",
+                    retry_after=30,
+                )
+            if resource is not None:
                 if resource in self._held:
                     raise Conflict(f"{resource} is being written by job {self._held[resource]}; wait or cancel it")
                 self._held[resource] = job_id
@@ -95,7 +119,7 @@ class JobRunner:
             conn.execute(
                 jobs.insert().values(
                     id=job_id,
-                    owner=owner or "",
+                    owner=who,
                     kind=kind,
                     status="queued",
                     params=params,
@@ -107,11 +131,40 @@ class JobRunner:
         progress = Progress(self, job_id)
         with self._lock:
             self._live[job_id] = progress
-        with self._lock:
-            if self.executor is None:
-                self.executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="fabula-job")
-            self.executor.submit(self._run, job_id, work, progress)
+            self._owner_of[job_id] = who
+            if who not in self._waiting or not self._waiting[who]:
+                self._waiting[who] = deque()
+                self._turns.append(who)
+            self._waiting[who].append((job_id, work, progress))
+            self._dispatch()
         return self.get(owner, job_id)
+
+    def _cap(self, who: str) -> int:
+        """Workers one owner may hold at once: all but one when others may come (see above)."""
+        return self.workers if who == "" else max(1, self.workers - 1)
+
+    def _dispatch(self) -> None:
+        """Hand free workers to waiting jobs, one owner at a time in turn. Called under the lock."""
+        if self.executor is None:
+            self.executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="fabula-job")
+        for _ in range(len(self._turns)):
+            if sum(self._running.values()) >= self.workers:
+                return
+            who = self._turns.popleft()
+            queue = self._waiting.get(who)
+            if not queue:
+                self._waiting.pop(who, None)
+                continue
+            if self._running.get(who, 0) >= self._cap(who):
+                self._turns.append(who)  # their turn passes to the next owner
+                continue
+            job_id, work, progress = queue.popleft()
+            self._running[who] = self._running.get(who, 0) + 1
+            if queue:
+                self._turns.append(who)
+            else:
+                del self._waiting[who]
+            self.executor.submit(self._run, job_id, work, progress)
 
     def _run(self, job_id: str, work: Callable[[Progress], dict[str, Any]], progress: Progress) -> None:
         try:
@@ -126,9 +179,18 @@ class JobRunner:
             self._set(job_id, status="failed", error=f"{type(exc).__name__}: {exc}")
         finally:
             with self._lock:
-                self._live.pop(job_id, None)
-                for resource in [r for r, j in self._held.items() if j == job_id]:
-                    del self._held[resource]
+                who = self._owner_of.pop(job_id, "")
+                self._running[who] = self._running.get(who, 1) - 1
+                if self._running[who] <= 0:
+                    del self._running[who]
+                self._forget(job_id)
+                if self.executor is not None:
+                    self._dispatch()
+
+    def _forget(self, job_id: str) -> None:
+        self._live.pop(job_id, None)
+        for resource in [r for r, j in self._held.items() if j == job_id]:
+            del self._held[resource]
 
     def _set(self, job_id: str, **values: Any) -> None:
         with self.db.begin() as conn:
@@ -156,6 +218,15 @@ class JobRunner:
             return job
         with self._lock:
             live = self._live.get(job_id)
+            queue = self._waiting.get(self._owner_of.get(job_id, ""), deque())
+            queued = next((q for q in queue if q[0] == job_id), None)
+            if queued is not None:  # not started: it ends now, and its place in the queue with it
+                queue.remove(queued)
+                self._owner_of.pop(job_id, None)
+                self._forget(job_id)
+        if queued is not None:
+            self._set(job_id, status="cancelled", error="cancelled by its owner before it started")
+            return self.get(owner, job_id)
         if live is not None:
             live.cancel.set()
         return job | {"status": "cancelling"}
@@ -166,6 +237,8 @@ class JobRunner:
         with self._lock:
             for progress in self._live.values():
                 progress.cancel.set()
+            self._waiting.clear()
+            self._turns.clear()
             executor, self.executor = self.executor, None
         if executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)

@@ -16,7 +16,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -38,6 +38,9 @@ from fabula.errors import Forbidden, InvalidParam, NotFound
 from fabula.responsible.safety import Blocked, SafetyPolicy
 from fabula.types import Completion, Message, Work
 from fabula.types import Request as EngineRequest
+
+if TYPE_CHECKING:
+    from fabula.store.works import IdempotencyKey
 
 router = APIRouter(prefix="/v1")
 
@@ -108,33 +111,80 @@ async def _complete(request: Request, chat: bool) -> Any:
     if form is not None and form.user is not None and owner is not None and form.user != owner:
         raise Forbidden(f"fabula.user={form.user!r}: signed in, you write in your own voice only ({owner!r})")
     engine_request = EngineRequest(messages, prompt_text, params, raw=not chat)
-    if form is not None and key is not None:  # a retry of a saved request: answer it again, save nothing
-        saved_for = owner if owner is not None else form.user  # as the write service saves it
-        done = state.works().by_idempotency_key(saved_for, key)
-        if done is not None:
-            replayed = await asyncio.to_thread(_replay, state, done, saved_for)
-            body = await asyncio.to_thread(_response, _replay_meta(model, done, chat), chat, replayed, policy)
-            return JSONResponse(body)
     meta = {
         "id": f"{'chatcmpl' if chat else 'cmpl'}-{secrets.token_hex(12)}",
         "created": int(time.time()),
         "model": model,
     }
-    if stream:
-        if params.n != 1:
-            raise InvalidParam("n", params.n, "streaming sends one candidate; use n=1 or stream=false")
-        release = admit(state.gate, owner)  # a 429 now, before any 200, when the queue is full
-        events = _stream(state, backend, engine_request, form, policy, owner, key, release)
-        return StreamingResponse(
-            _sse(events, meta, chat, release),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-store"},
-            background=BackgroundTask(release),
+    if stream and params.n != 1:
+        raise InvalidParam("n", params.n, "streaming sends one candidate; use n=1 or stream=false")
+    idem, release_key = None, None
+    if form is not None and key is not None:  # a retry of a saved request: answer it again, save nothing
+        from fabula.api.idempotency import fingerprint_body
+        from fabula.store.works import IdempotencyKey
+
+        saved_for = owner if owner is not None else form.user  # as the write service saves it
+        idem = IdempotencyKey.of(key, fingerprint_body("chat" if chat else "completions", data))
+        release_key = await state.key_locks.acquire(saved_for, key)  # a concurrent retry waits for the first
+        try:
+            done = await asyncio.to_thread(state.works().by_idempotency_key, saved_for, idem)
+        except BaseException:
+            release_key()
+            raise
+        if done is not None:
+            release_key()
+            replayed = await asyncio.to_thread(_replay, state, done, saved_for)
+            if stream:  # asked for as a stream, replayed as one
+                replay_meta = _replay_meta(model, done, chat)
+                return StreamingResponse(
+                    _sse(_replayed(replayed), replay_meta, chat),
+                    media_type="text/event-stream",
+                    headers={"Cache-Control": "no-store"},
+                )
+            body = await asyncio.to_thread(_response, _replay_meta(model, done, chat), chat, replayed, policy)
+            return JSONResponse(body)
+    try:
+        if stream:
+            admitted = admit(state.gate, owner)  # a 429 now, before any 200, when the queue is full
+            release = _both(admitted, release_key)
+            events = _stream(state, backend, engine_request, form, policy, owner, idem, release)
+            return StreamingResponse(
+                _sse(events, meta, chat, release),
+                media_type="text/event-stream",
+                headers={"Cache-Control": "no-store"},
+                background=BackgroundTask(release),
+            )
+        result = await run_blocking(
+            state.gate,
+            lambda: _generate(state, backend, engine_request, form, None, owner, idem),
+            user=owner,
+            disconnected=request.is_disconnected,
         )
-    result = await run_blocking(
-        state.gate, lambda: _generate(state, backend, engine_request, form, None, owner, key), user=owner
-    )
+    except BaseException:
+        if release_key is not None:
+            release_key()
+        raise
+    if release_key is not None and not stream:
+        release_key()
     return JSONResponse(await asyncio.to_thread(_response, meta, chat, result, policy))
+
+
+def _both(first: Any, second: Any) -> Any:
+    """One release for the queue slot and the idempotency key (each safe to call twice)."""
+    if second is None:
+        return first
+
+    def release() -> None:
+        first()
+        second()
+
+    return release
+
+
+async def _replayed(result: Generated) -> AsyncIterator[tuple[str, Any]]:
+    """A saved work as the stream events a live answer sends: its text, then done."""
+    yield "delta", result.completions[0].text
+    yield "done", result
 
 
 def _generate(
@@ -144,7 +194,7 @@ def _generate(
     form: FormRequest | None,
     emit: Any,
     owner: str | None = None,
-    key: str | None = None,
+    key: IdempotencyKey | None = None,
 ) -> Generated:
     """Plain engine completions, or a form's work through the pipeline (saved, like the CLI)."""
     on_text = (lambda i, delta: emit(delta) if i == 0 else None) if emit else None
@@ -216,7 +266,7 @@ async def _stream(
     form: FormRequest | None,
     policy: SafetyPolicy,
     owner: str | None = None,
-    key: str | None = None,
+    key: IdempotencyKey | None = None,
     release: Any = None,
 ) -> AsyncIterator[tuple[str, Any]]:
     """Deltas as they come; at each sentence end the text so far is checked (on a worker thread:

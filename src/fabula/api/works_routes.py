@@ -23,27 +23,34 @@ router = APIRouter(prefix="/api")
         object_schema(["user", "password"], user={"type": "string"}, password={"type": "string"})
     ),
 )
-async def login(request: Request) -> dict[str, Any]:
-    """{user, password} -> a new session key (a Bearer key labelled "session")."""
+async def login(request: Request, state: State) -> dict[str, Any]:
+    """{user, password} -> a session key that expires (see fabula.store.users: throttled, constant
+    time, audited). In local mode there is nothing to sign in to: 409."""
     import asyncio
 
-    from sqlalchemy import select
-
     from fabula.api.requests import check_text, parse_json
-    from fabula.errors import Unauthorized
-    from fabula.store.db import users
-    from fabula.store.users import check_password, create_key
+    from fabula.store.users import sign_in
 
-    state = request.app.state.fabula
     data = parse_json(await request.body())
     user = check_text("user", data.get("user"))
     password = check_text("password", data.get("password"))
-    with state.db.connect() as conn:
-        stored = conn.execute(select(users.c.password_hash).where(users.c.id == user)).scalar()
-    ok = await asyncio.get_running_loop().run_in_executor(None, check_password, password, stored)
-    if not ok:  # the same answer for an unknown user and a wrong password
-        raise Unauthorized("wrong user or password")
-    return {"user": user, "key": create_key(state.db, user, "session")}
+    address = request.client.host if request.client else None
+    hours = state.settings.api_session_hours
+    key = await asyncio.get_running_loop().run_in_executor(None, sign_in, state.db, user, password, address, hours)
+    return {"user": user, "key": key, "expires_in": int(hours * 3600)}
+
+
+@router.post("/logout")
+async def logout(request: Request, state: State) -> dict[str, Any]:
+    """End the session (or revoke the key) this request is made with."""
+    import asyncio
+
+    from fabula.store.users import sign_out
+
+    address = request.client.host if request.client else None
+    authorization = request.headers.get("authorization")
+    user = await asyncio.get_running_loop().run_in_executor(None, sign_out, state.db, authorization, address)
+    return {"user": user, "signed_out": True}
 
 
 @router.get("/me")

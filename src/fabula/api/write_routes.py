@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from fabula.api.deps import Owner, State
@@ -34,7 +34,11 @@ class WriteBody(BaseModel):
 
 @router.post("/works", status_code=201)
 async def write_work(
-    body: WriteBody, state: State, owner: Owner, idempotency_key: str | None = Header(None, max_length=200)
+    body: WriteBody,
+    request: Request,
+    state: State,
+    owner: Owner,
+    idempotency_key: str | None = Header(None, max_length=200),
 ) -> dict[str, Any]:
     """Write, review and save one work, exactly as `fabula write` does."""
     import asyncio
@@ -57,6 +61,12 @@ async def write_work(
         from fabula.decoding.creativity import preset
 
         given = {**preset(body.creativity), **given}
+    saved_for = owner if owner is not None else body.user
+    idem = None
+    if idempotency_key is not None:
+        from fabula.store.works import IdempotencyKey
+
+        idem = IdempotencyKey.of(idempotency_key, {"route": "works"} | body.model_dump(mode="json"))
     job = WriteJob(
         body.form,
         body.prompt,
@@ -65,15 +75,21 @@ async def write_work(
         user=body.user,
         owner=owner,
         rank=body.rank,
-        idempotency_key=idempotency_key,
+        idempotency_key=idem,
     )
-    if idempotency_key is not None:
-        done = state.works().by_idempotency_key(owner if owner is not None else body.user, idempotency_key)
-        if done is not None:
-            return state.works().get(done)  # type: ignore[no-any-return]
-    result = await run_blocking(
-        state.gate,
-        lambda: run_write(job, state.settings, backend=state.backend_for(job), store=state.works()),
-        user=owner,
-    )
+    release = await state.key_locks.acquire(saved_for, idem.key) if idem is not None else None
+    try:  # a concurrent retry waits here for the first request, then gets its work
+        if idem is not None:
+            done = await asyncio.to_thread(state.works().by_idempotency_key, saved_for, idem)
+            if done is not None:
+                return await asyncio.to_thread(state.works().get, done)  # type: ignore[no-any-return]
+        result = await run_blocking(
+            state.gate,
+            lambda: run_write(job, state.settings, backend=state.backend_for(job), store=state.works()),
+            user=owner,
+            disconnected=request.is_disconnected,
+        )
+    finally:
+        if release is not None:
+            release()
     return result.work.to_json()

@@ -51,10 +51,11 @@ def run_item(item: dict[str, Any], endpoint: dict[str, Any] | None, job_name: st
     try:
         settings = get_settings()
         works = None
-        key = f"batch:{job_name}:{item['id']}"
-        if store:
-            from fabula.store.works import WorkStore
+        from fabula.store.works import IdempotencyKey, WorkStore
 
+        # the item's own fields are its request: an item id reused for another prompt is refused
+        key = IdempotencyKey.of(f"batch:{job_name}:{item['id']}", item)
+        if store:
             works = WorkStore(settings.db_url)
             done = works.by_idempotency_key(item["user"], key)
             if done is not None:  # saved by an earlier run that died before recording it

@@ -91,8 +91,54 @@ def user_password(user_id: str, password: str) -> None:
     """Set the password USER_ID signs in to the web studio with (stored with scrypt)."""
     from fabula.store.users import set_password
 
-    set_password(_profiles().engine, user_id, password)
-    click.echo(f"password set for {user_id}", err=True)
+    ended = set_password(_profiles().engine, user_id, password)
+    click.echo(f"password set for {user_id}; {ended} signed-in session(s) ended", err=True)
+
+
+@key.command("list")
+@click.argument("user_id")
+def key_list(user_id: str) -> None:
+    """USER_ID's keys and sessions: id (to revoke by), label, when made, when a session expires."""
+    from fabula.store.users import list_keys
+
+    for k in list_keys(_profiles().engine, user_id):
+        click.echo(f"{k['id']}  {k['label']:<12} made {k['created_at']}  expires {k['expires_at'] or 'never'}")
+
+
+@key.command("revoke")
+@click.argument("user_id")
+@click.argument("key_id", required=False)
+@click.option("--all", "every", is_flag=True, help="Revoke every key and session of USER_ID.")
+@click.option("--sessions", is_flag=True, help="Revoke only USER_ID's sign-in sessions.")
+def key_revoke(user_id: str, key_id: str | None, every: bool, sessions: bool) -> None:
+    """Revoke KEY_ID (from `fabula user key list`), or all of USER_ID's keys with --all."""
+    from fabula.store.users import revoke_keys
+
+    if key_id is None and not (every or sessions):
+        raise click.UsageError("name a KEY_ID from `fabula user key list`, or give --all or --sessions")
+    if key_id is not None and (every or sessions):
+        raise click.UsageError("give a KEY_ID or --all/--sessions, not both")
+    count = revoke_keys(_profiles().engine, user_id, key_id, sessions_only=sessions)
+    click.echo(f"revoked {count} key(s) of {user_id}", err=True)
+
+
+@user.command("audit")
+@click.option("--user", "user_id", help="Only the events of this name.")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def user_audit(user_id: str | None, limit: int, as_json: bool) -> None:
+    """The audit log: sign-ins, failures, throttling, sign-outs, keys made and revoked, password changes."""
+    from fabula.store.users import audit_events
+
+    for event in audit_events(_profiles().engine, user_id, limit):
+        if as_json:
+            click.echo(json.dumps(event, ensure_ascii=False))
+        else:
+            rest = {k: v for k, v in event.items() if k not in ("at", "event", "user", "address")}
+            extra = " ".join(f"{k}={v}" for k, v in rest.items())
+            click.echo(
+                f"{event['at']}  {event['event']:<16} {event['user'] or '-':<16} {event['address'] or '-':<15} {extra}"
+            )
 
 
 @user.command("list")
@@ -164,6 +210,7 @@ def catalog_import(source: str) -> None:
                 "title": w["prompt"][:120] or w["form"],
                 "text": w["text"],
                 "tags": [w["form"]],
+                "owner": w["owner"],  # a user's work is recommended to them alone
             }
             for w in store.list(limit=10_000)
         ]

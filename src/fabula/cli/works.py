@@ -67,8 +67,8 @@ def show(work_id: str, as_json: bool) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File (default: stdout).")
 def export(work_id: str, fmt: str, output: Path | None) -> None:
     """Export a work as Markdown (with provenance), plain text or JSON."""
+    from fabula.files import write_atomic
     from fabula.responsible.review import export_manifest, gate
-    from fabula.store.works import write_atomic
 
     store = _store()
     work = store.get(work_id)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from fabula.data.debian import cached_corpus, r_data
-from fabula.store.works import write_atomic
+from fabula.files import write_atomic
 
 PACKAGE = "r-cran-janeaustenr"
 NOVELS = {

@@ -46,7 +46,7 @@ def cached_corpus(
     manifest_path = target / "manifest.json"
     if manifest_path.is_file() and not force:
         return json.loads(manifest_path.read_text())  # type: ignore[no-any-return]
-    from fabula.store.works import write_atomic
+    from fabula.files import write_atomic
 
     with tempfile.TemporaryDirectory(prefix=f"fabula-{package}-") as scratch:
         deb, root = unpack(package, Path(scratch))

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from fabula.data.debian import cached_corpus, r_data
-from fabula.store.works import write_atomic
+from fabula.files import write_atomic
 
 PACKAGE = "r-cran-tokenizers"
 GUTENBERG_END = "End of Project Gutenberg"

@@ -14,7 +14,7 @@ from typing import Any
 
 from fabula.data.debian import cached_corpus
 from fabula.errors import ConfigError
-from fabula.store.works import write_atomic
+from fabula.files import write_atomic
 
 PACKAGE = "r-cran-tm"
 

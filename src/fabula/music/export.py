@@ -3,10 +3,10 @@ read a MIDI file back for checking. Files are written atomically."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
+from fabula.files import replaced
 from fabula.music.melody import KEYS, Melody
 
 TICKS_PER_BEAT = 480
@@ -105,12 +105,8 @@ def write_abc(melody: Melody, path: Path, title: str = "fabula song") -> Path:
 
 
 def _atomic(path: Path, write: Any) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    write(tmp)
-    with tmp.open("rb") as handle:
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    with replaced(path) as tmp:
+        write(tmp)
     return path
 
 

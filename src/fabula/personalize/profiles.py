@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.engine import Engine
 
 from fabula.errors import InvalidParam, NotFound
@@ -107,7 +107,8 @@ class ProfileStore:
 
     # --- catalogue ---------------------------------------------------------------------
     def add_items(self, rows: Iterable[Mapping[str, Any]]) -> int:
-        """Insert or replace items {id, kind, title, text, tags}; returns how many."""
+        """Insert or replace items {id, kind, title, text, tags, owner?}; returns how many. An item
+        with an owner (a user's own work) is recommended to that user alone."""
         count = 0
         now = datetime.now(UTC)
         with self.engine.begin() as conn:
@@ -123,15 +124,20 @@ class ProfileStore:
                         text=str(row.get("text", "")),
                         tags=list(row.get("tags", [])),
                         created_at=now,
+                        owner=row.get("owner") or None,
                     )
                 )
                 count += 1
         return count
 
-    def items(self, kind: str | None = None) -> list[dict[str, Any]]:
+    def items(self, kind: str | None = None, visible_to: str | None = None) -> list[dict[str, Any]]:
+        """The catalogue; with `visible_to`, only what that user may be shown: everyone's items
+        and their own works, never another user's."""
         query = select(items.c.id, items.c.kind, items.c.title, items.c.text, items.c.tags).order_by(items.c.id)
         if kind:
             query = query.where(items.c.kind == kind)
+        if visible_to is not None:
+            query = query.where(or_(items.c.owner.is_(None), items.c.owner == visible_to))
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(query).mappings()]
 

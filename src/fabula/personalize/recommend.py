@@ -33,7 +33,7 @@ def recommend(store: ProfileStore, user_id: str, home: Path, k: int = 10, kind: 
     if not 1 <= k <= 100:
         raise InvalidParam("k", k, "ask for 1 to 100 recommendations")
     user = store.user(user_id)
-    catalogue = store.items(kind)
+    catalogue = store.items(kind, visible_to=user_id)  # never another user's own works
     if not catalogue:
         raise InvalidParam("catalogue", kind or "all", "is empty: import items with `fabula catalog import`")
     index = {item["id"]: i for i, item in enumerate(catalogue)}

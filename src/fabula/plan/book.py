@@ -8,13 +8,13 @@ escaped, so whatever the model wrote cannot break the markup.
 
 from __future__ import annotations
 
-import os
 import uuid
 import zipfile
 from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
 
+from fabula.files import replaced
 from fabula.plan.model import Plan
 
 
@@ -87,9 +87,7 @@ def write_epub(plan: Plan, path: Path, author: str = "fabula") -> Path:
         '<rootfiles><rootfile full-path="OEBPS/content.opf" media-type="application/oebps-package+xml"/>'
         "</rootfiles></container>\n"
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with zipfile.ZipFile(tmp, "w") as book:
+    with replaced(path) as tmp, zipfile.ZipFile(tmp, "w") as book:
         book.writestr(zipfile.ZipInfo("mimetype"), "application/epub+zip", compress_type=zipfile.ZIP_STORED)
         book.writestr("META-INF/container.xml", container, compress_type=zipfile.ZIP_DEFLATED)
         book.writestr("OEBPS/content.opf", opf, compress_type=zipfile.ZIP_DEFLATED)
@@ -97,5 +95,4 @@ def write_epub(plan: Plan, path: Path, author: str = "fabula") -> Path:
         for i, (heading, prose) in enumerate(written):
             body = f"<h2>{escape(heading)}</h2>\n{_paragraphs(prose)}"
             book.writestr(f"OEBPS/chapter{i}.xhtml", _xhtml(heading, body), compress_type=zipfile.ZIP_DEFLATED)
-    os.replace(tmp, path)
     return path

@@ -139,7 +139,7 @@ def export(plan: Plan, path: Path) -> Path:
     """Write the plan in the format the suffix names (atomically)."""
     import json
 
-    from fabula.store.works import write_atomic
+    from fabula.files import write_atomic
 
     suffix = path.suffix.lower()
     if suffix not in EXPORTS[plan.kind]:

@@ -110,12 +110,10 @@ def to_html(text: str) -> str:
 
 def to_pdf(text: str, path: Path) -> Path:
     """Render with screenplain's PDF exporter (reportlab), via a temp file and a rename."""
-    import os
-
     from screenplain.export.pdf import to_pdf as render
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    render(parse(text), str(tmp))
-    os.replace(tmp, path)
+    from fabula.files import replaced
+
+    with replaced(path) as tmp:
+        render(parse(text), str(tmp))
     return path

@@ -11,8 +11,9 @@ import json
 from pathlib import Path
 
 from fabula.errors import NotFound
+from fabula.files import write_atomic
 from fabula.plan.model import Plan
-from fabula.store.works import user_folder, write_atomic
+from fabula.store.works import user_folder
 
 
 class PlanStore:

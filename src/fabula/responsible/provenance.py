@@ -202,7 +202,7 @@ def verify(manifest: dict[str, Any], content: bytes | None = None, trusted: str 
 
 def write_sidecar(export: Path, manifest: dict[str, Any]) -> Path:
     """`story.md` -> `story.md.provenance.json`, written atomically."""
-    from fabula.store.works import write_atomic
+    from fabula.files import write_atomic
 
     path = export.with_name(export.name + SIDECAR_SUFFIX)
     write_atomic(path, json.dumps(manifest, ensure_ascii=False, indent=2) + "\n")

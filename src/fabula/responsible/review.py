@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fabula.errors import Rejected
 from fabula.responsible.originality import OriginalityPolicy, check_text
@@ -20,6 +20,9 @@ from fabula.responsible.provenance import build_manifest, sha256, sign, write_si
 from fabula.responsible.safety import SafetyPolicy
 from fabula.settings import Settings
 from fabula.types import Work
+
+if TYPE_CHECKING:
+    from fabula.store.works import IdempotencyKey
 
 
 def originality_policy(settings: Settings) -> OriginalityPolicy:
@@ -85,7 +88,7 @@ def review_and_save(
     safety: SafetyPolicy | None = None,
     on_build: Callable[[str], None] | None = None,
     owner: str | None = None,
-    idempotency_key: str | None = None,
+    idempotency_key: IdempotencyKey | None = None,
 ) -> Work:
     """What every surface does before a work is kept: review it, apply the save gate, save it in
     `store` (a WorkStore). Returns the reviewed work; raises Blocked or Rejected before saving."""

@@ -163,8 +163,9 @@ def write_stream_script(
     """Plan, write and time a show script; save it as a work (and export it). Returns (work, script)."""
     import json
 
+    from fabula.files import write_atomic
     from fabula.responsible.review import export_manifest, review_and_save
-    from fabula.store.works import WorkStore, write_atomic
+    from fabula.store.works import WorkStore
     from fabula.stream.script import script_work, teleprompter, write_script
 
     check_script_export(export_file)

@@ -14,13 +14,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fabula.backends.base import Backend, OnText
 from fabula.errors import InvalidParam
 from fabula.sampling import SamplingParams
 from fabula.settings import Settings
 from fabula.types import Work
+
+if TYPE_CHECKING:
+    from fabula.store.works import IdempotencyKey
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,7 @@ class WriteJob:
     safety: str | None = None  # per-run safety levels; the floors hold whatever is asked
     export: Path | None = None  # also write the work here, in the format its suffix names
     melody: MelodyFiles = field(default_factory=MelodyFiles)
-    idempotency_key: str | None = None  # a retry with the same key returns the saved work
+    idempotency_key: IdempotencyKey | None = None  # a retry with the same key returns the saved work
     keep_copy: bool = True  # a Markdown copy and its manifest in FABULA_HOME/works
     save: bool = True  # False: reviewed like any work, but neither saved nor exported (a dry batch)
 
@@ -190,8 +193,8 @@ def run_write(
 
 def finish(work: Work, job: WriteJob, settings: Settings, store: Any) -> WriteResult:
     """A saved work's files: the Markdown copy, the melody, the export; each with its manifest."""
+    from fabula.files import write_atomic
     from fabula.responsible.review import export_manifest, gate
-    from fabula.store.works import write_atomic
 
     copy = keep_copy(work, settings, store) if job.keep_copy else None
     melody = compose_melody(work, job.melody) if job.melody else None
@@ -210,8 +213,8 @@ def finish(work: Work, job: WriteJob, settings: Settings, store: Any) -> WriteRe
 
 def keep_copy(work: Work, settings: Settings, store: Any) -> Path:
     """The saved work's Markdown copy in FABULA_HOME/works, with its provenance manifest beside it."""
+    from fabula.files import write_atomic
     from fabula.responsible.review import export_manifest
-    from fabula.store.works import write_atomic
 
     copy = settings.home / "works" / f"{work.id}.md"
     write_atomic(copy, store.export(work.id, "md"))

@@ -21,11 +21,13 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
     Table,
     Text,
+    TypeDecorator,
     create_engine,
     event,
     inspect,
@@ -36,13 +38,39 @@ from sqlalchemy.engine import Connection, Engine
 
 from fabula.errors import ConfigError
 
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A point in time that comes back as it went in: aware, in UTC, on every database.
+
+    SQLite has no time-zone type, and SQLAlchemy's `DateTime(timezone=True)` hands back naive
+    values there (while PostgreSQL returns aware ones), so comparing or printing a stored time
+    depended on the database. Values are converted to UTC on the way in (a naive value is taken
+    to be UTC already, as every writer here uses `datetime.now(UTC)`) and made aware on the way
+    out; rows written before this type existed hold UTC and read back right.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        return aware.astimezone(UTC) if dialect.name != "sqlite" else aware.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 metadata = MetaData()
 
 schema_migrations = Table(
     "schema_migrations",
     metadata,
     Column("name", String(100), primary_key=True),
-    Column("applied_at", DateTime(timezone=True), nullable=False),
+    Column("applied_at", UTCDateTime(), nullable=False),
 )
 
 works = Table(
@@ -55,7 +83,7 @@ works = Table(
     Column("engine", String(40), nullable=False),
     Column("model", String(300), nullable=False),
     Column("seed", Integer, nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("created_at", UTCDateTime(), nullable=False, index=True),
     Column("provenance", JSON, nullable=False),
     Column("owner", String(64), nullable=True, index=True),  # added by migration 004
 )
@@ -81,7 +109,7 @@ users = Table(
     "users",
     metadata,
     Column("id", String(64), primary_key=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
     # explicit preferences: genres, tone, length, language (validated by fabula.personalize.profiles)
     Column("preferences", JSON, nullable=False),
     Column("password_hash", String(200), nullable=True),  # added by migration 004
@@ -95,7 +123,9 @@ items = Table(
     Column("title", Text, nullable=False),
     Column("text", Text, nullable=False),
     Column("tags", JSON, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    # a user's own work imported as an item is recommended to them alone (NULL: everyone's); migration 009
+    Column("owner", String(64), nullable=True, index=True),
 )
 
 events = Table(
@@ -107,7 +137,7 @@ events = Table(
     Column("item_id", String(64), nullable=False),  # an item, or a work id for accept/reject/edit
     Column("value", Float, nullable=True),  # a rating, or the signed weight of the event
     Column("text", Text, nullable=True),  # an edited text: the user's own words, their voice
-    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("created_at", UTCDateTime(), nullable=False, index=True),
 )
 
 
@@ -117,7 +147,23 @@ api_keys = Table(
     Column("key_hash", String(64), primary_key=True),  # SHA-256 of a 256-bit random key
     Column("user_id", String(64), ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
     Column("label", String(100), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=True),  # sessions only (NULL: until revoked); migration 008
+)
+
+# Who signed in, failed, was throttled, signed out; which keys were made and revoked; whose password
+# changed. It is also the memory of the sign-in throttle, so the back-off survives a restart.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime(), nullable=False, index=True),
+    Column("event", String(40), nullable=False),
+    Column("user_id", String(64), nullable=True),  # as typed at sign-in: it may name nobody
+    Column("address", String(64), nullable=True),
+    Column("detail", JSON, nullable=False),
+    Index("ix_audit_user", "event", "user_id", "at"),
+    Index("ix_audit_address", "event", "address", "at"),
 )
 
 idempotency = Table(
@@ -126,7 +172,9 @@ idempotency = Table(
     Column("owner", String(64), primary_key=True),  # "" in local single-user mode
     Column("key", String(200), primary_key=True),
     Column("work_id", String(32), ForeignKey("works.id", ondelete="CASCADE"), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    # SHA-256 of what the request asked for (migration 008): the same key with another body is refused
+    Column("body_hash", String(64), nullable=True),
 )
 
 
@@ -141,8 +189,8 @@ jobs = Table(
     Column("progress", JSON, nullable=False),  # {"step", "done", "total", ...}
     Column("result", JSON, nullable=True),
     Column("error", Text, nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
 )
 
 
@@ -157,7 +205,7 @@ stream_memory = Table(
     Column("kind", String(10), nullable=False),  # viewer | stream
     Column("text", Text, nullable=False),
     Column("facts", JSON, nullable=False),  # what the summary is made from (counts, topics)
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
 )
 
 
@@ -204,6 +252,21 @@ def _m007_stream_memory_owner(conn: Connection) -> None:
         conn.execute(text("CREATE INDEX ix_stream_memory_owner ON stream_memory (owner)"))
 
 
+def _m008_sessions_audit_request_hashes(conn: Connection) -> None:
+    """Sessions get an expiry, sign-in its audit log, idempotency records the hash of their body."""
+    if "expires_at" not in {c["name"] for c in inspect(conn).get_columns("api_keys")}:
+        conn.execute(text("ALTER TABLE api_keys ADD COLUMN expires_at TIMESTAMP WITH TIME ZONE"))
+    if "body_hash" not in {c["name"] for c in inspect(conn).get_columns("idempotency")}:
+        conn.execute(text("ALTER TABLE idempotency ADD COLUMN body_hash VARCHAR(64)"))
+    audit_log.create(conn, checkfirst=True)
+
+
+def _m009_item_owners(conn: Connection) -> None:
+    if "owner" not in {c["name"] for c in inspect(conn).get_columns("items")}:
+        conn.execute(text("ALTER TABLE items ADD COLUMN owner VARCHAR(64)"))
+        conn.execute(text("CREATE INDEX ix_items_owner ON items (owner)"))
+
+
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("001_works_and_candidates", _m001_works_and_candidates),
     ("002_candidate_checks", _m002_candidate_checks),
@@ -212,6 +275,8 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("005_jobs", _m005_jobs),
     ("006_stream_memory", _m006_stream_memory),
     ("007_stream_memory_owner", _m007_stream_memory_owner),
+    ("008_sessions_audit_request_hashes", _m008_sessions_audit_request_hashes),
+    ("009_item_owners", _m009_item_owners),
 ]
 
 

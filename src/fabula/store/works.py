@@ -4,28 +4,49 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import threading
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
 
-from fabula.errors import InvalidParam, NotFound
+from fabula.errors import Conflict, InvalidParam, KeyReused, NotFound
+from fabula.files import is_full_disk, out_of_space
 from fabula.store.db import candidates, idempotency, open_engine, works
 from fabula.types import EXPORT_FORMATS, Work
+
+
+@dataclass(frozen=True)
+class IdempotencyKey:
+    """A client's retry key and a fingerprint (SHA-256 of canonical JSON) of what it asked for.
+
+    A retry with the key and the same request is answered with the saved work; the key with a
+    different request is refused (`KeyReused`, 422, as Stripe's API does) instead of silently
+    answering with a work made for something else. Transport choices (streaming or not) are not
+    part of the request: the caller leaves them out of what it fingerprints."""
+
+    key: str
+    fingerprint: str = ""
+
+    @classmethod
+    def of(cls, key: str, request: Any) -> IdempotencyKey:
+        canonical = json.dumps(request, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+        return cls(key, hashlib.sha256(canonical.encode("utf-8")).hexdigest())
 
 
 class WorkStore:
     def __init__(self, engine: Engine | str) -> None:
         self.engine = open_engine(engine) if isinstance(engine, str) else engine
 
-    def save(self, work: Work, owner: str | None = None, idempotency_key: str | None = None) -> str:
+    def save(self, work: Work, owner: str | None = None, idempotency_key: IdempotencyKey | None = None) -> str:
         """Save the work (and, with a key, the idempotency record, in the same transaction: a retry
-        after a crash either finds both or neither). The provenance must be a `records.Provenance`:
-        a malformed one is refused, by field, before anything is written."""
+        after a crash either finds both or neither). When another process saved a work under the
+        same key meanwhile, nothing of this one is kept and the answer is Conflict (409). The
+        provenance must be a `records.Provenance`: a malformed one is refused, by field, before
+        anything is written."""
         from pydantic import ValidationError
 
         from fabula.records import check_provenance
@@ -38,6 +59,24 @@ class WorkStore:
             where = ".".join(str(p) for p in first["loc"])
             raise InvalidParam(f"provenance.{where}", first.get("input"), first["msg"]) from None
         created = datetime.fromisoformat(prov["created_at"]) if "created_at" in prov else datetime.now(UTC)
+        try:
+            self._insert(work, prov, created, owner, idempotency_key)
+        except OperationalError as exc:  # the transaction rolled back: nothing of the work is kept
+            if is_full_disk(exc):
+                raise out_of_space(self.engine.url.database or "the database") from None
+            raise
+        except IntegrityError:
+            if idempotency_key is None or self.by_idempotency_key(owner, idempotency_key) is None:
+                raise
+            raise Conflict(
+                f"Idempotency-Key {idempotency_key.key!r} was used by another request that saved its work "
+                "meanwhile; send the request again to receive that work"
+            ) from None
+        return work.id
+
+    def _insert(
+        self, work: Work, prov: dict[str, Any], created: datetime, owner: str | None, key: IdempotencyKey | None
+    ) -> None:
         with self.engine.begin() as conn:
             conn.execute(
                 works.insert().values(
@@ -53,10 +92,14 @@ class WorkStore:
                     owner=owner,
                 )
             )
-            if idempotency_key is not None:
+            if key is not None:
                 conn.execute(
                     idempotency.insert().values(
-                        owner=owner or "", key=idempotency_key, work_id=work.id, created_at=datetime.now(UTC)
+                        owner=owner or "",
+                        key=key.key,
+                        work_id=work.id,
+                        created_at=datetime.now(UTC),
+                        body_hash=key.fingerprint or None,
                     )
                 )
             for idx, cand in enumerate(work.candidates):
@@ -75,14 +118,24 @@ class WorkStore:
                         checks=cand.checks,
                     )
                 )
-        return work.id
 
-    def by_idempotency_key(self, owner: str | None, key: str) -> str | None:
+    def by_idempotency_key(self, owner: str | None, key: IdempotencyKey) -> str | None:
+        """The work saved under `key` for `owner`, or None; KeyReused when it was saved for
+        another request (records from before fingerprints were kept match any request)."""
         with self.engine.connect() as conn:
             row = conn.execute(
-                select(idempotency.c.work_id).where(idempotency.c.owner == (owner or ""), idempotency.c.key == key)
+                select(idempotency.c.work_id, idempotency.c.body_hash).where(
+                    idempotency.c.owner == (owner or ""), idempotency.c.key == key.key
+                )
             ).first()
-        return None if row is None else str(row[0])
+        if row is None:
+            return None
+        if row.body_hash and key.fingerprint and row.body_hash != key.fingerprint:
+            raise KeyReused(
+                f"Idempotency-Key {key.key!r} was already used for a different request (work {row.work_id}); "
+                "use a new key for a new request"
+            )
+        return str(row.work_id)
 
     def resolve_id(self, work_id: str, owner: str | None = None) -> str:
         """Full id from a full id or a unique prefix (at least 6 characters); with an owner, only
@@ -180,6 +233,7 @@ class WorkStore:
             works.c.engine,
             works.c.model,
             works.c.created_at,
+            works.c.owner,
         )
         if form:
             query = query.where(works.c.form == form)
@@ -233,14 +287,3 @@ def user_folder(home: Path, owner: str | None) -> Path:
     if owner is None:
         return home
     return home / "users" / hashlib.sha256(owner.encode("utf-8")).hexdigest()[:24]
-
-
-def write_atomic(path: Path, content: str) -> None:
-    """Write via a temp file, fsync and rename, so a crash never leaves half an export."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
-        handle.write(content)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)

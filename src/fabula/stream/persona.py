@@ -134,7 +134,7 @@ def load_persona(path: Path) -> Persona:
 
 
 def save_persona(persona: Persona, path: Path, fmt: str = "yaml") -> Path:
-    from fabula.store.works import write_atomic
+    from fabula.files import write_atomic
 
     if fmt == "card-v2":
         write_atomic(path, json.dumps(to_card_v2(persona), ensure_ascii=False, indent=2) + "\n")

@@ -92,11 +92,31 @@ def untrusted_spans(batch: Sequence[Incoming], memories: Sequence[str] = ()) -> 
     return spans + [neutralize(m, 300) for m in memories]
 
 
+CODE_LIKE = re.compile(r"[^\W_]*\d[\w-]*|[A-Z]{2,}[-_][A-Z0-9][\w-]*")
+
+
+def _squashed(text: str) -> str:
+    return "".join(ch for ch in text.casefold() if ch.isalnum())
+
+
+def code_words(text: str) -> list[str]:
+    """The system text's code-like words (`ZEBRA-4471`, `key7`, `ALPHA_ONE`): a leaked one gives a
+    secret away on its own, without the instruction words around it."""
+    found = CODE_LIKE.findall(text)
+    mixed = [w for w in found if any(c.isalpha() for c in w) and (any(c.isdigit() for c in w) or "-" in w or "_" in w)]
+    return [w for w in mixed if len(_squashed(w)) >= 4]  # a year or a count alone is no secret
+
+
 def leaks(reply: str, persona: Persona, secrets: Sequence[str] = (), window: int = 8) -> bool:
-    """Does the reply repeat the instructions (any `window` words of the system text in a row) or
-    any of `secrets` (a canary, say)? Such a reply is not spoken."""
+    """Does the reply repeat the instructions (any `window` words of the system text in a row),
+    any of `secrets`, or any code-like word of the system text? Secrets and codes are compared with
+    case, spaces and punctuation removed, so a bare `zebra 4471` is caught as well as
+    `ZEBRA-4471` (the guard used to miss a canary said without the words around it). Such a
+    reply is not spoken."""
     low = reply.casefold()
-    if any(s and s.casefold() in low for s in secrets):
+    squashed = _squashed(reply)
+    planted = [*secrets, *code_words(persona.system_text())]
+    if any(s and (s.casefold() in low or (len(_squashed(s)) >= 4 and _squashed(s) in squashed)) for s in planted):
         return True
     words = re.findall(r"\w+", persona.system_text().casefold())
     said = " " + " ".join(re.findall(r"\w+", low)) + " "

@@ -16,18 +16,27 @@ function text(el, value) { el.textContent = value == null ? "" : String(value); 
 async function api(path, options = {}) {
   const reply = await fetch(path, { ...options, headers: headers() });
   if (reply.status === 204) return {};
-  if (reply.status === 401) { showLogin(); throw new Error("sign in first"); }
+  if (reply.status === 401) { forgetKey(); showLogin(); throw new Error("sign in first"); }
   const body = await reply.json();
   if (!reply.ok) throw new Error(body.error ? body.error.message : reply.statusText);
   return body;
 }
 
-function showLogin() { $("login").hidden = false; $("studio").hidden = true; }
+function showLogin() { $("login").hidden = false; $("studio").hidden = true; $("logout").hidden = true; }
+
+function forgetKey() { state.key = ""; sessionStorage.removeItem("fabula-key"); }
+
+// Sign out ends the session on the server too, not only in this tab.
+$("logout").addEventListener("click", async () => {
+  try { await fetch("/api/logout", { method: "POST", headers: headers() }); } catch (err) { /* gone anyway */ }
+  forgetKey(); text($("who"), ""); showLogin();
+});
 
 async function start() {
   try {
     const me = await api("/api/me");
     text($("who"), me.user ? "signed in as " + me.user : "local mode");
+    $("logout").hidden = !me.user;
     $("login").hidden = true; $("studio").hidden = false;
     const models = await api("/v1/models");
     const select = $("form");
