@@ -195,6 +195,28 @@ def test_sign_in_write_a_poem_watch_it_stream_pick_a_candidate_and_find_it(
         page.close()
 
 
+def test_the_api_reference_renders_under_the_servers_policy(browser: object, fabula_home: Path) -> None:
+    """/docs and /redoc were blank: FastAPI's pages load their scripts from a CDN and start them
+    inline, and the server's CSP blocks both. They are now served from an installed package."""
+    for base in serve(fabula_home, {"FABULA_ENGINE": "fake"}):
+        for path in ("/docs", "/redoc"):
+            page = browser.new_page()  # type: ignore[attr-defined]
+            blocked: list[str] = []
+            page.on("console", lambda m, seen=blocked: seen.append(m.text) if "Security Policy" in m.text else None)  # type: ignore[attr-defined]
+            dialogs, foreign = _watch(page, base)
+            page.goto(base + path)
+            page.wait_for_selector("text=Chat Completions", timeout=30_000)
+            text = page.inner_text("body")
+            for operation in ("List Works", "Login", "Logout", "Train", "Write Work"):
+                assert operation in text, (path, operation)
+            # ReDoc's footer logo is the one thing it fetches from elsewhere, and the policy stops it
+            elsewhere = {u for u in foreign if not u.startswith("blob:" + base)}  # ReDoc's search worker
+            assert elsewhere <= {"https://cdn.redoc.ly/redoc/logo-mini.svg"}, foreign
+            assert all("cdn.redoc.ly" in b for b in blocked), blocked
+            assert dialogs == []
+            page.close()
+
+
 def test_the_browser_tests_run_in_ci() -> None:
     """CI installs Chromium, so there a missing browser is a failure, not a skip."""
     if os.environ.get("CI"):

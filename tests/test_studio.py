@@ -70,3 +70,19 @@ def test_sign_in_turns_a_password_into_a_session_key(client: TestClient, fabula_
     key = client.post("/api/login", json={"user": "eve", "password": "a long passphrase"}).json()["key"]
     assert client.get("/api/me", headers={"Authorization": f"Bearer {key}"}).json()["user"] == "eve"
     assert client.get("/api/me").status_code == 401  # keys exist: the studio must sign in
+
+
+def test_the_api_reference_is_local_and_lists_every_error_answer(client: TestClient) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200 and "swagger-ui" in page.text
+    assert all("src=" in tag for tag in re.findall(r"<script[^>]*>", page.text))  # no inline scripts
+    assert "cdn" not in page.text.lower()
+    assert client.get("/docs/assets/swagger-ui-bundle.js").status_code == 200
+    redoc = client.get("/redoc")
+    assert redoc.status_code == 200 and "unsafe-inline" in redoc.headers["content-security-policy"]
+    assert "script-src 'self';" in redoc.headers["content-security-policy"]  # styles only, never scripts
+    assert "unsafe-inline" not in page.headers["content-security-policy"]
+    spec = client.get("/openapi.json").json()
+    chat = spec["paths"]["/v1/chat/completions"]["post"]["responses"]
+    assert {"400", "401", "413", "429", "507"} <= set(chat)
+    assert chat["429"]["content"]["application/json"]["schema"]["required"] == ["error"]

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -158,28 +159,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def _api_reference(app: FastAPI, static: Any) -> None:
-    """/docs: Swagger UI from the `swagger-ui-bundle` package, so it works offline and under the
-    strict CSP (FastAPI's own page fetches its scripts from a CDN and starts them inline, which
-    the policy blocks: it was blank). /redoc has no offline bundle to serve and points to /docs."""
-    from fastapi.responses import FileResponse, RedirectResponse
+    """/docs (Swagger UI) and /redoc (ReDoc) from the files the `fastapi-offline` package ships,
+    so they work offline and under the strict CSP: FastAPI's own pages fetch their scripts from a
+    CDN and start them inline, which the policy blocks (both were blank). The package's module is
+    never imported; only its folder of static files is served."""
+    import importlib.util
+
+    from fastapi.responses import FileResponse
     from fastapi.staticfiles import StaticFiles
 
-    try:
-        from swagger_ui_bundle import swagger_ui_path
-    except ImportError:  # the page then says how to get it, instead of a blank page
-        swagger_ui_path = None
+    spec = importlib.util.find_spec("fastapi_offline")
+    assets = None
+    if spec is not None and spec.submodule_search_locations:
+        assets = Path(list(spec.submodule_search_locations)[0]) / "static"
+        app.mount("/docs/assets", StaticFiles(directory=str(assets)), name="docs-assets")
 
-    if swagger_ui_path is not None:
-        app.mount("/docs/assets", StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
-
-    @app.get("/docs", include_in_schema=False)
-    async def docs() -> Any:
-        if swagger_ui_path is None:
+    def page(name: str) -> FileResponse:
+        if assets is None:  # say how to get it, instead of a blank page
             from fabula.errors import ConfigError
 
-            raise ConfigError("the API reference page needs swagger-ui-bundle: pip install 'fabula[api]'")
-        return FileResponse(str(static.joinpath("docs.html")), media_type="text/html")
+            raise ConfigError("the API reference pages need fastapi-offline: pip install 'fabula[api]'")
+        return FileResponse(str(static.joinpath(name)), media_type="text/html")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> FileResponse:
+        return page("docs.html")
 
     @app.get("/redoc", include_in_schema=False)
-    async def redoc() -> RedirectResponse:
-        return RedirectResponse("/docs")
+    async def redoc() -> FileResponse:
+        return page("redoc.html")

@@ -33,6 +33,14 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
+# ReDoc styles itself with styled-components, which writes <style> elements: its page alone (the
+# server's own spec, no user text) may apply inline styles; scripts stay 'self' everywhere
+STYLED_PAGES = {
+    "/redoc": CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'").replace(
+        "img-src 'self'", "img-src 'self' data:"
+    )
+    + "; worker-src 'self' blob:"
+}
 MAX_BODY_BYTES = 4 * 1024 * 1024  # a 10 MB body is refused before it is parsed
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -158,10 +166,12 @@ class Guard:
 
     def _with_headers(self, send: Any, path: str = "") -> Any:
         cacheable = path.startswith("/static/")
+        policy = STYLED_PAGES.get(path)
+        fixed = self.HEADERS if policy is None else [(b"content-security-policy", policy.encode()), *self.HEADERS[1:]]
 
         async def wrapped(message: Any) -> None:
             if message["type"] == "http.response.start":
-                headers = [*message.get("headers", []), *self.HEADERS]
+                headers = [*message.get("headers", []), *fixed]
                 if not cacheable and not any(k.lower() == b"cache-control" for k, _ in headers):
                     headers.append((b"cache-control", b"no-store"))
                 message = {**message, "headers": headers}
