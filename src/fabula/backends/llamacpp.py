@@ -27,11 +27,20 @@ from fabula.types import Completion, Request
 ENGINE = "llamacpp"
 
 
+def _embedded_path() -> Path | None:
+    from fabula.models import default_model_path
+
+    try:
+        return default_model_path()
+    except ConfigError:
+        return None
+
+
 def gguf_facts(path: Path) -> tuple[bool, set[int], int]:
     """(has a chat template, end-of-text token ids, vocabulary size) from the GGUF's metadata."""
-    from gguf import GGUFReader
+    from fabula.model_files import check_gguf
 
-    fields = GGUFReader(str(path)).fields
+    fields = check_gguf(path).fields  # a damaged file is a clear error here, not a crash in llama.cpp
     eos = set()
     for name in ("tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id"):
         field = fields.get(name)
@@ -90,6 +99,11 @@ class LlamaCppBackend:
             raise ConfigError("the llamacpp engine needs `pip install fabula[llamacpp]`") from exc
         self.path = resolve_gguf(model)
         self.settings = settings
+        if self.path == _embedded_path():
+            from fabula.model_files import check_packaged
+            from fabula.models import DEFAULT_MODEL_DIST
+
+            check_packaged(self.path, DEFAULT_MODEL_DIST, settings.home / "cache")
         self.model_name = self.path.name
         self._chat, self.eos_ids, self.vocab_size = gguf_facts(self.path)
         self.capabilities = Capabilities(

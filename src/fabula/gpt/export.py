@@ -46,8 +46,14 @@ def load_gpt(folder: Path, fused: bool | None = None) -> tuple[GPT, CharTokenize
     folder = Path(folder)
     if not is_gpt_folder(folder):
         raise ConfigError(f"{folder} is not a fabula GPT folder (config.json with [model], model.safetensors)")
-    config = json.loads((folder / "config.json").read_text())
-    model_config = GPTConfig.from_dict(config["model"])
+    from fabula.model_files import check_safetensors
+
+    check_safetensors(folder / "model.safetensors")
+    try:
+        config = json.loads((folder / "config.json").read_text())
+        model_config = GPTConfig.from_dict(config["model"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{folder / 'config.json'} is damaged ({exc}); train the model again") from None
     if fused is not None:
         model_config.fused = fused
     model = GPT(model_config)

@@ -113,9 +113,12 @@ def save_weights(model: GPT, folder: Path) -> None:
     state = {
         k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items() if k != "lm_head.weight"
     }
-    tmp = folder / "model.safetensors.tmp"
-    save_file(state, str(tmp), metadata={"format": "fabula-gpt"})
-    tmp.replace(folder / "model.safetensors")
+    from fabula.files import replaced
+    from fabula.model_files import record_hash
+
+    with replaced(folder / "model.safetensors") as tmp:
+        save_file(state, str(tmp), metadata={"format": "fabula-gpt"})
+    record_hash(folder / "model.safetensors")  # compared on every load: a damaged file is refused
 
 
 def _write_json(path: Path, data: Any) -> None:
