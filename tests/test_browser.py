@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from fabula.personalize.profiles import ProfileStore
@@ -215,6 +216,80 @@ def test_the_api_reference_renders_under_the_servers_policy(browser: object, fab
             assert all("cdn.redoc.ly" in b for b in blocked), blocked
             assert dialogs == []
             page.close()
+
+
+ATTACK_PAGE = """<!doctype html><html><body>
+<form id="f" method="POST" enctype="application/x-www-form-urlencoded" target="sink">
+  <input name="corpus" value="austen"><input name="name" value="evil">
+</form>
+<iframe name="sink"></iframe>
+<script>
+const target = "TARGET";
+const results = [];
+async function attack() {
+  const story = JSON.stringify({model: "fabula-story", messages: [{role: "user", content: "pwned"}]});
+  for (const path of ["/v1/chat/completions", "/api/works", "/api/plans"]) {
+    try { await fetch(target + path, {method: "POST", mode: "no-cors", body: story,
+                                      headers: {"Content-Type": "text/plain"}}); } catch (e) {}
+  }
+  try { const r = await fetch(target + "/api/works"); results.push("read:" + (await r.text()).length); }
+  catch (e) { results.push("read-blocked"); }
+  await new Promise((done) => {
+    const ws = new WebSocket(target.replace("http", "ws") + "/api/stream/ws?persona=any");
+    ws.onmessage = (m) => { results.push("ws-message"); };
+    ws.onclose = () => { results.push("ws-closed"); done(); };
+    ws.onerror = () => {};
+    setTimeout(done, 3000);
+  });
+  const form = document.getElementById("f");
+  form.action = target + "/api/train";
+  form.submit();
+  await new Promise((done) => setTimeout(done, 1500));
+  document.title = "done " + results.join(",");
+}
+attack();
+</script></body></html>"""
+
+
+def test_a_page_on_another_origin_in_a_real_browser_changes_and_reads_nothing(
+    browser: object, fabula_home: Path, tmp_path: Path
+) -> None:
+    """No-cors fetches, a plain HTML form, a cross-origin read and a WebSocket from a page served
+    on another origin, against a local-mode server (no key to steal): nothing changes, nothing is
+    read. The same page against a server told to trust that origin does write: the attack is real."""
+    import functools
+    import http.server
+    import threading
+
+    site = tmp_path / "site"
+    site.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+    attacker = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    origin = f"http://localhost:{attacker.server_address[1]}"
+    threading.Thread(target=attacker.serve_forever, daemon=True).start()
+
+    def attack(base: str) -> str:
+        (site / "index.html").write_text(ATTACK_PAGE.replace("TARGET", base), encoding="utf-8")
+        page = browser.new_page()  # type: ignore[attr-defined]
+        page.goto(origin + "/index.html")  # another origin than the server's
+        page.wait_for_function("document.title.startsWith('done')", timeout=30_000)
+        title: str = page.title()
+        page.close()
+        return title
+
+    try:
+        for base in serve(fabula_home, {"FABULA_ENGINE": "fake"}):
+            title = attack(base)
+            assert "read:" not in title and "ws-message" not in title, title  # nothing was read
+            assert httpx.get(base + "/api/works").json()["works"] == []  # nothing was written
+            assert httpx.get(base + "/api/plans").json()["plans"] == []
+            assert httpx.get(base + "/api/jobs").json()["jobs"] == []
+        for base in serve(tmp_path / "trusting", {"FABULA_ENGINE": "fake", "FABULA_API_ALLOWED_ORIGINS": origin}):
+            attack(base)
+            assert httpx.get(base + "/api/works").json()["works"] != []  # the control: the page does write
+    finally:
+        attacker.shutdown()
+        attacker.server_close()
 
 
 def test_the_browser_tests_run_in_ci() -> None:

@@ -1,7 +1,8 @@
 """Entry point: the `fabula` group, shared options, and one place that turns errors into messages.
 
 Every FabulaError becomes `error: ...` on stderr with exit code 2 (3 for a rejected work, which
-is still saved); nothing here imports an engine, so `fabula --help` stays fast.
+is still saved); every other failure one line too (see `fabula.cli.faults` for the exit codes);
+nothing here imports an engine, so `fabula --help` stays fast.
 """
 
 from __future__ import annotations
@@ -49,6 +50,16 @@ class FabulaGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted: nothing unfinished was saved", err=True)
             sys.exit(INTERRUPTED)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:  # below fabula: the OS, the database, the settings (see cli.faults)
+            if os.environ.get("FABULA_DEBUG"):
+                raise
+            from fabula.cli.faults import explain
+
+            message, code = explain(exc)
+            click.echo(f"error: {message}", err=True)
+            sys.exit(code)
 
 
 # name -> (module:attribute, one line for `fabula --help`). A command's module is imported only

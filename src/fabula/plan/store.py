@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from fabula.errors import NotFound
+from fabula.errors import ConfigError, NotFound
 from fabula.files import write_atomic
 from fabula.plan.model import Plan
 from fabula.store.works import user_folder
@@ -55,7 +55,14 @@ class PlanStore:
 
     def load(self, prefix: str) -> Plan:
         plan_id = self.resolve(prefix)
-        return Plan.from_dict(json.loads(self.path(plan_id).read_text(encoding="utf-8")))
+        path = self.path(plan_id)
+        try:
+            return Plan.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:  # not JSON, or not a plan
+            raise ConfigError(
+                f"plan file {path} is damaged ({type(exc).__name__}: {str(exc)[:120]}); "
+                "restore it from a backup, or move it aside to forget the plan"
+            ) from None
 
     def list(self) -> list[Plan]:
         return [self.load(plan_id) for plan_id in reversed(self._ids())]

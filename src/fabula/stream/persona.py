@@ -116,8 +116,14 @@ def load_persona(path: Path) -> Persona:
     if not path.is_file():
         raise InvalidParam("persona", str(path), "no such file")
     if path.suffix.lower() == ".png":
-        return from_card_v2(read_png_card(path.read_bytes()))
-    text = path.read_text(encoding="utf-8")
+        try:
+            return from_card_v2(read_png_card(path.read_bytes()))
+        except InvalidParam as exc:  # the card's own words, with the file they are about
+            raise InvalidParam("persona", str(path), exc.allowed) from None
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidParam("persona", str(path), f"is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     if path.suffix.lower() == ".json":
         try:
             data = json.loads(text)
