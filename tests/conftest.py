@@ -47,15 +47,15 @@ def fabula_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pat
 
 @pytest.fixture
 def fake_client(fabula_home: Path) -> Iterator[Any]:
-    """The API app on the fake engine, in this process."""
+    """The API app on the fake engine, in this process (other engines a module holds stay loaded)."""
     from fastapi.testclient import TestClient
 
     from fabula.api.app import create_app
 
-    close_all()
+    close_all("fake")
     with TestClient(create_app(Settings(home=fabula_home, engine="fake")), base_url=LOCAL) as client:
         yield client
-    close_all()
+    close_all("fake")
 
 
 @pytest.fixture

@@ -59,7 +59,7 @@ def test_no_generated_request_gets_a_server_error(fabula_home: Path) -> None:
         work = client.post("/v1/chat/completions", json=chat).json()["choices"][0]["fabula"]
         client.post(f"/api/plans/{plan['plan_id']}/bible", json={"name": "Lamp", "text": "Old."})
     real = {"plan_id": plan["plan_id"], "job_id": plan["job"]["id"], "work_id": work["work_id"]}
-    real |= {"target": "title", "name": "Lamp"}
+    real |= {"target": "title", "name": "Lamp", "model_id": "fabula-story"}
     reached: list[int] = []  # statuses of the second pass
     for operation, ids in [(op, None) for op in operations] + [(op, real) for op in operations if "{" in op.path]:
         if operation.path != "/api/train":

@@ -32,6 +32,12 @@ class Request:
     raw: bool = False  # continue `completion_prompt` as plain text even on a chat model
     # a JSON Schema the output must validate against, enforced while decoding (structured forms)
     json_schema: Mapping[str, Any] | None = None
+    # also report, for every generated token, its text and this many likeliest alternatives
+    # (Completion.tokens); 0 reports only the sampled tokens' log-probabilities
+    top_logprobs: int = 0
+    # added to a token's logit before sampling, by token id (OpenAI's logit_bias: -100 bans, +100 forces)
+    logit_bias: Mapping[int, float] | None = None
+    ignore_eos: bool = False  # go on past the end-of-text token until max_tokens (llama.cpp's field)
 
     def chat_dicts(self) -> list[dict[str, str]]:
         return [{"role": m.role, "content": m.content} for m in self.messages]
@@ -51,6 +57,9 @@ class Completion:
     total_s: float = 0.0
     prompt_mode: Literal["chat", "completion"] = "chat"
     token_ids: tuple[int, ...] | None = None  # where the engine reports them (hf)
+    # with Request.top_logprobs: per token {"token", "logprob", "bytes", "top_logprobs": [...]}, as
+    # OpenAI's chat `logprobs.content` has them
+    tokens: tuple[Mapping[str, Any], ...] | None = None
 
     @property
     def tokens_per_second(self) -> float:

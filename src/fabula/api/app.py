@@ -72,7 +72,15 @@ class AppState:
 
         return WorkStore(self.db)
 
-    def write_form(self, form: Any, request: Any, on_text: Any, owner: str | None = None, key: Any = None) -> Any:
+    def write_form(
+        self,
+        form: Any,
+        request: Any,
+        on_text: Any,
+        owner: str | None = None,
+        key: Any = None,
+        client_user: str | None = None,
+    ) -> Any:
         """A form through the write service, exactly as `fabula write` runs it: the same engine
         choice, voice, review, saving and Markdown copy."""
         from fabula.service.write import WriteJob, run_write
@@ -85,6 +93,7 @@ class AppState:
             user=form.user,
             owner=owner,
             idempotency_key=key,
+            client_user=client_user,
         )
         return run_write(job, self.settings, on_text=on_text, backend=self.backend_for(job), store=self.works()).work
 

@@ -22,13 +22,12 @@ MAX_JSON_DEPTH = 64  # no request body of ours nests deeper than a handful of le
 MAX_NUMBER_DIGITS = 40  # a seed is 10 digits; Python would spend quadratic time on 100,000
 MAX_PROMPT_CHARS = 200_000
 ROLES = ("system", "user", "assistant")
+# newer OpenAI clients send the system prompt as "developer"; it is the system prompt here
+ROLE_ALIASES = {"developer": "system"}
+# other names real clients send for fabula's own controls (llama.cpp's server fields, newer OpenAI)
+FIELD_ALIASES = {"max_completion_tokens": "max_tokens", "repeat_penalty": "repetition_penalty"}
 # OpenAI fields that change nothing here when left at these values; anything else is refused
 NEUTRAL: dict[str, tuple[Any, ...] | None] = {
-    "logprobs": (False, None),
-    "top_logprobs": (None, 0),
-    "logit_bias": (None, {}),
-    "response_format": (None, {"type": "text"}),
-    "stream_options": None,  # any value: usage is always included in the last chunk
     "user": None,
     "echo": (False, None),
     "best_of": (None, 1),
@@ -117,10 +116,10 @@ def parse_messages(data: dict[str, Any]) -> tuple[Message, ...]:
     for i, message in enumerate(messages):
         if not isinstance(message, dict):
             raise InvalidParam(f"messages[{i}]", message, "must be an object with role and content")
-        role = message.get("role")
+        role = ROLE_ALIASES.get(message.get("role"), message.get("role"))  # type: ignore[arg-type]
         if role not in ROLES:
-            raise InvalidParam(f"messages[{i}].role", role, f"must be one of {', '.join(ROLES)}")
-        out.append(Message(role, _content(i, message.get("content"))))
+            raise InvalidParam(f"messages[{i}].role", role, f"must be one of {', '.join([*ROLES, *ROLE_ALIASES])}")
+        out.append(Message(role, _content(i, message.get("content"))))  # type: ignore[arg-type]
     if not any(m.content.strip() for m in out):
         raise InvalidParam("messages", "empty", "at least one message must have text")
     return tuple(out)
@@ -128,7 +127,13 @@ def parse_messages(data: dict[str, Any]) -> tuple[Message, ...]:
 
 def parse_params(data: dict[str, Any], default_max_tokens: int = 256) -> SamplingParams:
     """Sampling fields as SamplingParams (strict types: "0.7" is not a number), others checked."""
-    known = SAMPLING_FIELDS | set(NEUTRAL) | {"model", "messages", "prompt", "stream", "fabula"}
+    known = SAMPLING_FIELDS | set(NEUTRAL) | set(FIELD_ALIASES) | set(PROTOCOL_FIELDS)
+    known |= {"model", "messages", "prompt", "stream", "fabula"}
+    for alias, name in FIELD_ALIASES.items():
+        if alias in data and data[alias] is not None:
+            if name in data and data[name] is not None and data[name] != data[alias]:
+                raise InvalidParam(alias, data[alias], f"disagrees with {name}={data[name]!r}; send one of them")
+            data = {**data, name: data[alias]}
     for key, value in data.items():
         if key not in known:
             raise InvalidParam(key, value, "is not supported by this server", hint="see /docs for the fields")
@@ -150,6 +155,90 @@ def parse_params(data: dict[str, Any], default_max_tokens: int = 256) -> Samplin
         raise InvalidParam("stop", f"{len(values['stop'])} strings", "at most 16 stop strings")
     values.setdefault("max_tokens", default_max_tokens)
     return SamplingParams(**values)
+
+
+PROTOCOL_FIELDS = ("response_format", "stream_options", "logprobs", "top_logprobs", "logit_bias", "ignore_eos")
+MAX_LOGIT_BIAS = 300  # entries, as OpenAI bounds them
+MAX_TOP_LOGPROBS = {True: 20, False: 5}  # chat, completions (as OpenAI bounds them)
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """How the answer is to be shaped, beyond sampling: JSON under a schema, usage in a stream."""
+
+    json_schema: dict[str, Any] | None = None  # from response_format json_object / json_schema
+    include_usage: bool = False  # stream_options.include_usage: a last chunk with the usage
+    top_logprobs: int | None = None  # None: no logprobs; else each token's and this many alternatives
+    logit_bias: dict[int, float] | None = None  # token id -> bias, -100 to 100
+    ignore_eos: bool = False  # llama.cpp's field: write max_tokens tokens, past the end of text
+
+
+def _logit_bias(value: object) -> dict[int, float] | None:
+    """OpenAI's {"token id": bias} with biases from -100 to 100."""
+    if value is None or value == {}:
+        return None
+    if not isinstance(value, dict) or len(value) > MAX_LOGIT_BIAS:
+        raise InvalidParam("logit_bias", value, f'an object of at most {MAX_LOGIT_BIAS} "token id": bias pairs')
+    out = {}
+    for token, bias in value.items():
+        if (
+            not str(token).isdigit()
+            or isinstance(bias, bool)
+            or not isinstance(bias, int | float)
+            or not -100 <= bias <= 100
+        ):
+            raise InvalidParam(f"logit_bias.{token}", bias, "token ids are whole numbers, biases from -100 to 100")
+        out[int(token)] = float(bias)
+    return out
+
+
+def _logprobs(data: dict[str, Any], chat: bool) -> int | None:
+    """Chat: `logprobs: true` and `top_logprobs: 0..20`; completions: `logprobs: 0..5` (the count)."""
+    wanted, top = data.get("logprobs"), data.get("top_logprobs")
+    limit = MAX_TOP_LOGPROBS[chat]
+    if chat:
+        if wanted not in (None, True, False):
+            raise InvalidParam("logprobs", wanted, "must be true or false")
+        if top is not None and (isinstance(top, bool) or not isinstance(top, int) or not 0 <= top <= limit):
+            raise InvalidParam("top_logprobs", top, f"a whole number from 0 to {limit}")
+        if top and not wanted:
+            raise InvalidParam("top_logprobs", top, "needs logprobs: true")
+        return int(top or 0) if wanted else None
+    if top is not None:
+        raise InvalidParam("top_logprobs", top, "completions take the count as logprobs (0 to 5)")
+    if wanted is None or wanted is False:
+        return None
+    if isinstance(wanted, bool) or not isinstance(wanted, int) or not 0 <= wanted <= limit:
+        raise InvalidParam("logprobs", wanted, f"a whole number from 0 to {limit}")
+    return int(wanted)
+
+
+def parse_protocol(data: dict[str, Any], chat: bool = True) -> Protocol:
+    """`response_format` ({"type": "text" | "json_object" | "json_schema"}), `stream_options` and
+    `logprobs`/`top_logprobs`."""
+    fmt = data.get("response_format")
+    schema = None
+    if fmt is not None:
+        kind = fmt.get("type") if isinstance(fmt, dict) else None
+        if kind == "json_object":
+            schema = {"type": "object"}
+        elif kind == "json_schema":
+            spec = fmt.get("json_schema")
+            if not isinstance(spec, dict) or not isinstance(spec.get("schema", {}), dict):
+                raise InvalidParam("response_format.json_schema", spec, 'must be {"name", "schema": {...}}')
+            schema = dict(spec.get("schema") or {"type": "object"})
+        elif kind != "text":
+            raise InvalidParam("response_format.type", kind, "must be text, json_object or json_schema")
+    options = data.get("stream_options")
+    if options is not None and not isinstance(options, dict):
+        raise InvalidParam("stream_options", options, 'must be an object like {"include_usage": true}')
+    include = (options or {}).get("include_usage", False)
+    if not isinstance(include, bool):
+        raise InvalidParam("stream_options.include_usage", include, "must be true or false")
+    ignore_eos = data.get("ignore_eos", False)
+    if not isinstance(ignore_eos, bool):
+        raise InvalidParam("ignore_eos", ignore_eos, "must be true or false")
+    return Protocol(schema, include, _logprobs(data, chat), _logit_bias(data.get("logit_bias")), ignore_eos)
 
 
 @dataclass(frozen=True)
@@ -210,6 +299,36 @@ _SAMPLING_SCHEMA: dict[str, Any] = {
     "model": {"type": "string", "description": "a served model, or fabula-FORM (GET /v1/models)"},
     "stream": {"type": "boolean"},
     **sampling_schema(),
+    "max_completion_tokens": {**sampling_schema("max_tokens")["max_tokens"], "description": "the same as max_tokens"},
+    "repeat_penalty": {
+        **sampling_schema("repetition_penalty")["repetition_penalty"],
+        "description": "the same as repetition_penalty (llama.cpp's name)",
+    },
+    "response_format": {
+        "type": "object",
+        "description": "text, json_object, or json_schema {name, schema, strict}: decoded under the schema",
+        "properties": {
+            "type": {"type": "string", "enum": ["text", "json_object", "json_schema"]},
+            "json_schema": {"type": "object"},
+        },
+        "required": ["type"],
+    },
+    "logprobs": {
+        "oneOf": [{"type": "boolean"}, {"type": "integer", "minimum": 0, "maximum": 5}],
+        "description": "chat: true for each token's log-probability; completions: how many alternatives (0-5)",
+    },
+    "top_logprobs": {"type": "integer", "minimum": 0, "maximum": 20, "description": "chat: alternatives per token"},
+    "ignore_eos": {"type": "boolean", "description": "llama.cpp's field: go on past the end of text to max_tokens"},
+    "logit_bias": {
+        "type": "object",
+        "additionalProperties": {"type": "number", "minimum": -100, "maximum": 100},
+        "description": "token id -> bias added to its logit (-100 bans it, +100 all but forces it)",
+    },
+    "stream_options": {
+        "type": "object",
+        "properties": {"include_usage": {"type": "boolean"}},
+        "description": "include_usage: a last chunk with empty choices and the usage",
+    },
     "fabula": {
         "type": "object",
         "description": "write a form through the whole pipeline (checks, ranking, originality, a saved work)",
@@ -232,7 +351,7 @@ CHAT_BODY: dict[str, Any] = {
                 "type": "object",
                 "required": ["role", "content"],
                 "properties": {
-                    "role": {"type": "string", "enum": ["system", "user", "assistant"]},
+                    "role": {"type": "string", "enum": ["system", "developer", "user", "assistant"]},
                     "content": {"type": "string"},
                 },
             },

@@ -30,6 +30,14 @@ class Capabilities:
     # can be driven one token at a time through `stepper(request)` (a SteppableBackend): fixed verse
     # forms are then decoded inside their constraint, phrase bans backtrack, the watermark applies
     steppable: bool = False
+    # decodes under a JSON Schema (`Request.json_schema`): what `response_format` needs
+    json_schema: bool = False
+    # reports each token's text and its likeliest alternatives (`Request.top_logprobs`)
+    top_logprobs: bool = False
+    # adds `Request.logit_bias` to the logits before sampling
+    logit_bias: bool = False
+    # can go on past the end-of-text token (`Request.ignore_eos`)
+    ignore_eos: bool = False
 
 
 @runtime_checkable

@@ -107,7 +107,14 @@ class HFBackend:
             self.model = apply_adapter(self.model, Path(settings.adapter))
         self._chat = bool(getattr(self.tokenizer, "chat_template", None))
         self.capabilities = Capabilities(
-            steerable=True, streaming=True, logprobs=True, chat_template=self._chat, steppable=True
+            steerable=True,
+            streaming=True,
+            logprobs=True,
+            chat_template=self._chat,
+            steppable=True,
+            json_schema=True,
+            logit_bias=True,
+            ignore_eos=True,
         )
         self.eos_ids = self._eos_ids()
         # Transformers 5.x renamed `past_key_values` to `cache` (the old name warns, then goes).
@@ -189,6 +196,8 @@ class HFBackend:
         seeds = candidate_seeds(params.seed, params.n)
         generators = [torch.Generator().manual_seed(s if s is not None else _random_seed()) for s in seeds]
         chain = build_processors(params, len(prompt)) + list(self.extra_processors)
+        if request.logit_bias:  # before the samplers, as OpenAI and llama.cpp apply it
+            chain.insert(0, _bias_processor(request.logit_bias))
         if request.json_schema is not None:  # first: the samplers then choose among valid tokens
             chain.insert(0, self._json_processor(request.json_schema, len(seeds), len(prompt)))
         rows = [_Row(self.tokenizer, params.stop) for _ in seeds]
@@ -206,7 +215,7 @@ class HFBackend:
                 logp = logits.log_softmax(-1).gather(1, chosen[:, None])[:, 0]  # [n]
                 for i, row in enumerate(rows):
                     if not row.done:
-                        delta = row.push(int(chosen[i]), float(logp[i]), self.eos_ids)
+                        delta = row.push(int(chosen[i]), float(logp[i]), set() if request.ignore_eos else self.eos_ids)
                         if delta and on_text:
                             on_text(i, delta)
                 if first is None:
@@ -375,3 +384,17 @@ class _Row:
         delta = self.text[self.emitted :]
         self.emitted = len(self.text)
         return delta
+
+
+def _bias_processor(bias: Any) -> Any:
+    """OpenAI's logit_bias as a processor: each token id's bias added to its logit."""
+    ids = torch.tensor(list(bias.keys()), dtype=torch.long)
+    values = torch.tensor(list(bias.values()), dtype=torch.float32)
+
+    def add(_input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        scores = scores.clone()
+        keep = ids < scores.shape[-1]
+        scores[:, ids[keep]] += values[keep]
+        return scores
+
+    return add

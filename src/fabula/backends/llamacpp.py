@@ -27,6 +27,15 @@ from fabula.types import Completion, Request
 ENGINE = "llamacpp"
 
 
+def _token_entry(item: dict[str, Any], top: int) -> dict[str, Any]:
+    """llama.cpp's per-token log-probabilities in OpenAI's shape (token, logprob, bytes, top_logprobs)."""
+
+    def one(entry: dict[str, Any]) -> dict[str, Any]:
+        return {"token": entry.get("token", ""), "logprob": float(entry["logprob"]), "bytes": entry.get("bytes")}
+
+    return one(item) | {"top_logprobs": [one(alt) for alt in (item.get("top_logprobs") or [])[:top]]}
+
+
 def _embedded_path() -> Path | None:
     from fabula.models import default_model_path
 
@@ -67,7 +76,7 @@ def sampling_fields(request: Request, seed: int | None) -> dict[str, Any]:
         "frequency_penalty": p.frequency_penalty,
         "stop": list(p.stop),
         "logprobs": True,
-        "top_logprobs": 1,
+        "top_logprobs": max(1, request.top_logprobs),
         "dry_multiplier": p.dry_multiplier,
         "dry_base": p.dry_base,
         "dry_allowed_length": p.dry_allowed_length,
@@ -83,6 +92,10 @@ def sampling_fields(request: Request, seed: int | None) -> dict[str, Any]:
         body["seed"] = seed
     if request.json_schema is not None:
         body["json_schema"] = dict(request.json_schema)  # compiled by llama.cpp to a grammar
+    if request.logit_bias:
+        body["logit_bias"] = [[int(token), float(bias)] for token, bias in request.logit_bias.items()]
+    if request.ignore_eos:
+        body["ignore_eos"] = True
     return body
 
 
@@ -104,7 +117,15 @@ class LlamaCppBackend:
         self.model_name = self.path.name
         self._chat, self.eos_ids, self.vocab_size = gguf_facts(self.path)
         self.capabilities = Capabilities(
-            steerable=False, streaming=True, logprobs=True, chat_template=self._chat, steppable=True
+            steerable=False,
+            streaming=True,
+            logprobs=True,
+            chat_template=self._chat,
+            steppable=True,
+            json_schema=True,
+            top_logprobs=True,
+            logit_bias=True,
+            ignore_eos=True,
         )
         params = xllamacpp.CommonParams()
         params.model.path = str(self.path)
@@ -150,6 +171,7 @@ class LlamaCppBackend:
             handler = self._server.handle_completions
         pieces: list[str] = []
         logprobs: list[float] = []
+        tokens: list[dict[str, Any]] = []
         state: dict[str, Any] = {"finish": "length", "first": None, "usage": {}, "error": None, "raised": None}
         start = time.perf_counter()
 
@@ -171,6 +193,8 @@ class LlamaCppBackend:
             delta = choice.get("delta", {}).get("content") if chat else choice.get("text")
             for item in (choice.get("logprobs") or {}).get("content") or []:
                 logprobs.append(float(item["logprob"]))
+                if request.top_logprobs:
+                    tokens.append(_token_entry(item, request.top_logprobs))
             if delta:
                 if state["first"] is None:
                     state["first"] = time.perf_counter() - start
@@ -202,6 +226,7 @@ class LlamaCppBackend:
             prompt_tokens=int(usage.get("prompt_n", 0)) + int(usage.get("cache_n", 0)),
             completion_tokens=int(usage.get("predicted_n", len(logprobs))),
             token_logprobs=tuple(logprobs) or None,
+            tokens=tuple(tokens) if request.top_logprobs else None,
             first_token_s=state["first"],
             total_s=time.perf_counter() - start,
             prompt_mode="chat" if chat else "completion",

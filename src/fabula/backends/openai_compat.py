@@ -72,6 +72,8 @@ def request_body(request: Request, model: str, seed: int | None, dialect: str) -
         body["cache_prompt"] = False
     if seed is not None:
         body["seed"] = seed
+    if request.logit_bias:
+        body["logit_bias"] = {str(token): float(bias) for token, bias in request.logit_bias.items()}
     if request.json_schema is not None:
         schema = dict(request.json_schema)
         if dialect == "llamacpp":
@@ -116,7 +118,9 @@ def _error_from_response(response: httpx.Response) -> BackendError:
 
 class OpenAIBackend:
     name = ENGINE
-    capabilities = Capabilities(steerable=False, streaming=True, logprobs=True, chat_template=True)
+    capabilities = Capabilities(
+        steerable=False, streaming=True, logprobs=True, chat_template=True, json_schema=True, logit_bias=True
+    )
 
     def __init__(self, model: str, settings: Settings, retries: int = 2) -> None:
         self.settings = settings

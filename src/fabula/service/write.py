@@ -57,6 +57,8 @@ class WriteJob:
     export: Path | None = None  # also write the work here, in the format its suffix names
     melody: MelodyFiles = field(default_factory=MelodyFiles)
     idempotency_key: IdempotencyKey | None = None  # a retry with the same key returns the saved work
+    # who the client says its end user is (OpenAI's `user`), recorded in provenance, never trusted
+    client_user: str | None = None
     keep_copy: bool = True  # a Markdown copy and its manifest in FABULA_HOME/works
     save: bool = True  # False: reviewed like any work, but neither saved nor exported (a dry batch)
 
@@ -177,6 +179,10 @@ def run_write(
         safety=policy,
         voice=voice,
     )
+    if job.client_user is not None:
+        from dataclasses import replace
+
+        work = replace(work, provenance={**work.provenance, "client": {"user": job.client_user}})
     if not job.save:
         return WriteResult(review_work(work, settings, on_notice, policy))
     work = review_and_save(
