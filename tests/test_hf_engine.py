@@ -139,3 +139,19 @@ def test_no_repeat_ngram_holds_in_the_engine_output(backend: HFBackend) -> None:
 
     assert repeats() > 0  # a random model, greedy, repeats itself...
     assert repeats(no_repeat_ngram=2) == 0  # ...and never does with the ban
+
+
+def test_logit_bias_forces_and_bans_and_ignore_eos_writes_to_max_tokens(backend: HFBackend) -> None:
+    """The OpenAI fields the hf engine honours, on a tiny random model."""
+    from dataclasses import replace
+
+    base = request(max_tokens=6, seed=3, temperature=0.0)
+    plain = backend.complete(base)[0]
+    assert plain.token_ids
+    forced_id = (plain.token_ids[0] + 7) % 200 + 10
+    forced = backend.complete(replace(base, logit_bias={forced_id: 100.0}))[0]
+    assert forced.token_ids and all(t == forced_id for t in forced.token_ids)
+    banned = backend.complete(replace(base, logit_bias={plain.token_ids[0]: -100.0}))[0]
+    assert banned.token_ids and banned.token_ids[0] != plain.token_ids[0]
+    long = backend.complete(replace(request(max_tokens=30, seed=3, temperature=0.0), ignore_eos=True))[0]
+    assert long.completion_tokens == 30 and long.finish_reason == "length"

@@ -388,10 +388,12 @@ class _Row:
 
 def _bias_processor(bias: Any) -> Any:
     """OpenAI's logit_bias as a processor: each token id's bias added to its logit."""
+    import torch
+
     ids = torch.tensor(list(bias.keys()), dtype=torch.long)
     values = torch.tensor(list(bias.values()), dtype=torch.float32)
 
-    def add(_input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+    def add(_input_ids: Any, scores: Any) -> Any:
         scores = scores.clone()
         keep = ids < scores.shape[-1]
         scores[:, ids[keep]] += values[keep]
