@@ -6,6 +6,7 @@ import copy
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -59,8 +60,8 @@ def test_yarn_and_ink_exports() -> None:
         "title: node2\ntags: secretive\n---\nOld Tam: Line of node2.\n-> To end\n    <<stop>>\n===\n"
     )
     assert to_ink(tree) == (
-        "-> node1\n\n=== node1 ===\nOld Tam: Line of node1.\n* [To node2] -> node2\n* [To end] -> END\n\n"
-        "=== node2 ===\nOld Tam: Line of node2.\n* [To end] -> END\n"
+        "-> node1\n\n=== node1 ===\nOld Tam: Line of node1.\n+ [To node2] -> node2\n+ [To end] -> END\n\n"
+        "=== node2 ===\nOld Tam: Line of node2.\n+ [To end] -> END\n"
     )
 
 
@@ -78,15 +79,66 @@ def test_npc_on_the_default_model_exports_sound_yarn(tmp_path: Path) -> None:
     assert titles == ["node1", "node2", "node3", "node4"]
     assert jumps and set(jumps) <= set(titles)  # every jump lands on a node
     assert yarn.count("---") == yarn.count("===") == 4
+    work_id = json.loads(result.stdout)["id"]  # the saved tree exports later to every format its form has
+    ink = tmp_path / "later.ink"
+    assert CliRunner().invoke(cli, ["works", "export", work_id, "-o", str(ink)]).exit_code == 0
+    assert ink.read_text(encoding="utf-8") == to_ink(json.loads(json.loads(result.stdout)["text"]))
 
 
 def test_export_suffix_is_checked_before_any_model_loads(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["write", "npc", "x", "--export", str(tmp_path / "tree.docx")])
-    assert result.exit_code == 2 and "npc exports to .yarn, .ink, .json" in result.output
+    assert result.exit_code == 2 and "npc works export as ink, json, markdown, md, txt, yarn" in result.output
     result = CliRunner().invoke(cli, ["write", "story", "x", "--export", str(tmp_path / "s.yarn")])
-    assert result.exit_code == 2 and "story exports to no file format yet" in result.output
+    assert result.exit_code == 2 and "story works export as json, markdown, md, txt" in result.output
 
 
 @pytest.mark.parametrize("nodes", [2, 8])
 def test_every_node_count_compiles_to_a_valid_schema(nodes: int) -> None:
     jsonschema.Draft202012Validator.check_schema(decoding_schema(nodes))
+
+
+@pytest.fixture(scope="session")
+def inkjs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """inkjs, the Ink runtime games ship, installed from npm into a folder of its own."""
+    import shutil
+    import subprocess
+
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("node and npm are not installed")
+    folder = tmp_path_factory.mktemp("inkjs")
+    done = subprocess.run(
+        ["npm", "install", "--silent", "--prefix", str(folder), "inkjs@2"], capture_output=True, text=True, timeout=300
+    )
+    if done.returncode != 0:
+        pytest.skip(f"npm could not install inkjs: {done.stderr[-300:]}")
+    return folder / "node_modules"
+
+
+def _play_ink(inkjs: Path, source: str, tmp_path: Path) -> dict[str, Any]:
+    import os
+    import subprocess
+
+    story = tmp_path / "story.ink"
+    story.write_text(source, encoding="utf-8")
+    script = Path(__file__).parent / "js" / "play_ink.js"
+    done = subprocess.run(
+        ["node", str(script), str(story)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=os.environ | {"NODE_PATH": str(inkjs)},
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+
+def test_inkjs_plays_a_looping_conversation_to_its_end(inkjs: Path, tmp_path: Path) -> None:
+    """Once-only choices (`*`) are used up when a conversation comes back to a node: inkjs then
+    'ran out of content' in a tree our validator calls finishable. Sticky ones (`+`) do not."""
+    tree = _tree([("node1", ["node2"]), ("node2", ["node1", "end"])])
+    tree["nodes"][0]["line"] = "Mind the path // it floods at dusk."  # type: ignore[index]
+    played = _play_ink(inkjs, to_ink(tree), tmp_path)
+    assert played["errors"] == [] and played["ended"], played
+    assert "Mind the path // it floods at dusk." in played["text"]  # `//` is text, not a comment
+    once = _play_ink(inkjs, to_ink(tree).replace("+ [", "* ["), tmp_path)
+    assert any("ran out of content" in e for e in once["errors"])  # what the old export did

@@ -111,11 +111,15 @@ async def recommendations(state: State, signed_in: Owner, k: int = 10, kind: str
 
 @router.get("/works/{work_id}/export")
 async def export_work(state: State, owner: Owner, work_id: str, format: str = "md") -> Any:  # noqa: A002 - the query's name
-    """The work as a file (md, txt or json), as `fabula works export` writes it."""
+    """The work as a file (md, txt, json, or its form's own: ink, yarn, ...), as `fabula works
+    export` writes it."""
     from fastapi.responses import PlainTextResponse
 
-    full = state.works().resolve_id(work_id, owner)
-    body = state.works().export(full, format)
+    from fabula.service.exports import export_work as render
+
+    store = state.works()
+    full = store.resolve_id(work_id, owner)
+    body = render(store.get(full, owner), store, None, format)
     media = "application/json" if format == "json" else "text/markdown" if format == "md" else "text/plain"
     disposition = f'attachment; filename="{full}.{format}"'
     return PlainTextResponse(body, media_type=f"{media}; charset=utf-8", headers={"Content-Disposition": disposition})

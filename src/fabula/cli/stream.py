@@ -33,9 +33,10 @@ def import_card(card: Path, out: Path | None) -> None:
 @persona.command("export")
 @click.argument("card", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
-@click.option("--format", "fmt", type=click.Choice(["card-v2", "yaml"]), default="card-v2", show_default=True)
-def export_card(card: Path, out: Path, fmt: str) -> None:
-    """Write a persona as a Character Card V2 (for SillyTavern and others) or as YAML."""
+@click.option("--format", "fmt", type=click.Choice(["card-v2", "yaml", "png"]), help="Default: from --out's suffix.")
+def export_card(card: Path, out: Path, fmt: str | None) -> None:
+    """Write a persona as a Character Card V2 (.json, or inside a .png, for SillyTavern and others)
+    or as YAML; the suffix of --out names the format."""
     from fabula.stream.persona import load_persona, save_persona
 
     save_persona(load_persona(card), out, fmt)

@@ -8,7 +8,6 @@ from pathlib import Path
 import click
 
 from fabula.settings import get_settings
-from fabula.types import EXPORT_FORMATS
 
 
 def _store():  # type: ignore[no-untyped-def]
@@ -63,18 +62,22 @@ def show(work_id: str, as_json: bool) -> None:
 
 @works.command("export")
 @click.argument("work_id")
-@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="md", show_default=True)
+@click.option(
+    "--format", "fmt", help="md, txt, json, or a format of the work's form (ink, yarn, ...); default: from -o's suffix."
+)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File (default: stdout).")
-def export(work_id: str, fmt: str, output: Path | None) -> None:
-    """Export a work as Markdown (with provenance), plain text or JSON."""
+def export(work_id: str, fmt: str | None, output: Path | None) -> None:
+    """Export a work in the format its file's suffix names: Markdown (with provenance), plain text,
+    JSON, or its form's own (an NPC tree: .ink, .yarn). An unknown suffix is an error."""
     from fabula.files import write_atomic
     from fabula.responsible.review import export_manifest, gate
+    from fabula.service.exports import export_work
 
     store = _store()
     work = store.get(work_id)
     settings = get_settings()
     gate(work["provenance"], settings, "export")
-    content = store.export(work["id"], fmt)
+    content = export_work(work, store, output, fmt)
     if output is None:
         click.echo(content, nl=False)
     else:

@@ -29,29 +29,37 @@ def check_npc(text: str) -> dict[str, Any]:
     return check_graph_json(text, npc_schema(), "nodes", "options")
 
 
+def _no_comment(text: str) -> str:
+    """Ink and Yarn read `//` as the start of a comment, even inside a line: escape it."""
+    return text.replace("//", "\\/\\/")
+
+
 def to_yarn(tree: dict[str, Any]) -> str:
     """Yarn Spinner 2: one node per dialogue node; options are shortcut options (->) that jump."""
-    name = tree["npc"]["name"]
+    name = _no_comment(tree["npc"]["name"])
     blocks = []
     for node in tree["nodes"]:
-        lines = [f"title: {node['id']}", f"tags: {tree['npc']['attitude']}", "---", f"{name}: {node['line']}"]
+        lines = [f"title: {node['id']}", f"tags: {tree['npc']['attitude']}", "---", f"{name}: {_no_comment(node['line'])}"]
         for option in node["options"]:
             target = "<<stop>>" if option["next"] == "end" else f"<<jump {option['next']}>>"
-            lines += [f"-> {option['text']}", f"    {target}"]
+            lines += [f"-> {_no_comment(option['text'])}", f"    {target}"]
         lines.append("===")
         blocks.append("\n".join(lines))
     return "\n".join(blocks) + "\n"
 
 
 def to_ink(tree: dict[str, Any]) -> str:
-    """Ink: a knot per node; options are choices whose text is not echoed ([...]) and divert."""
-    name = tree["npc"]["name"]
+    """Ink: a knot per node; options are sticky choices (`+`) whose text is not echoed ([...]) and
+    divert. Sticky, because a conversation may come back to a node: once-only choices (`*`) are
+    used up on the first visit, and a tree our validator calls finishable then ran out of content
+    in inkjs."""
+    name = _no_comment(tree["npc"]["name"])
     out = [f"-> {tree['nodes'][0]['id']}", ""]
     for node in tree["nodes"]:
-        out += [f"=== {node['id']} ===", f"{name}: {node['line']}"]
+        out += [f"=== {node['id']} ===", f"{name}: {_no_comment(node['line'])}"]
         for option in node["options"]:
             target = "END" if option["next"] == "end" else option["next"]
-            out.append(f"* [{option['text']}] -> {target}")
+            out.append(f"+ [{_no_comment(option['text'])}] -> {target}")
         out.append("")
     return "\n".join(out)
 

@@ -51,7 +51,7 @@ class PersonaStore:
         """Read a card (YAML, Character Card V2 JSON or PNG) and keep it as fabula's YAML."""
         persona = load_persona(card)
         target = out or self.root / f"{persona_slug(persona.name)}.yaml"
-        save_persona(persona, target)
+        save_persona(persona, target, "yaml")
         return persona, target
 
     def names(self) -> list[str]:

@@ -112,13 +112,14 @@ def check_job(job: WriteJob) -> None:
     from fabula.forms import get_form
 
     form = get_form(job.form)
-    if job.export is not None and job.export.suffix.lower() not in form.exports:
-        raise InvalidParam(
-            "export",
-            str(job.export),
-            f"{job.form} exports to {', '.join(form.exports) or 'no file format yet'}",
-            hint="any saved work exports as md, txt or json",
-        )
+    if job.export is not None:
+        from fabula.service.exports import GENERIC
+
+        known = sorted({*GENERIC, *form.exports})
+        if job.export.suffix.lower() not in known:
+            raise InvalidParam(
+                "export", str(job.export), f"{job.form} works export as {', '.join(s.lstrip('.') for s in known)}"
+            )
     if job.melody and job.form != "lyrics":
         raise InvalidParam(
             "melody", str(job.melody.midi or job.melody.abc or job.melody.wav), "only the lyrics form has a melody"
@@ -208,11 +209,12 @@ def finish(work: Work, job: WriteJob, settings: Settings, store: Any) -> WriteRe
         export_manifest(store.get(work.id), Path(path), settings)  # every exported file has its manifest
     exported = None
     if job.export is not None and work.provenance["post"]["passed"]:
-        from fabula.forms import get_form
+        from fabula.service.exports import export_work
 
         gate(work.provenance, settings, "export")
-        write_atomic(job.export, get_form(job.form).exports[job.export.suffix.lower()](work.text))
-        export_manifest(store.get(work.id), job.export, settings)
+        saved = store.get(work.id)
+        write_atomic(job.export, export_work(saved, store, job.export, None))
+        export_manifest(saved, job.export, settings)
         exported = job.export
     return WriteResult(work, copy, exported, melody)
 

@@ -139,18 +139,44 @@ def load_persona(path: Path) -> Persona:
     return persona_from_dict(data)
 
 
-def save_persona(persona: Persona, path: Path, fmt: str = "yaml") -> Path:
+CARD_FORMATS = {".yaml": "yaml", ".yml": "yaml", ".json": "card-v2", ".png": "png"}
+
+
+def save_persona(persona: Persona, path: Path, fmt: str | None = None) -> Path:
+    """Write a persona as YAML, a Character Card V2 in JSON, or the same card inside a PNG (the
+    `chara` text chunk SillyTavern reads). Without `fmt` the suffix decides; an unknown one is an error."""
     from fabula.files import write_atomic
 
+    fmt = fmt or CARD_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise InvalidParam("out", str(path), "name the file .yaml, .json (Character Card V2) or .png (a card image)")
     if fmt == "card-v2":
         write_atomic(path, json.dumps(to_card_v2(persona), ensure_ascii=False, indent=2) + "\n")
     elif fmt == "yaml":
         import yaml
 
         write_atomic(path, yaml.safe_dump(persona.to_dict(), allow_unicode=True, sort_keys=False))
+    elif fmt == "png":
+        write_atomic(path, png_card(to_card_v2(persona)))
     else:
-        raise InvalidParam("format", fmt, "yaml or card-v2")
+        raise InvalidParam("format", fmt, "yaml, card-v2 or png")
     return path
+
+
+def png_card(card: dict[str, Any], size: tuple[int, int] = (400, 600)) -> bytes:
+    """A card image with the card in its `chara` tEXt chunk (base64 JSON), written by Pillow."""
+    import io
+
+    from PIL import Image, ImageDraw
+    from PIL.PngImagePlugin import PngInfo
+
+    image = Image.new("RGB", size, (38, 50, 56))
+    ImageDraw.Draw(image).text((24, 24), str(card["data"]["name"])[:40], fill=(236, 239, 241))
+    info = PngInfo()
+    info.add_text("chara", base64.b64encode(json.dumps(card, ensure_ascii=False).encode("utf-8")).decode("ascii"))
+    out = io.BytesIO()
+    image.save(out, format="PNG", pnginfo=info)
+    return out.getvalue()
 
 
 # ---- Character Card V2 ------------------------------------------------------------------------------

@@ -1,0 +1,65 @@
+"""Exporting a saved work: the format from the file's suffix (or a named format), one list of what
+each form supports, and an unknown suffix refused instead of a Markdown file under its name.
+
+Every saved work exports as Markdown (with its provenance line), plain text and JSON (the whole
+record); a form adds its own formats (an NPC tree: Ink and Yarn; a quest: its JSON document). The
+same table serves `fabula write --export`, `fabula works export` and the API, so a work saved
+today can be exported later to any format its form has, without writing it again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fabula.errors import InvalidParam
+
+GENERIC = {".md": "md", ".markdown": "md", ".txt": "txt", ".json": "json"}
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    suffix: str
+    render: Callable[[dict[str, Any]], str]  # the saved work (as `WorkStore.get` gives it) -> file content
+
+
+def formats_for(form: str, store: Any) -> dict[str, ExportFormat]:
+    """Every format a work of `form` exports to, by suffix; the form's own win over the generic."""
+    from fabula.forms import get_form
+
+    out = {
+        suffix: ExportFormat(suffix, lambda work, fmt=fmt: store.export(work["id"], fmt))
+        for suffix, fmt in GENERIC.items()
+    }
+    for suffix, render in get_form(form).exports.items():
+        out[suffix] = ExportFormat(suffix, lambda work, render=render: render(work["text"]))
+    return out
+
+
+def choose(form: str, store: Any, path: Path | None, fmt: str | None) -> ExportFormat:
+    """The format named by `fmt` (md, txt, json, ink, ...) or else by `path`'s suffix (else Markdown)."""
+    formats = formats_for(form, store)
+    names = sorted({s.lstrip(".") for s in formats})
+    if fmt is not None:
+        suffix = "." + fmt.lower().lstrip(".")
+        if suffix not in formats:
+            raise InvalidParam("format", fmt, f"{form} works export as {', '.join(names)}")
+        return formats[suffix]
+    if path is None:
+        return formats[".md"]
+    suffix = path.suffix.lower()
+    if suffix not in formats:
+        raise InvalidParam(
+            "output",
+            str(path),
+            f"{form} works export as {', '.join(names)}; name the file with one of those suffixes",
+            hint="or choose with --format",
+        )
+    return formats[suffix]
+
+
+def export_work(work: dict[str, Any], store: Any, path: Path | None, fmt: str | None) -> str:
+    """The work's content in the chosen format (the caller writes it, with its manifest)."""
+    return choose(work["form"], store, path, fmt).render(work)
