@@ -39,7 +39,8 @@ def to_yarn(tree: dict[str, Any]) -> str:
     name = _no_comment(tree["npc"]["name"])
     blocks = []
     for node in tree["nodes"]:
-        lines = [f"title: {node['id']}", f"tags: {tree['npc']['attitude']}", "---", f"{name}: {_no_comment(node['line'])}"]
+        line = _no_comment(node["line"])
+        lines = [f"title: {node['id']}", f"tags: {tree['npc']['attitude']}", "---", f"{name}: {line}"]
         for option in node["options"]:
             target = "<<stop>>" if option["next"] == "end" else f"<<jump {option['next']}>>"
             lines += [f"-> {_no_comment(option['text'])}", f"    {target}"]

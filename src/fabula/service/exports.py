@@ -29,12 +29,15 @@ def formats_for(form: str, store: Any) -> dict[str, ExportFormat]:
     """Every format a work of `form` exports to, by suffix; the form's own win over the generic."""
     from fabula.forms import get_form
 
-    out = {
-        suffix: ExportFormat(suffix, lambda work, fmt=fmt: store.export(work["id"], fmt))
-        for suffix, fmt in GENERIC.items()
-    }
+    def generic(fmt: str) -> Callable[[dict[str, Any]], str]:
+        return lambda work: str(store.export(work["id"], fmt))
+
+    def own(render: Callable[[str], str]) -> Callable[[dict[str, Any]], str]:
+        return lambda work: render(work["text"])
+
+    out = {suffix: ExportFormat(suffix, generic(fmt)) for suffix, fmt in GENERIC.items()}
     for suffix, render in get_form(form).exports.items():
-        out[suffix] = ExportFormat(suffix, lambda work, render=render: render(work["text"]))
+        out[suffix] = ExportFormat(suffix, own(render))
     return out
 
 
