@@ -39,6 +39,22 @@ def test_bleu_and_self_bleu() -> None:
     assert same == pytest.approx(1.0) and varied < 0.2
 
 
+def test_self_bleu_is_texygens_nltk_method_1() -> None:
+    """Equal to NLTK's sentence_bleu with SmoothingFunction().method1, as Texygen computes it."""
+    import random
+
+    from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
+
+    rng = random.Random(3)
+    vocab = "the a sea light keeper night ship bell rope tide came went over under".split()
+    smooth = SmoothingFunction().method1
+    for _ in range(60):
+        texts = [[rng.choice(vocab) for _ in range(rng.randint(2, 30))] for _ in range(rng.randint(2, 5))]
+        for i, text in enumerate(texts):
+            others = [t for j, t in enumerate(texts) if j != i]
+            assert bleu4(text, others) == pytest.approx(sentence_bleu(others, text, smoothing_function=smooth), abs=1e-12)
+
+
 @pytest.mark.slow
 def test_eval_decoding_quick_json_contract(tmp_path: Path, fabula_home: Path) -> None:
     from click.testing import CliRunner

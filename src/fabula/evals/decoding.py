@@ -137,6 +137,8 @@ def run(settings: Settings, config: EvalConfig, progress: Callable[[str], None] 
         "rows": rows,
         "examples": {name: tokenizer.decode(texts[name][0]) for name in METHODS},
         "prompt_example": pairs[0][0] if pairs else "",
+        # every continuation, so a metric can be computed again without decoding again
+        "texts": {name: [tokenizer.decode(ids) for ids in texts[name]] for name in METHODS},
     }
 
 

@@ -22,8 +22,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import struct
-import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -354,26 +352,27 @@ def from_card_v2(card: dict[str, Any]) -> Persona:
 
 
 def read_png_card(png: bytes) -> dict[str, Any]:
-    """The card inside a PNG: a tEXt (or zTXt) chunk keyed `chara` holding base64 JSON."""
+    """The card inside a PNG: a tEXt (or zTXt, iTXt) chunk keyed `chara`, or `ccv3` for V3,
+    holding base64 JSON; the chunks are read by Pillow."""
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
     if not png.startswith(b"\x89PNG\r\n\x1a\n"):
         raise InvalidParam("persona", "png", "is not a PNG file")
-    pos = 8
-    found: dict[bytes, dict[str, Any]] = {}
-    while pos + 8 <= len(png):
-        length, kind = struct.unpack(">I4s", png[pos : pos + 8])
-        body = png[pos + 8 : pos + 8 + length]
-        pos += 12 + length
-        if kind in (b"tEXt", b"zTXt"):
-            key, _, value = body.partition(b"\x00")
-            if key in (b"chara", b"ccv3"):
-                if kind == b"zTXt":
-                    value = zlib.decompress(value[1:])
-                try:
-                    found[key] = json.loads(base64.b64decode(value))
-                except (ValueError, json.JSONDecodeError) as exc:
-                    raise InvalidParam(
-                        "persona", "png", f"its {key.decode()} chunk is not base64 JSON ({exc})"
-                    ) from None
-    if found:  # a V3 card carries both; its own chunk is the complete one
-        return found.get(b"ccv3") or found[b"chara"]
+    try:
+        with Image.open(io.BytesIO(png)) as image:
+            image.load()  # text chunks after the image data are read too
+            chunks = dict(getattr(image, "text", {}) or {})
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise InvalidParam("persona", "png", f"is a damaged PNG ({exc})") from None
+    found = {}
+    for key in ("ccv3", "chara"):  # a V3 card carries both; its own chunk is the complete one
+        if key in chunks:
+            try:
+                found[key] = json.loads(base64.b64decode(chunks[key]))
+            except (ValueError, json.JSONDecodeError) as exc:
+                raise InvalidParam("persona", "png", f"its {key} chunk is not base64 JSON ({exc})") from None
+    if found:
+        return found.get("ccv3") or found["chara"]  # type: ignore[no-any-return]
     raise InvalidParam("persona", "png", "has no `chara` chunk: it is not a character card")
