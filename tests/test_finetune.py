@@ -48,6 +48,8 @@ def test_lora_lowers_validation_perplexity_and_saves_a_peft_adapter(base: Path, 
     }
     config = json.loads((out / "adapter_config.json").read_text())
     assert config["peft_type"] == "LORA" and config["r"] == 8
+    assert config["base_model_name_or_path"] == base.name  # portable: no local path
+    assert str(tmp_path) not in (out / "adapter_config.json").read_text() and summary["base"] == base.name
     assert 0 < summary["trainable_parameters"] < 20_000  # only the low-rank matrices train
     assert [e["step"] for e in events if e["event"] == "train"] == list(range(1, 31))
 

@@ -237,3 +237,31 @@ def test_chinese_lyrics_get_a_tone_following_melody(tmp_path: Path) -> None:
     judged = [(b.pitch - a.pitch, b.syllable.tone) for a, b in pairs if b.syllable.tone in (2, 3, 4)]
     follows = sum((d >= 0) if tone == 2 else (d <= 0) for d, tone in judged)
     assert judged and follows / len(judged) >= 0.85
+
+
+def test_gguf_of_an_english_character_model_reads_spaces_punctuation_and_accents(tmp_path: Path) -> None:
+    """A character-level model trained on English failed in llama.cpp on any prompt with a space:
+    its tokenizer (SentencePiece-style) reads a space as '▁', which the vocabulary lacked."""
+    import xllamacpp as xlc
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    lines = ["The keeper's café, by the sea; quiet, isn't it? Yes, quite.", "A lamp, a bell, a boat: née Marie."]
+    for i in range(30):
+        (corpus / f"d{i:02d}.txt").write_text(" ".join(lines[(i + k) % 2] for k in range(3)) + "\n", encoding="utf-8")
+    cfg = load_config(None, [*tiny_overrides(corpus, 60), "data.val_fraction=0.1"])
+    out = tmp_path / "english-chars"
+    pretrain(cfg, out, tmp_path / "home")
+    prompt = "The keeper's café, "
+    ours, text = _ours_until_eot(out, prompt, 16)
+    params = xlc.CommonParams()
+    params.model.path = str(export_gguf(out, tmp_path / "english.gguf"))
+    params.n_ctx = 64
+    params.verbosity = -1
+    server = xlc.Server(params)
+    try:
+        reply = server.handle_completions({"prompt": prompt, "n_predict": 16, "temperature": 0, "cache_prompt": False})
+    finally:
+        del server
+    assert "error" not in reply, reply
+    assert reply["choices"][0]["text"] == text[: len(reply["choices"][0]["text"])] and len(text) > 3

@@ -141,12 +141,21 @@ def export_gguf(folder: Path, out: Path) -> Path:
     writer.add_head_count(cfg.n_head)
     writer.add_layer_norm_eps(1e-5)
     writer.add_file_type(gguf.LlamaFileType.ALL_F32)
+    extra_rows = 0
     if isinstance(tokenizer, CharTokenizer):
+        # llama.cpp reads a character vocabulary as SentencePiece: a space is looked up as "▁", and
+        # a character the vocabulary lacks falls back to byte tokens <0x..>. Without both, any
+        # prompt with a space (or an unseen character) failed (`_Map_base::at`). The 256 byte
+        # tokens share the unknown token's rows, so they are as unlikely as <unk> and never win a
+        # tie against it (it comes first): greedy decoding is unchanged.
         writer.add_tokenizer_model("llama")
         writer.add_tokenizer_pre("default")
-        writer.add_token_list([t.encode("utf-8") for t in tokenizer.tokens])
-        writer.add_token_scores([0.0] + [-float(i) for i in range(1, tokenizer.vocab_size)])
-        types = [gguf.TokenType.NORMAL] * tokenizer.vocab_size
+        pieces = [t.replace(" ", "\u2581").encode("utf-8") for t in tokenizer.tokens]
+        pieces += [f"<0x{b:02X}>".encode() for b in range(256)]
+        extra_rows = 256
+        writer.add_token_list(pieces)
+        writer.add_token_scores([0.0] + [-float(i) for i in range(1, tokenizer.vocab_size)] + [-1e9] * 256)
+        types = [gguf.TokenType.NORMAL] * tokenizer.vocab_size + [gguf.TokenType.BYTE] * 256
         types[0] = gguf.TokenType.UNKNOWN
         writer.add_token_types(types)
         writer.add_unk_token_id(0)
@@ -187,7 +196,10 @@ def export_gguf(folder: Path, out: Path) -> Path:
             _, _, index, rest = name.split(".", 3)
             module, _, kind = rest.rpartition(".")
             target = f"blk.{index}.{block_names[module]}.{kind}"
-        writer.add_tensor(target, tensor.detach().to(torch.float32).numpy().astype(np.float32))
+        weights = tensor.detach().to(torch.float32).numpy().astype(np.float32)
+        if extra_rows and target in ("token_embd.weight", "output.weight"):  # the byte tokens' rows
+            weights = np.concatenate([weights, np.repeat(weights[:1], extra_rows, axis=0)])
+        writer.add_tensor(target, weights)
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()

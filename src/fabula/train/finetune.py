@@ -54,6 +54,25 @@ class FinetuneConfig:
             raise ConfigError(f"learning_rate={self.learning_rate}: must be positive")
 
 
+# the embedded GGUF's upstream model, by the name the Hugging Face hub and PEFT know it by
+DEFAULT_BASE_NAME = "HuggingFaceTB/SmolLM2-135M-Instruct"
+
+
+def portable_base_name(base: str, folder: Path) -> str:
+    """The base model named so the adapter means the same on another machine: the hub name of
+    the embedded model's upstream, a folder's own recorded hub name, or else the folder's name
+    (never a local cache path, which an adapter used to record)."""
+    if base == "default":
+        return DEFAULT_BASE_NAME
+    try:
+        recorded = json.loads((folder / "config.json").read_text(encoding="utf-8")).get("_name_or_path", "")
+    except (OSError, ValueError):
+        recorded = ""
+    if isinstance(recorded, str) and recorded.count("/") == 1 and not recorded.startswith(("/", ".", "~")):
+        return recorded
+    return folder.name
+
+
 def base_model_folder(base: str, settings: Settings) -> Path:
     from fabula.backends.hf import resolve_hf_model
 
@@ -154,10 +173,16 @@ def finetune(cfg: FinetuneConfig, out: Path, settings: Settings, on_event: OnEve
     model.save_pretrained(tmp)
     if cfg.method == "full":
         tokenizer.save_pretrained(tmp)
+    base_name = portable_base_name(cfg.base, folder)
+    adapter_config = tmp / "adapter_config.json"
+    if adapter_config.is_file():  # PEFT writes the local folder it loaded from
+        data = json.loads(adapter_config.read_text(encoding="utf-8"))
+        data["base_model_name_or_path"] = base_name
+        adapter_config.write_text(json.dumps(data, indent=2), encoding="utf-8")
     summary = {
         "event": "done",
         "method": cfg.method,
-        "base": str(folder),
+        "base": base_name,
         "trainable_parameters": n_trainable,
         "val_perplexity_before": before,
         "val_perplexity_after": after,
