@@ -52,7 +52,9 @@ def test_self_bleu_is_texygens_nltk_method_1() -> None:
         texts = [[rng.choice(vocab) for _ in range(rng.randint(2, 30))] for _ in range(rng.randint(2, 5))]
         for i, text in enumerate(texts):
             others = [t for j, t in enumerate(texts) if j != i]
-            assert bleu4(text, others) == pytest.approx(sentence_bleu(others, text, smoothing_function=smooth), abs=1e-12)
+            assert bleu4(text, others) == pytest.approx(
+                sentence_bleu(others, text, smoothing_function=smooth), abs=1e-12
+            )
 
 
 @pytest.mark.slow

@@ -265,3 +265,39 @@ def test_gguf_of_an_english_character_model_reads_spaces_punctuation_and_accents
         del server
     assert "error" not in reply, reply
     assert reply["choices"][0]["text"] == text[: len(reply["choices"][0]["text"])] and len(text) > 3
+
+
+@pytest.mark.slow
+def test_hf_export_loads_in_transformers_4_too(trained: Path, tmp_path: Path) -> None:
+    """The export loaded only with transformers 5.x: its tokenizer_config named 5.x's new class.
+    Transformers 4.57 (and the tokenizers and hub versions it needs) is installed from PyPI into
+    a folder of its own and loads the same tokenizer and model as 5.x does."""
+    import subprocess
+    import sys
+
+    out = export_hf(trained, tmp_path / "hf")
+    target = tmp_path / "transformers4"
+    pins = ["transformers==4.57.*", "tokenizers==0.22.*", "huggingface_hub>=0.34,<1.0"]
+    installed = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), *pins],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert installed.returncode == 0, installed.stderr[-500:]
+    probe = (
+        "import json, sys, transformers\n"
+        "from transformers import AutoModelForCausalLM, AutoTokenizer\n"
+        "t = AutoTokenizer.from_pretrained(sys.argv[1])\n"
+        "m = AutoModelForCausalLM.from_pretrained(sys.argv[1])\n"
+        "ids = t(sys.argv[2])['input_ids']\n"
+        "print(json.dumps({'version': transformers.__version__, 'ids': ids, 'model': type(m).__name__}))\n"
+    )
+    env = {"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", probe, str(out), PROMPT], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-800:]
+    old = json.loads(done.stdout.strip().splitlines()[-1])
+    from transformers import AutoTokenizer
+
+    assert old["version"].startswith("4.57") and old["model"] == "GPT2LMHeadModel"
+    assert old["ids"] == AutoTokenizer.from_pretrained(out)(PROMPT)["input_ids"]

@@ -82,6 +82,16 @@ def _hf_tokenizer(tokenizer: CharTokenizer | BPETokenizer) -> Any:
     )
 
 
+def _portable_tokenizer_config(path: Path) -> None:
+    """Name the tokenizer class both transformers 4.x and 5.x know. 5.x saves its own new name
+    (`TokenizersBackend`, with a `backend` key), which 4.x cannot load; `PreTrainedTokenizerFast`
+    is the class in 4.x and an alias of the same class in 5.x, and reads the same tokenizer.json."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["tokenizer_class"] = "PreTrainedTokenizerFast"
+    data.pop("backend", None)
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
 def export_hf(folder: Path, out: Path) -> Path:
     """A `GPT2LMHeadModel` folder that `transformers` loads with AutoModelForCausalLM."""
     from transformers import GPT2Config, GPT2LMHeadModel
@@ -117,6 +127,7 @@ def export_hf(folder: Path, out: Path) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     hf.save_pretrained(tmp)
     _hf_tokenizer(tokenizer).save_pretrained(tmp)
+    _portable_tokenizer_config(tmp / "tokenizer_config.json")
     if out.exists():
         shutil.rmtree(out)
     os.replace(tmp, out)
