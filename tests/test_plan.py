@@ -278,6 +278,22 @@ def test_fountain_parses_in_screenplain_and_renders_pdf_and_html(
         export(plan, tmp_path / "play.epub")
 
 
+def test_fountain_boneyard_and_notes_in_generated_text_lose_no_line(
+    fake: FakeBackend, settings: Settings, tmp_path: Path
+) -> None:
+    """`/* ... */` and `[[ ... ]]` in a line hid it from every Fountain parser; the export now
+    splits them and re-reads the script before writing it."""
+    plan = _written(fake, PlanStore(settings.home))
+    unit = plan.units[0]
+    first = type(unit.lines[0])(unit.lines[0].character, "Look /* there, by the rocks")
+    last = type(unit.lines[-1])(unit.lines[-1].character, "and here */ [[a note]] too.")
+    plan.units[0] = type(unit)(unit.action, (first, *unit.lines[1:-1], last))
+    text = fountain.to_fountain(plan)
+    assert fountain.check(text, plan)["violations"] == []
+    assert "there, by the rocks" in fountain.to_html(text) and "a note" in fountain.to_html(text)
+    assert export(plan, tmp_path / "play.fountain").read_text(encoding="utf-8") == text
+
+
 def test_a_story_plan_writes_chapters_to_markdown_and_epub(settings: Settings, tmp_path: Path) -> None:
     prose = [
         f"Chapter {k}. Mara climbed the stairs. She counted the ships in the dark water, one by one, "
@@ -298,3 +314,12 @@ def test_a_story_plan_writes_chapters_to_markdown_and_epub(settings: Settings, t
         for name in epub.namelist():
             if name.endswith(".xhtml"):
                 ElementTree.fromstring(epub.read(name))  # well-formed XHTML
+    plan.units[1] = "A bell\x07 rang\x0b twice.\x00 Then silence."  # control characters XML forbids
+    with zipfile.ZipFile(export(plan, tmp_path / "bell.epub")) as epub:
+        chapter = epub.read("OEBPS/chapter1.xhtml").decode("utf-8")
+        ElementTree.fromstring(chapter)
+        assert "A bell rang twice. Then silence." in chapter
+    empty = new_plan("story", "Nothing yet.", template="kishotenketsu", cast=2, seed=1)
+    with pytest.raises(InvalidParam, match="no written chapter"):
+        export(empty, tmp_path / "empty.epub")
+    assert not (tmp_path / "empty.epub").exists()

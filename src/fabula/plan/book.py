@@ -8,6 +8,7 @@ escaped, so whatever the model wrote cannot break the markup.
 
 from __future__ import annotations
 
+import re
 import uuid
 import zipfile
 from datetime import UTC, datetime
@@ -43,16 +44,31 @@ def _xhtml(title: str, body: str) -> str:
     )
 
 
+# XML 1.0 allows tab, newline and carriage return, and no other control character: one in a
+# chapter made the whole book invalid (epubcheck: a fatal parse error)
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
+
+
+def _clean(text: str) -> str:
+    return CONTROL.sub("", text)
+
+
 def _paragraphs(prose: str) -> str:
-    blocks = [" ".join(p.split()) for p in prose.split("\n\n") if p.strip()]
+    blocks = [" ".join(p.split()) for p in _clean(prose).split("\n\n") if p.strip()]
     return "\n".join(f"<p>{escape(p)}</p>" for p in blocks)
 
 
 def write_epub(plan: Plan, path: Path, author: str = "fabula") -> Path:
     """An EPUB 3 book of the written chapters, written to a temp file and renamed."""
-    title = plan.title or plan.logline
+    from fabula.errors import InvalidParam
+
+    title = _clean(plan.title or plan.logline)
     book_id = f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, 'fabula:' + plan.id)}"
-    written = chapters(plan)
+    written = [(_clean(heading), prose) for heading, prose in chapters(plan)]
+    if not written:  # an EPUB needs at least one content document in its spine
+        raise InvalidParam(
+            "export", str(path), f"plan {plan.id} has no written chapter yet: `fabula plan resume {plan.id}`"
+        )
     items = "\n".join(
         f'<item id="c{i}" href="chapter{i}.xhtml" media-type="application/xhtml+xml"/>' for i in range(len(written))
     )

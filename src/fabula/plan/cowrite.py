@@ -150,6 +150,11 @@ def export(plan: Plan, path: Path) -> Path:
         from fabula.plan import fountain
 
         text = fountain.to_fountain(plan)
+        report = fountain.check(text, plan)  # re-read by screenplain before anything is written
+        if report["violations"]:
+            raise InvalidParam(
+                "--export", str(path), "the Fountain does not read back as the plan: " + "; ".join(report["violations"])
+            )
         if suffix == ".fountain":
             write_atomic(path, text)
         elif suffix == ".html":

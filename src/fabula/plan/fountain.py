@@ -20,8 +20,16 @@ from fabula.plan.model import Plan
 SPECIAL_START = re.compile(r"^(INT|EXT|EST|I/E|INT\./EXT)[. ]|^[!@~=#>.\[/^*_]|TO:$", re.IGNORECASE)
 
 
+# Fountain's boneyard (/* */) and notes ([[ ]]) hide what they enclose: every parser drops it. In
+# generated text they are split apart, so no line is lost (lines inside them were).
+HIDING = (("/*", "/ *"), ("*/", "* /"), ("[[", "[ ["), ("]]", "] ]"))
+
+
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    text = " ".join(text.split())
+    for marker, harmless in HIDING:
+        text = text.replace(marker, harmless)
+    return text
 
 
 def _action(text: str) -> str:
