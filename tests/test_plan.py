@@ -5,6 +5,9 @@ and the exports (Fountain parsed by screenplain, PDF, EPUB)."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 import zipfile
 from pathlib import Path
 from xml.etree import ElementTree
@@ -319,6 +322,14 @@ def test_a_story_plan_writes_chapters_to_markdown_and_epub(settings: Settings, t
         chapter = epub.read("OEBPS/chapter1.xhtml").decode("utf-8")
         ElementTree.fromstring(chapter)
         assert "A bell rang twice. Then silence." in chapter
+    checker = Path("/usr/share/java/epubcheck.jar")  # Debian's epubcheck (.ci/run installs it): the reference
+    if checker.is_file() and shutil.which("java"):
+        for book_path in (path, tmp_path / "bell.epub"):
+            command = ["java", "-jar", str(checker), str(book_path)]
+            judged = subprocess.run(command, capture_output=True, text=True, timeout=300)
+            assert judged.returncode == 0, judged.stdout[-800:] + judged.stderr[-800:]
+    elif os.environ.get("CI"):
+        pytest.fail("epubcheck is missing in CI: .ci/run installs it")
     empty = new_plan("story", "Nothing yet.", template="kishotenketsu", cast=2, seed=1)
     with pytest.raises(InvalidParam, match="no written chapter"):
         export(empty, tmp_path / "empty.epub")
