@@ -11,6 +11,7 @@ answers with 507 and the CLI with a one-line error naming the folder.
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import threading
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from fabula.errors import OutOfSpace
 
+LOG = logging.getLogger(__name__)
 FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
@@ -44,6 +46,7 @@ def replaced(path: Path) -> Iterator[Path]:
         with tmp.open("rb") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+        LOG.debug("wrote %s", path)
     except BaseException as exc:
         tmp.unlink(missing_ok=True)
         if is_full_disk(exc):

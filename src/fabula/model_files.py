@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import math
 import struct
 from pathlib import Path
@@ -29,6 +30,7 @@ from fabula.errors import ConfigError
 if TYPE_CHECKING:
     from fabula.gguf_header import Header
 
+LOG = logging.getLogger(__name__)
 GGUF_VERSIONS = (2, 3)
 SAFETENSORS_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}
 
@@ -55,6 +57,7 @@ def check_gguf(path: Path, fix: str = "download it again or pass another --model
         raise _damaged(path, f"is truncated or damaged: its header cannot be read ({exc})", fix) from None
     if not header.tensors:
         raise _damaged(path, "holds no tensors", fix)
+    LOG.debug("checking %s: GGUF v%d, %d tensors against %d bytes", path, header.version, len(header.tensors), size)
     for tensor in header.tensors:
         try:
             end = header.data_start + tensor.offset + tensor_bytes(tensor)
@@ -81,6 +84,7 @@ def check_packaged(path: Path, distribution: str, cache_dir: Path | None) -> Non
         return
     expected = listed[0].hash.value
     actual = base64.urlsafe_b64encode(bytes.fromhex(file_sha256(path, cache_dir))).rstrip(b"=").decode()
+    LOG.info("checked %s against the SHA-256 its package %s recorded", path.name, distribution)
     if actual != expected:
         raise _damaged(
             path,

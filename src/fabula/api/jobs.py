@@ -17,6 +17,7 @@ Local single-user mode has nobody to be fair to and may use every worker.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
@@ -31,6 +32,7 @@ from sqlalchemy.engine import Engine
 from fabula.errors import Busy, Conflict, InvalidParam, NotFound
 from fabula.store.db import jobs
 
+LOG = logging.getLogger(__name__)
 FINISHED = ("done", "failed", "cancelled", "interrupted")
 
 
@@ -171,8 +173,10 @@ class JobRunner:
             if progress.cancel.is_set():
                 raise JobCancelled
             self._set(job_id, status="running")
+            LOG.info("job %s started", job_id)
             result = work(progress)
             self._set(job_id, status="done", result=result)
+            LOG.info("job %s done", job_id)
         except JobCancelled:
             self._set(job_id, status="cancelled", error="cancelled by its owner")
         except Exception as exc:  # noqa: BLE001 - a job's failure is recorded, never raised into the server

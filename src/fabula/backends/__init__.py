@@ -7,7 +7,9 @@ and stays warm across requests.
 from __future__ import annotations
 
 import importlib
+import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -25,6 +27,7 @@ ENGINES: dict[str, str] = {
     "fake": "fabula.backends.fake:FakeBackend",
 }
 
+LOG = logging.getLogger(__name__)
 _cache: dict[tuple[str, str, str], Backend] = {}
 _lock = threading.Lock()
 
@@ -43,8 +46,10 @@ def get_backend(name: str, model: str, settings: Settings) -> Backend:
     with _lock:
         backend = _cache.get(key)
         if backend is None:
+            start = time.perf_counter()
             backend = engine_class(name)(model=model, settings=settings)
             _cache[key] = backend
+            LOG.info("loaded the %s engine with %s in %.2f s", name, backend.model_name, time.perf_counter() - start)
         return backend
 
 

@@ -8,6 +8,8 @@ from typing import Any
 
 import click
 
+from fabula.cli.render import notice
+
 
 @click.group()
 def batch() -> None:
@@ -50,11 +52,10 @@ def run(
     if as_json:
         click.echo(json.dumps(result))
     else:
-        click.echo(
+        notice(
             f"{result['ok']} ok, {result['error']} errors, {result['skipped']} already done "
             f"({result['retried']} retried elsewhere) in {result['seconds']:.1f} s, "
-            f"{result['items_per_minute']} items/min → {job.output}",
-            err=True,
+            f"{result['items_per_minute']} items/min → {job.output}"
         )
     if summary.error:
         raise SystemExit(3)

@@ -6,6 +6,7 @@ import json
 
 import click
 
+from fabula.cli.render import notice
 from fabula.settings import get_settings
 
 CORPORA = ("austen", "mobydick", "poetry", "ml-100k", "reuters")
@@ -67,7 +68,7 @@ def fetch(name: str, force: bool, as_json: bool) -> None:
     else:
         for collection, count in manifest["collections"].items():
             click.echo(f"{collection:<6} {count:>7} poems  {target / (collection + '.jsonl')}")
-    click.echo(f"from {manifest['source']} ({manifest['licence']})", err=True)
+    notice(f"from {manifest['source']} ({manifest['licence']})")
 
 
 @data.command("prepare")

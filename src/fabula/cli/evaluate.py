@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from fabula.cli.render import notice
 from fabula.settings import get_settings
 
 
@@ -45,13 +46,13 @@ def decoding(
     config = replace(config, seed=seed, **changes)
     settings = get_settings()
     folder = out or settings.ensure_home() / "evals" / f"decoding-{time.strftime('%Y%m%d-%H%M%S')}"
-    result = run(settings, config, progress=None if as_json else lambda m: click.echo(f"  {m} done", err=True))
+    result = run(settings, config, progress=None if as_json else lambda m: notice(f"  {m} done"))
     files = save(result, folder)
     if as_json:
         click.echo(json.dumps({**result, "files": files}, ensure_ascii=False))
     else:
         click.echo(markdown(result))
-        click.echo(f"table, JSON and plot in {folder}", err=True)
+        notice(f"table, JSON and plot in {folder}")
 
 
 @evaluate.command("creativity")
@@ -70,14 +71,13 @@ def creativity(prompts: int, max_tokens: int, out: Path | None, plot_path: Path 
     if plot_path:
         plot(result, plot_path)
     for level in result["levels"]:
-        click.echo(
+        notice(
             f"creativity {level['creativity']:.2f}: {level['params']}  perplexity {level['perplexity']}, "
             f"diversity {level['diversity']}"
         )
     click.echo(
         f"Austen: perplexity {result['human']['perplexity']}, diversity {result['human']['diversity']}; "
-        f"written to {target}",
-        err=True,
+        f"written to {target}"
     )
 
 
@@ -130,7 +130,7 @@ def bias(
         f"role {spread['gender']['role']:.2f}; origin sentiment {spread['origin']['sentiment']:.3f}, "
         f"role {spread['origin']['role']:.2f}",
     )
-    click.echo(f"table, JSON and plot ({chart}) in {folder}", err=True)
+    notice(f"table, JSON and plot ({chart}) in {folder}")
 
 
 @evaluate.command("recommend")
@@ -147,7 +147,7 @@ def recommend(dataset: str, epochs: int, seed: int, out_file: Path | None, as_js
     from fabula.personalize.evaluation import evaluate_ml100k
 
     settings = get_settings()
-    note = None if as_json else (lambda message: click.echo(f"  {message}", err=True))
+    note = None if as_json else (lambda message: notice(f"  {message}"))
     result = evaluate_ml100k(settings.ensure_home(), seed=seed, epochs=epochs, progress=note)
     if out_file is not None:
         out_file.write_text(json.dumps(result, indent=1) + "\n")

@@ -120,11 +120,16 @@ class LazyGroup(FabulaGroup):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="fabula")
-def cli() -> None:
+@click.option("-v", "--verbose", count=True, help="Say what each step does (-vv: in detail), on stderr.")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr: no progress bars or notices.")
+def cli(verbose: int, quiet: bool) -> None:
     """fabula: stories, poems and more from language models, with measured controls.
 
     Works are saved with their provenance under FABULA_HOME (see `fabula works list`).
     """
+    from fabula.log import configure
+
+    configure(verbose, quiet)
 
 
 INTERRUPTED = 130

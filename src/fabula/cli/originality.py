@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from fabula.cli.render import notice
 from fabula.settings import get_settings
 
 
@@ -33,7 +34,7 @@ def _text_of(target: str) -> tuple[str, str]:
 
 
 def _notice(source: str) -> None:
-    click.echo(f"indexing reference corpus {source} (once)…", err=True)
+    notice(f"indexing reference corpus {source} (once)…")
 
 
 @click.command("originality")
@@ -76,7 +77,7 @@ def _print_report(report: dict[str, Any], label: str) -> None:
         )
         click.echo(f"               {'; '.join(span['why'])}")
     for gone in report["missing_sources"]:
-        click.echo(f"not checked against {gone['name']}: {gone['fix']}", err=True)
+        notice(f"not checked against {gone['name']}: {gone['fix']}")
 
 
 @click.group()
@@ -116,7 +117,7 @@ def add_source(name: str, folder: Path) -> None:
     from fabula.responsible.reference import register
 
     entry = register(get_settings().ensure_home(), name, folder)
-    click.echo(f"registered {name} → {entry['path']}", err=True)
+    notice(f"registered {name} → {entry['path']}")
 
 
 @reference.command("remove")
@@ -125,7 +126,7 @@ def remove_source(name: str) -> None:
     from fabula.responsible.reference import unregister
 
     unregister(get_settings().ensure_home(), name)
-    click.echo(f"removed {name}", err=True)
+    notice(f"removed {name}")
 
 
 @reference.command("build")

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from fabula.cli.render import notice
 from fabula.settings import get_settings
 
 
@@ -81,7 +82,7 @@ def key_create(user_id: str, label: str) -> None:
     from fabula.store.users import create_key
 
     click.echo(create_key(_profiles().engine, user_id, label))
-    click.echo("keep it secret; the server now requires a key on every /v1 and /api request", err=True)
+    notice("keep it secret; the server now requires a key on every /v1 and /api request")
 
 
 @user.command("password")
@@ -92,7 +93,7 @@ def user_password(user_id: str, password: str) -> None:
     from fabula.store.users import set_password
 
     ended = set_password(_profiles().engine, user_id, password)
-    click.echo(f"password set for {user_id}; {ended} signed-in session(s) ended", err=True)
+    notice(f"password set for {user_id}; {ended} signed-in session(s) ended")
 
 
 @key.command("list")
@@ -119,7 +120,7 @@ def key_revoke(user_id: str, key_id: str | None, every: bool, sessions: bool) ->
     if key_id is not None and (every or sessions):
         raise click.UsageError("give a KEY_ID or --all/--sessions, not both")
     count = revoke_keys(_profiles().engine, user_id, key_id, sessions_only=sessions)
-    click.echo(f"revoked {count} key(s) of {user_id}", err=True)
+    notice(f"revoked {count} key(s) of {user_id}")
 
 
 @user.command("audit")
@@ -161,7 +162,7 @@ def user_list() -> None:
 def feedback(user_id: str, item_id: str, kind: str, value: float | None, text_file: Any) -> None:
     """Record what USER_ID did with ITEM_ID; the next recommendation and generation see it."""
     event = _profiles().record(user_id, kind, item_id, value, text_file.read() if text_file else None)
-    click.echo(f"recorded {event.kind} of {event.item_id} by {event.user_id} (weight {event.weight:+.1f})", err=True)
+    notice(f"recorded {event.kind} of {event.item_id} by {event.user_id} (weight {event.weight:+.1f})")
 
 
 @click.group()
@@ -226,7 +227,7 @@ def catalog_import(source: str) -> None:
             if not isinstance(row, dict) or not {"id", "kind", "title"} <= set(row):
                 raise InvalidParam("SOURCE", source, f"item {number} needs id, kind and title")
     count = _profiles().add_items(rows)
-    click.echo(f"imported {count} items from {source}", err=True)
+    notice(f"imported {count} items from {source}")
 
 
 @click.command("recommend")
@@ -268,5 +269,5 @@ def digest(user_id: str, k: int, engine: str | None, model: str | None, seed: in
     click.echo(work.text)
     for entry in work.provenance["digest"]:
         why = entry["why"]
-        click.echo(f"{entry['article']}: led by {why['led_by']}, most like {why['most_like']}", err=True)
-    click.echo(f"saved work {work.id} → {path}", err=True)
+        notice(f"{entry['article']}: led by {why['led_by']}, most like {why['most_like']}")
+    notice(f"saved work {work.id} → {path}")

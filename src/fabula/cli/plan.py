@@ -15,7 +15,7 @@ import click
 
 from fabula.cli.interrupt import interruptible
 from fabula.cli.progress import progress_bar
-from fabula.cli.render import indexing_notice, originality_line
+from fabula.cli.render import indexing_notice, notice, originality_line
 from fabula.errors import Rejected
 from fabula.sampling import SamplingParams
 from fabula.settings import Settings, get_settings
@@ -43,18 +43,17 @@ def _show(result: Any, as_json: bool) -> None:
     else:
         consistency = (work.candidates[0].checks or {}).get("consistency", {})
         click.echo(work.text)
-        click.echo(
+        notice(
             f"plan {plan.id}: {consistency.get('scenes')} scenes, speaking: "
             f"{', '.join(consistency.get('speaking_characters', [])) or '-'}; "
-            f"consistency violations: {len(consistency.get('violations', []))}",
-            err=True,
+            f"consistency violations: {len(consistency.get('violations', []))}"
         )
         for line in consistency.get("violations", []) + consistency.get("warnings", []):
-            click.echo(f"  {line}", err=True)
+            notice(f"  {line}")
         if result.exported is not None:
-            click.echo(f"exported → {result.exported}", err=True)
-        click.echo(f"saved work {work.id} ({work.provenance['timing']['seconds']} s)", err=True)
-        click.echo(f"originality: {originality_line(work.provenance.get('originality'))}", err=True)
+            notice(f"exported → {result.exported}")
+        notice(f"saved work {work.id} ({work.provenance['timing']['seconds']} s)")
+        notice(f"originality: {originality_line(work.provenance.get('originality'))}")
     if not work.passed:
         raise Rejected(f"work {work.id} was saved, but it failed its checks ({'; '.join(work.chosen.failures())})")
 
@@ -85,12 +84,10 @@ def _run(plan: Any, writer: Any, export_file: Path | None, as_json: bool, settin
     from fabula.service.plans import write_plan
 
     if not as_json:
-        click.echo(
-            f"plan {plan.id} ({plan.kind}, {plan.template}); resume with `fabula plan resume {plan.id}`", err=True
-        )
+        notice(f"plan {plan.id} ({plan.kind}, {plan.template}); resume with `fabula plan resume {plan.id}`")
     try:
-        notice = None if as_json else indexing_notice
-        result = interruptible(write_plan, plan, writer, settings, export=export_file, on_notice=notice)
+        on_notice = None if as_json else indexing_notice
+        result = interruptible(write_plan, plan, writer, settings, export=export_file, on_notice=on_notice)
     except Blocked as exc:
         raise Blocked(
             f"{exc} (`fabula plan edit` or `fabula plan regenerate`, then `fabula plan export`)", exc.verdict
@@ -151,13 +148,13 @@ def edit_cmd(plan_id: str, element: str, source: Any, cascade: bool) -> None:
     p = store.load(plan_id)
     text = source.read() if source else click.edit(editable_text(p, element))
     if text is None:
-        click.echo("no change (editor closed without saving)", err=True)
+        notice("no change (editor closed without saving)")
         return
     cleared = edit(p, element, text, cascade)
     store.save(p)
-    click.echo(f"edited {element}" + (f"; cleared {', '.join(cleared)}" if cleared else ""), err=True)
+    notice(f"edited {element}" + (f"; cleared {', '.join(cleared)}" if cleared else ""))
     for line in check_plan(p)["violations"]:
-        click.echo(f"  {line}", err=True)
+        notice(f"  {line}")
 
 
 @plan.command("regenerate")
@@ -175,10 +172,8 @@ def regenerate_cmd(plan_id: str, element: str, engine: str | None, model: str | 
     with progress_bar(False) as on_step:
         writer = _writer(p, get_settings(), engine, model, None, on_step)
         redone = interruptible(regenerate, writer, p, element)
-    click.echo(
-        f"regenerated {', '.join(redone)} in {time.perf_counter() - started:.1f} s; undo with "
-        f"`fabula plan undo {p.id}`",
-        err=True,
+    notice(
+        f"regenerated {', '.join(redone)} in {time.perf_counter() - started:.1f} s; undo with `fabula plan undo {p.id}`"
     )
 
 
@@ -192,7 +187,7 @@ def resume(plan_id: str, engine: str | None, model: str | None, export_file: Pat
     """Write the steps an interrupted job left, then save and export as `write` does."""
     p = _store().load(plan_id)
     if not as_json:
-        click.echo(f"{len(p.pending())} of {len(p.steps())} steps to write", err=True)
+        notice(f"{len(p.pending())} of {len(p.steps())} steps to write")
     settings = get_settings()
     with progress_bar(as_json) as on_step:
         writer = _writer(p, settings, engine, model, None, on_step)
@@ -207,7 +202,7 @@ def undo(plan_id: str) -> None:
     p = store.load(plan_id)
     label = p.undo()
     store.save(p)
-    click.echo(f"undid: {label} ({len(p.history)} earlier states left)", err=True)
+    notice(f"undid: {label} ({len(p.history)} earlier states left)")
 
 
 @plan.command("check")
@@ -238,7 +233,7 @@ def export_cmd(plan_id: str, file: Path) -> None:
     from fabula.service.plans import export_plan_file
 
     sidecar = export_plan_file(_store().load(plan_id), file, get_settings())
-    click.echo(f"exported → {file} (provenance: {sidecar})", err=True)
+    notice(f"exported → {file} (provenance: {sidecar})")
 
 
 @click.group()
@@ -261,7 +256,7 @@ def bible_add(plan_id: str, text: str, name: str, kind: str, keywords: str) -> N
     words = tuple(w.strip() for w in keywords.split(",") if w.strip())
     p.add_to_bible(Entry(kind, name.strip(), " ".join(text.split()), words))
     store.save(p)
-    click.echo(f"added {kind} {name!r} to plan {p.id} ({len(p.bible)} entries)", err=True)
+    notice(f"added {kind} {name!r} to plan {p.id} ({len(p.bible)} entries)")
 
 
 @bible.command("remove")
@@ -272,7 +267,7 @@ def bible_remove(plan_id: str, name: str) -> None:
     p = store.load(plan_id)
     p.remove_from_bible(name)
     store.save(p)
-    click.echo(f"removed {name!r}", err=True)
+    notice(f"removed {name!r}")
 
 
 @bible.command("list")

@@ -10,8 +10,10 @@ OnStep = Callable[[str, int, int], None]
 
 @contextmanager
 def progress_bar(quiet: bool, label: str = "writing") -> Iterator[OnStep | None]:
-    """Yields `on_step(step, index, total)` to hand to a service (None when quiet)."""
-    if quiet:
+    """Yields `on_step(step, index, total)` to hand to a service (None when quiet, or `fabula -q`)."""
+    from fabula.log import quiet as silenced
+
+    if quiet or silenced():
         yield None
         return
     from rich.console import Console

@@ -11,8 +11,17 @@ from typing import Any
 import click
 
 
+def notice(message: str = "") -> None:
+    """A line for the person at the terminal (what happened, where a file went), on stderr;
+    silent after `fabula -q`, which leaves stderr to errors alone."""
+    from fabula.log import quiet
+
+    if not quiet():
+        click.echo(message, err=True)
+
+
 def indexing_notice(source: str) -> None:
-    click.echo(f"indexing reference corpus {source} for originality checks (once)…", err=True)
+    notice(f"indexing reference corpus {source} for originality checks (once)…")
 
 
 def streamer(n: int) -> Any:
@@ -25,7 +34,7 @@ def streamer(n: int) -> Any:
             sys.stdout.flush()
         elif index != state["current"]:
             state["current"] = index
-            click.echo(f"  candidate {index + 1}/{n}…", err=True)
+            notice(f"  candidate {index + 1}/{n}…")
 
     return on_text
 
@@ -73,17 +82,16 @@ def report(work: Any, export_path: Any, db_url: str, summary: str) -> None:
     post = work.provenance["post"]
     timing = work.provenance["timing"]
     if len(work.candidates) > 1:
-        click.echo(f"chose candidate {post['chosen_index'] + 1} of {len(work.candidates)}: {post['why']}", err=True)
-    click.echo(
+        notice(f"chose candidate {post['chosen_index'] + 1} of {len(work.candidates)}: {post['why']}")
+    notice(
         f"saved work {work.id} → {export_path}  (database {db_url}); "
-        f"{timing['completion_tokens']} tokens in {timing['seconds']} s, {timing['tokens_per_second']} tok/s",
-        err=True,
+        f"{timing['completion_tokens']} tokens in {timing['seconds']} s, {timing['tokens_per_second']} tok/s"
     )
     chosen = work.candidates[post["chosen_index"]]
     for note in (v for v in chosen.verdicts if v["severity"] == "info"):
-        click.echo(f"cleaned: {note['detail']}", err=True)
-    click.echo(f"provenance: {summary}", err=True)
-    click.echo(f"originality: {originality_line(work.provenance.get('originality'))}", err=True)
+        notice(f"cleaned: {note['detail']}")
+    notice(f"provenance: {summary}")
+    notice(f"originality: {originality_line(work.provenance.get('originality'))}")
 
 
 def originality_line(report: dict[str, Any] | None) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from fabula.cli.render import notice
 from fabula.settings import get_settings
 
 
@@ -21,7 +22,7 @@ def serve(host: str, port: int) -> None:
     except ImportError as exc:
         raise ConfigError("the server needs `pip install 'fabula[api]'`") from exc
     settings = get_settings()
-    click.echo(f"fabula serving {settings.engine} on http://{host}:{port}/v1 (docs: /docs)", err=True)
+    notice(f"fabula serving {settings.engine} on http://{host}:{port}/v1 (docs: /docs)")
     named = {h.strip().lower() for h in settings.api_allowed_hosts.split(",") if h.strip()}
     if host not in ("127.0.0.1", "localhost", "::1") and not named:
         click.echo(

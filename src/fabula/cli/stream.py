@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from fabula.cli.render import notice
 from fabula.errors import InvalidParam
 
 
@@ -27,7 +28,7 @@ def import_card(card: Path, out: Path | None) -> None:
     from fabula.settings import get_settings
 
     loaded, target = PersonaStore(get_settings().ensure_home()).add(card, out)
-    click.echo(f"{loaded.name} → {target}", err=True)
+    notice(f"{loaded.name} → {target}")
 
 
 @persona.command("export")
@@ -40,7 +41,7 @@ def export_card(card: Path, out: Path, fmt: str | None) -> None:
     from fabula.stream.persona import load_persona, save_persona
 
     save_persona(load_persona(card), out, fmt)
-    click.echo(f"→ {out}", err=True)
+    notice(f"→ {out}")
 
 
 @persona.command("show")
@@ -138,19 +139,19 @@ def simulate(
         character, backend, settings, params=params, max_batch=max_batch, max_wait=max_wait, remember=not no_memory
     )
     if not as_json:
-        click.echo(f"{character.name} is live: {len(rows)} messages at {rate:g}/s", err=True)
+        notice(f"{character.name} is live: {len(rows)} messages at {rate:g}/s")
     shown: set[int | None] = set()  # batches whose reply was printed (a batch shares one reply)
 
     def show(outcome: Outcome) -> None:
         if not as_json and outcome.verdict == "answered" and outcome.batch not in shown:
             shown.add(outcome.batch)
-            click.echo(f"[{outcome.message.user}] {outcome.message.text}\n  → {outcome.reply}", err=True)
+            notice(f"[{outcome.message.user}] {outcome.message.text}\n  → {outcome.reply}")
 
     result = run_simulation(session, rows, rate, show, speak_dir)
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False))
     else:
-        click.echo(json.dumps(result["summary"], indent=1), err=True)
+        notice(json.dumps(result["summary"], indent=1))
 
 
 def write_stream_script(
@@ -187,4 +188,4 @@ def write_stream_script(
         click.echo(json.dumps({"work_id": work.id, "script": script}, ensure_ascii=False))
     else:
         click.echo(teleprompter(script))
-        click.echo(f"saved work {work.id}: {script['spoken_minutes']} of {minutes} minutes spoken", err=True)
+        notice(f"saved work {work.id}: {script['spoken_minutes']} of {minutes} minutes spoken")

@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from fabula.cli.render import notice
 from fabula.settings import get_settings
 
 
@@ -160,4 +161,4 @@ def finetune_command(
         f"({summary['trainable_parameters']:,} trainable parameters); saved to {folder}"
     )
     if method == "lora":
-        click.echo(f'use it: fabula write story "..." --engine hf --adapter {folder}', err=True)
+        notice(f'use it: fabula write story "..." --engine hf --adapter {folder}')

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from fabula.cli.render import notice
 from fabula.settings import get_settings
 
 
@@ -56,4 +57,4 @@ def detect(source: Any, model: str, as_json: bool) -> None:
         f"threshold z >= {report.get('threshold', 4.0)})"
     )
     if report["scored"] < 50:
-        click.echo("note: fewer than 50 token pairs; short texts rarely reach a verdict", err=True)
+        notice("note: fewer than 50 token pairs; short texts rarely reach a verdict")

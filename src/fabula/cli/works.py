@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from fabula.cli.render import notice
 from fabula.settings import get_settings
 
 
@@ -83,4 +84,4 @@ def export(work_id: str, fmt: str | None, output: Path | None) -> None:
     else:
         write_atomic(output, content)
         sidecar = export_manifest(work, output, settings)
-        click.echo(f"wrote {output} and its provenance {sidecar}", err=True)
+        notice(f"wrote {output} and its provenance {sidecar}")

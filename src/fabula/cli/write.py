@@ -14,7 +14,7 @@ import click
 
 from fabula.cli.interrupt import interruptible
 from fabula.cli.options import build_params, pop_sampling, sampling_options
-from fabula.cli.render import explain_choice, indexing_notice, report, streamer
+from fabula.cli.render import explain_choice, indexing_notice, notice, report, streamer
 from fabula.errors import InvalidParam, Rejected
 from fabula.forms import FORMS
 from fabula.settings import get_settings
@@ -172,7 +172,7 @@ def write(
     # a song, and Chinese verse (one line per clause), is laid out only when complete
     stream = not (as_json or no_stream or form == "lyrics" or chinese_verse(form, inputs))
     if not as_json:
-        click.echo(f"loading {engine_for(job, settings)[0]} engine…", err=True)
+        notice(f"loading {engine_for(job, settings)[0]} engine…")
     on_text, on_notice = streamer(params.n) if stream else None, None if as_json else _notice(stream)
     result = interruptible(run_write, job, settings, on_text=on_text, on_notice=on_notice)  # Ctrl-C saves nothing
     _show(result, as_json, stream, explain, settings.db_url)
@@ -196,12 +196,12 @@ def _refuse_misplaced(form: str, o: dict[str, Any]) -> None:
 
 
 def _notice(stream: bool) -> Any:
-    def notice(source: str) -> None:
+    def on_indexing(source: str) -> None:
         if stream:
-            click.echo(err=True)  # end the streamed line first
+            notice()  # end the streamed line first
         indexing_notice(source)
 
-    return notice
+    return on_indexing
 
 
 def _show(result: Any, as_json: bool, stream: bool, explain: bool, db_url: str) -> None:
@@ -219,11 +219,10 @@ def _show(result: Any, as_json: bool, stream: bool, explain: bool, db_url: str) 
         explain_choice(work)
     report(work, result.copy, db_url, provenance_line(work.provenance))
     if result.exported is not None:
-        click.echo(f"exported → {result.exported} (provenance beside it)", err=True)
+        notice(f"exported → {result.exported} (provenance beside it)")
     if melody:
-        click.echo(
+        notice(
             f"melody: {melody['notes']} notes in {melody['key']} major, {melody['meter']}, "
             f"{melody['tempo']} bpm; stressed syllables on {melody['strong_beat_stress']:.0%} of strong beats"
-            f" → {', '.join(str(p) for p in melody['files'])}",
-            err=True,
+            f" → {', '.join(str(p) for p in melody['files'])}"
         )

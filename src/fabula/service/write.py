@@ -11,6 +11,7 @@ text and the same provenance whichever surface it came through.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,9 @@ from fabula.types import Work
 
 if TYPE_CHECKING:
     from fabula.store.works import IdempotencyKey
+
+
+LOG = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -195,6 +199,7 @@ def run_write(
         owner=job.saved_for,
         idempotency_key=job.idempotency_key,
     )
+    LOG.info("saved %s %s: %s", job.form, work.id, "passed" if work.provenance["post"]["passed"] else "rejected")
     return finish(work, job, settings, store)
 
 

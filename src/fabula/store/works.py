@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +18,8 @@ from fabula.errors import Conflict, InvalidParam, KeyReused, NotFound
 from fabula.files import is_full_disk, out_of_space
 from fabula.store.db import candidates, idempotency, open_engine, works
 from fabula.types import EXPORT_FORMATS, Work
+
+LOG = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,7 @@ class WorkStore:
             where = ".".join(str(p) for p in first["loc"])
             raise InvalidParam(f"provenance.{where}", first.get("input"), first["msg"]) from None
         created = datetime.fromisoformat(prov["created_at"]) if "created_at" in prov else datetime.now(UTC)
+        LOG.debug("saving work %s (%s, %d candidates)", work.id, work.form, len(work.candidates))
         try:
             self._insert(work, prov, created, owner, idempotency_key)
         except OperationalError as exc:  # the transaction rolled back: nothing of the work is kept
