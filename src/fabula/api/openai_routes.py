@@ -53,14 +53,14 @@ def _state(request: Request) -> Any:
 @router.get("/models")
 async def models(request: Request) -> dict[str, Any]:
     """The loaded model, and one pseudo-model per form (`fabula-poem` writes a poem)."""
-    from fabula.forms import FORMS
+    from fabula.forms import available
 
     state = _state(request)
     await state.owner(request)
     backend = await state.backend()
     created = int(state.started)
     rows = [{"id": backend.model_name, "object": "model", "created": created, "owned_by": "fabula"}]
-    rows += [{"id": f"fabula-{f}", "object": "model", "created": created, "owned_by": "fabula"} for f in FORMS]
+    rows += [{"id": f"fabula-{f}", "object": "model", "created": created, "owned_by": "fabula"} for f in available()]
     rows += [{"id": name, "object": "model", "created": created, "owned_by": "fabula"} for name in EMBEDDING_MODELS]
     return {"object": "list", "data": rows}
 

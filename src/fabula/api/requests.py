@@ -251,7 +251,9 @@ class FormRequest:
 
 
 def parse_form(data: dict[str, Any], model: str) -> FormRequest | None:
-    from fabula.forms import FORMS
+    from fabula.forms import available
+
+    forms = available()
 
     extra = data.get("fabula") or {}
     if not isinstance(extra, dict):
@@ -261,8 +263,8 @@ def parse_form(data: dict[str, Any], model: str) -> FormRequest | None:
         form = model.removeprefix("fabula-")
     if form is None:
         return None
-    if form not in FORMS:
-        raise InvalidParam("fabula.form" if "form" in extra else "model", form, f"forms: {', '.join(FORMS)}")
+    if form not in forms:
+        raise InvalidParam("fabula.form" if "form" in extra else "model", form, f"forms: {', '.join(forms)}")
     inputs = extra.get("inputs") or {}
     if not isinstance(inputs, dict) or not all(isinstance(v, str) for v in inputs.values()):
         raise InvalidParam("fabula.inputs", inputs, "must be an object of strings")

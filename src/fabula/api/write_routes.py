@@ -45,12 +45,12 @@ async def write_work(
 
     from fabula.api.engine_runner import run_blocking
     from fabula.api.requests import check_text
-    from fabula.forms import FORMS
+    from fabula.forms import available
     from fabula.sampling import SamplingParams
     from fabula.service.write import WriteJob, run_write
 
-    if body.form not in FORMS:
-        raise InvalidParam("form", body.form, f"forms: {', '.join(FORMS)}")
+    if body.form not in available():
+        raise InvalidParam("form", body.form, f"forms: {', '.join(available())}")
     if body.user is not None and owner is not None and body.user != owner:
         raise Forbidden(f"user={body.user!r}: signed in, you write in your own voice only ({owner!r})")
     if body.prompt is not None:

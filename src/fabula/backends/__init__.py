@@ -33,8 +33,14 @@ _lock = threading.Lock()
 
 
 def engine_class(name: str) -> Callable[..., Backend]:
+    """A built-in engine by name, or one a plugin registered under `fabula.engines`."""
     if name not in ENGINES:
-        raise ConfigError(f"engine {name!r} is unknown; choose one of: {', '.join(ENGINES)}")
+        from fabula.plugins import load, names
+
+        if name in names("engines"):
+            return load("engines", name)  # type: ignore[no-any-return]
+        known = [*ENGINES, *names("engines")]
+        raise ConfigError(f"engine {name!r} is unknown; choose one of: {', '.join(known)}")
     module_name, _, attr = ENGINES[name].partition(":")
     module = importlib.import_module(module_name)
     return getattr(module, attr)  # type: ignore[no-any-return]

@@ -95,6 +95,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "batch": ("fabula.cli.batch:batch", "Batch jobs: a file of requests in, one JSON line per result out."),
     "persona": ("fabula.cli.stream:persona", "Persona cards: YAML, or SillyTavern's Character Card V2 (JSON or PNG)."),
     "stream": ("fabula.cli.stream:stream", "The virtual streamer: replay a chat against a persona."),
+    "plugins": ("fabula.cli.plugins:plugins", "Engines, forms and exporters added by installed packages."),
 }
 
 

@@ -117,8 +117,22 @@ OPTIONS = [
 ]
 
 
+class FormChoice(click.Choice):  # type: ignore[type-arg]
+    """The forms known when the command runs: built-in, plugins and FABULA_HOME/forms templates
+    (read then, not at import, so a plugin installed or a template added shows up)."""
+
+    def __init__(self) -> None:
+        super().__init__((*FORMS, *PLANNED, "stream-script"))
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        from fabula.forms import available
+
+        self.choices = (*available(), *PLANNED, "stream-script")
+        return super().convert(value, param, ctx)
+
+
 @click.command()
-@click.argument("form", type=click.Choice((*FORMS, *PLANNED, "stream-script")))
+@click.argument("form", type=FormChoice())
 @click.argument("prompt", required=False)
 @write_options
 @sampling_options

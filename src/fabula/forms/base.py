@@ -9,7 +9,7 @@ from __future__ import annotations
 import string
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from typing import Any
 
@@ -119,11 +119,34 @@ def _fill(template: str, values: Mapping[str, str], form: str) -> str:
 
 def load_form(name: str) -> Form:
     """The form's template data; its module adds validators and hooks with dataclasses.replace."""
-    source = resources.files("fabula.forms.templates").joinpath(f"{name}.toml")
+    return _form_from(resources.files("fabula.forms.templates").joinpath(f"{name}.toml"), name)
+
+
+def load_form_file(path: Any, name: str) -> Form:
+    """A form from a template TOML of one's own (FABULA_HOME/forms/NAME.toml), no code needed: the
+    prompt and inputs as written, and the length check its [checks] table asks for."""
+    form = _form_from(path, name)
+    if form.name != name:
+        raise FormError(f"{path}: the template's name {form.name!r} must match its file name {name!r}")
+    least = int(form.checks.get("min_words", 0) or 0)
+    most = int(form.checks.get("max_words", 0) or 0)
+
+    def length(text: str, _inputs: Mapping[str, str]) -> dict[str, Any]:
+        words = len(text.split())
+        ok = words >= least and (not most or words <= most)
+        return verdict("length", ok, f"{words} words (from {least}" + (f" to {most})" if most else ")"))
+
+    return replace(form, validators=(length,))
+
+
+def _form_from(source: Any, name: str) -> Form:
     try:
         data = tomllib.loads(source.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise FormError(f"the template for form {name!r} cannot be read: {exc}") from exc
+    for key in ("name", "version", "prompt"):
+        if key not in data:
+            raise FormError(f"the template for form {name!r} has no {key!r}; see fabula's own templates for the layout")
     inputs = tuple(
         InputSpec(key, str(spec.get("default", "")), spec.get("help", ""), tuple(spec.get("choices", ())))
         for key, spec in data.get("inputs", {}).items()

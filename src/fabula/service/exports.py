@@ -38,6 +38,14 @@ def formats_for(form: str, store: Any) -> dict[str, ExportFormat]:
     out = {suffix: ExportFormat(suffix, generic(fmt)) for suffix, fmt in GENERIC.items()}
     for suffix, render in get_form(form).exports.items():
         out[suffix] = ExportFormat(suffix, own(render))
+    from fabula.plugins import load, names
+
+    for name in names("exporters"):  # third-party formats (`fabula.exporters` entry points)
+        exporter = load("exporters", name)
+        forms = getattr(exporter, "forms", "*")
+        if forms == "*" or form in forms:
+            suffix = "." + str(exporter.suffix).lower().lstrip(".")
+            out.setdefault(suffix, ExportFormat(suffix, own(exporter.render)))
     return out
 
 
