@@ -277,6 +277,12 @@ def test_fountain_parses_in_screenplain_and_renders_pdf_and_html(
     pdf = export(plan, tmp_path / "play.pdf")
     assert pdf.read_bytes().startswith(b"%PDF")
     assert "MARA" in export(plan, tmp_path / "play.html").read_text()
+    from xml.etree import ElementTree  # Final Draft: XML that an independent parser reads
+
+    fdx = ElementTree.parse(export(plan, tmp_path / "play.fdx")).getroot()
+    kinds = [p.get("Type") for p in fdx.iter("Paragraph")]
+    assert fdx.tag == "FinalDraft" and kinds.count("Scene Heading") == 4
+    assert kinds.count("Character") == report["dialogue_blocks"] and "Dialogue" in kinds
     with pytest.raises(InvalidParam, match="exports to .fountain"):
         export(plan, tmp_path / "play.epub")
 

@@ -130,7 +130,7 @@ def editable_text(plan: Plan, target: str) -> str:
 
 
 EXPORTS = {
-    "screenplay": (".fountain", ".html", ".pdf", ".json"),
+    "screenplay": (".fountain", ".fdx", ".html", ".pdf", ".json"),
     "story": (".md", ".epub", ".json"),
 }
 
@@ -157,6 +157,8 @@ def export(plan: Plan, path: Path) -> Path:
             )
         if suffix == ".fountain":
             write_atomic(path, text)
+        elif suffix == ".fdx":
+            write_atomic(path, fountain.to_fdx(text))
         elif suffix == ".html":
             write_atomic(path, fountain.to_html(text))
         else:

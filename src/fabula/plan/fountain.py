@@ -108,6 +108,24 @@ def check(text: str, plan: Plan | None = None) -> dict[str, Any]:
     return report
 
 
+def to_fdx(text: str) -> str:
+    """Final Draft (.fdx, XML) by screenplain's exporter, read back with an XML parser before it is
+    returned: the scene headings and dialogue it holds must be the ones screenplain found."""
+    from xml.etree import ElementTree
+
+    from screenplain.export.fdx import to_fdx as render
+
+    out = io.StringIO()
+    render(parse(text), out)
+    fdx = out.getvalue()
+    root = ElementTree.fromstring(fdx.encode("utf-8"))
+    kinds = [p.get("Type") for p in root.iter("Paragraph")]
+    report = check(text)
+    if kinds.count("Scene Heading") != report["scenes"] or kinds.count("Character") != report["dialogue_blocks"]:
+        raise ValueError(f"the Final Draft file does not hold the script's {report['scenes']} scenes and dialogue")
+    return fdx
+
+
 def to_html(text: str) -> str:
     from screenplain.export.html import convert
 
