@@ -336,6 +336,12 @@ def test_a_story_plan_writes_chapters_to_markdown_and_epub(settings: Settings, t
             assert judged.returncode == 0, judged.stdout[-800:] + judged.stderr[-800:]
     elif os.environ.get("CI"):
         pytest.fail("epubcheck is missing in CI: .ci/run installs it")
+    from docx import Document  # Word: the chapters under Heading 1, as an editor opens them
+
+    word = Document(str(export(plan, tmp_path / "book.docx")))
+    headings = [p.text for p in word.paragraphs if p.style.name == "Heading 1"]
+    assert len(headings) == 4 and headings[0].startswith("Chapter 1")
+    assert any("Mara climbed the stairs" in p.text for p in word.paragraphs if p.style.name == "Normal")
     empty = new_plan("story", "Nothing yet.", template="kishotenketsu", cast=2, seed=1)
     with pytest.raises(InvalidParam, match="no written chapter"):
         export(empty, tmp_path / "empty.epub")

@@ -229,7 +229,7 @@ def check_cmd(plan_id: str, as_json: bool) -> None:
 @click.argument("plan_id")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def export_cmd(plan_id: str, file: Path) -> None:
-    """Write the plan to FILE: .fountain .fdx .html .pdf (screenplay), .md .epub (story), .json."""
+    """Write the plan to FILE: .fountain .fdx .html .pdf (screenplay), .md .epub .docx (story), .json."""
     from fabula.service.plans import export_plan_file
 
     sidecar = export_plan_file(_store().load(plan_id), file, get_settings())

@@ -77,7 +77,7 @@ OPTIONS = [
         "export_file",
         type=click.Path(dir_okay=False, path_type=Path),
         help="Also write the work here, in the format its suffix names (npc: .yarn .ink .json; quest: .json; "
-        "screenplay: .fountain .fdx .html .pdf .json; story --long: .md .epub .json).",
+        "screenplay: .fountain .fdx .html .pdf .json; story --long: .md .epub .docx .json).",
     ),
     click.option(
         "--long",

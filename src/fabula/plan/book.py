@@ -112,3 +112,38 @@ def write_epub(plan: Plan, path: Path, author: str = "fabula") -> Path:
             body = f"<h2>{escape(heading)}</h2>\n{_paragraphs(prose)}"
             book.writestr(f"OEBPS/chapter{i}.xhtml", _xhtml(heading, body), compress_type=zipfile.ZIP_DEFLATED)
     return path
+
+
+def write_docx(plan: Plan, path: Path, author: str = "fabula") -> Path:
+    """A Word document (python-docx) for editors who live in Word: the title in the Title style,
+    each chapter under a Heading 1, its paragraphs in Normal; read back before it is kept."""
+    import zipfile as _zip
+    from xml.etree import ElementTree
+
+    from docx import Document
+
+    from fabula.errors import InvalidParam
+
+    written = [(_clean(heading), _clean(prose)) for heading, prose in chapters(plan)]
+    if not written:
+        raise InvalidParam(
+            "export", str(path), f"plan {plan.id} has no written chapter yet: `fabula plan resume {plan.id}`"
+        )
+    document = Document()
+    document.core_properties.title = _clean(plan.title or plan.logline)
+    document.core_properties.author = author
+    document.add_heading(_clean(plan.title or plan.logline), level=0)
+    document.add_paragraph(_clean(plan.logline), style="Subtitle")
+    for heading, prose in written:
+        document.add_heading(heading, level=1)
+        for block in (" ".join(p.split()) for p in prose.split("\n\n") if p.strip()):
+            document.add_paragraph(block)
+    with replaced(path) as tmp:
+        document.save(str(tmp))
+        with _zip.ZipFile(tmp) as package:  # read back: one Heading 1 per chapter
+            body = ElementTree.fromstring(package.read("word/document.xml"))
+        w = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+        styles = [s.get(f"{w}val") for s in body.iter(f"{w}pStyle")]
+        if styles.count("Heading1") != len(written):
+            raise ValueError(f"the Word document holds {styles.count('Heading1')} chapters, not {len(written)}")
+    return path

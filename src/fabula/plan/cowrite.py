@@ -131,7 +131,7 @@ def editable_text(plan: Plan, target: str) -> str:
 
 EXPORTS = {
     "screenplay": (".fountain", ".fdx", ".html", ".pdf", ".json"),
-    "story": (".md", ".epub", ".json"),
+    "story": (".md", ".epub", ".docx", ".json"),
 }
 
 
@@ -168,6 +168,8 @@ def export(plan: Plan, path: Path) -> Path:
 
         if suffix == ".md":
             write_atomic(path, book.to_markdown(plan))
+        elif suffix == ".docx":
+            book.write_docx(plan, path)
         else:
             book.write_epub(plan, path)
     return path
