@@ -287,6 +287,35 @@ def test_fountain_parses_in_screenplain_and_renders_pdf_and_html(
         export(plan, tmp_path / "play.epub")
 
 
+@pytest.fixture(scope="session")
+def fountain_js(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """fountain-js, a second Fountain parser (screenplain is the first), installed from npm."""
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("node and npm are not installed")
+    folder = tmp_path_factory.mktemp("fountain-js")
+    command = ["npm", "install", "--silent", "--prefix", str(folder), "fountain-js@1"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    if done.returncode != 0:
+        pytest.skip(f"npm could not install fountain-js: {done.stderr[-300:]}")
+    return folder / "node_modules"
+
+
+def test_a_second_fountain_parser_reads_the_same_script(
+    fake: FakeBackend, settings: Settings, tmp_path: Path, fountain_js: Path
+) -> None:
+    plan = _written(fake, PlanStore(settings.home))
+    script = export(plan, tmp_path / "play.fountain")
+    parser = Path(__file__).parent / "js" / "parse_fountain.js"
+    env = os.environ | {"NODE_PATH": str(fountain_js)}
+    done = subprocess.run(["node", str(parser), str(script)], capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 0, done.stderr
+    theirs = json.loads(done.stdout)
+    ours = fountain.check(script.read_text(encoding="utf-8"), plan)
+    assert theirs["scenes"] == ours["scenes"] == len(plan.scenes or ())
+    assert theirs["dialogue_blocks"] == ours["dialogue_blocks"]
+    assert theirs["characters"] == ours["speaking_characters"]
+
+
 def test_fountain_boneyard_and_notes_in_generated_text_lose_no_line(
     fake: FakeBackend, settings: Settings, tmp_path: Path
 ) -> None:
