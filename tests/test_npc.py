@@ -142,3 +142,39 @@ def test_inkjs_plays_a_looping_conversation_to_its_end(inkjs: Path, tmp_path: Pa
     assert "Mind the path // it floods at dusk." in played["text"]  # `//` is text, not a comment
     once = _play_ink(inkjs, to_ink(tree).replace("+ [", "* ["), tmp_path)
     assert any("ran out of content" in e for e in once["errors"])  # what the old export did
+
+
+@pytest.fixture(scope="session")
+def yarn_bound(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """yarn-bound, a Yarn Spinner implementation for JavaScript, installed from npm."""
+    import shutil
+    import subprocess
+
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("node and npm are not installed")
+    folder = tmp_path_factory.mktemp("yarn-bound")
+    command = ["npm", "install", "--silent", "--prefix", str(folder), "yarn-bound@0.5"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    if done.returncode != 0:
+        pytest.skip(f"npm could not install yarn-bound: {done.stderr[-300:]}")
+    return folder / "node_modules"
+
+
+def test_yarn_bound_plays_the_yarn_export_to_its_end(yarn_bound: Path, tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    tree = _tree([("node1", ["node2"]), ("node2", ["node1", "end"])])
+    tree["nodes"][0]["line"] = "Mind the path // it floods at dusk."  # type: ignore[index]
+    script = tmp_path / "tam.yarn"
+    script.write_text(to_yarn(tree), encoding="utf-8")
+    player = Path(__file__).parent / "js" / "play_yarn.js"
+    env = os.environ | {"NODE_PATH": str(yarn_bound)}
+    done = subprocess.run(
+        ["node", str(player), str(script), "node1"], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    played = json.loads(done.stdout)
+    assert played["ended"], played
+    assert "Old Tam: Mind the path // it floods at dusk." in played["lines"]  # `//` is text, not a comment
+    assert "Old Tam: Line of node2." in played["lines"]
