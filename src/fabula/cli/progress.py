@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 OnStep = Callable[[str, int, int], None]
 
@@ -33,3 +34,36 @@ def progress_bar(quiet: bool, label: str = "writing") -> Iterator[OnStep | None]
 
     with progress:
         yield on_step
+
+
+@contextmanager
+def token_progress(quiet: bool, label: str, candidates: int, max_tokens: int) -> Iterator[Any]:
+    """Yields `on_text(index, delta)` that moves a bar per candidate as its text grows (pieces
+    counted, up to max_tokens), for output that is only shown once whole (None when quiet)."""
+    from fabula.log import quiet as silenced
+
+    if quiet or silenced():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    tasks = [
+        progress.add_task(f"{label}, candidate {i + 1}/{candidates}" if candidates > 1 else label, total=max_tokens)
+        for i in range(candidates)
+    ]
+
+    def on_text(index: int, delta: str) -> None:
+        if 0 <= index < len(tasks) and delta:
+            progress.advance(tasks[index], 1)
+
+    with progress:
+        yield on_text

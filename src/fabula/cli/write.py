@@ -14,9 +14,10 @@ import click
 
 from fabula.cli.interrupt import interruptible
 from fabula.cli.options import build_params, pop_sampling, sampling_options
+from fabula.cli.progress import token_progress
 from fabula.cli.render import explain_choice, indexing_notice, notice, report, streamer
 from fabula.errors import InvalidParam, Rejected
-from fabula.forms import FORMS
+from fabula.forms import FORMS, get_form
 from fabula.settings import get_settings
 
 PLANNED = ("screenplay",)  # long forms written by a plan (see `fabula plan`); story too with --long
@@ -183,12 +184,16 @@ def write(
         export=o["export_file"],
         melody=MelodyFiles(o["melody_path"], o["abc_path"], o["wav_path"]),
     )
-    # a song, and Chinese verse (one line per clause), is laid out only when complete
-    stream = not (as_json or no_stream or form == "lyrics" or chinese_verse(form, inputs))
+    # a song, and Chinese verse (one line per clause), is laid out only when complete; a quest or an
+    # NPC tree (JSON under a schema) shows a progress bar instead of half-written JSON
+    structured = get_form(form).json_schema is not None
+    stream = not (as_json or no_stream or structured or form == "lyrics" or chinese_verse(form, inputs))
     if not as_json:
         notice(f"loading {engine_for(job, settings)[0]} engine…")
-    on_text, on_notice = streamer(params.n) if stream else None, None if as_json else _notice(stream)
-    result = interruptible(run_write, job, settings, on_text=on_text, on_notice=on_notice)  # Ctrl-C saves nothing
+    with token_progress(as_json or not structured, f"writing the {form}", params.n, params.max_tokens) as counted:
+        on_text = streamer(params.n) if stream else counted
+        on_notice = None if as_json else _notice(stream)
+        result = interruptible(run_write, job, settings, on_text=on_text, on_notice=on_notice)  # Ctrl-C saves nothing
     _show(result, as_json, stream, explain, settings.db_url)
     if not result.work.passed:
         failed = "; ".join(result.work.chosen.failures())
