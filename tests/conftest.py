@@ -45,6 +45,23 @@ def fabula_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pat
     close_all("fake")  # scripted fakes belong to the test that made them
 
 
+def npm_package(tmp_path_factory: pytest.TempPathFactory, spec: str) -> Path:
+    """An npm package (an outside tool that reads fabula's exports) installed into a folder of its
+    own; its node_modules is what NODE_PATH should name. Skips where node or npm are missing."""
+    import shutil
+    import subprocess
+
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("node and npm are not installed")
+    folder = tmp_path_factory.mktemp(spec.split("@")[0])
+    done = subprocess.run(
+        ["npm", "install", "--silent", "--prefix", str(folder), spec], capture_output=True, text=True, timeout=300
+    )
+    if done.returncode != 0:
+        pytest.skip(f"npm could not install {spec}: {done.stderr[-300:]}")
+    return folder / "node_modules"
+
+
 @pytest.fixture
 def fake_client(fabula_home: Path) -> Iterator[Any]:
     """The API app on the fake engine, in this process (other engines a module holds stay loaded)."""

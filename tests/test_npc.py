@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from fabula.cli.main import cli
 from fabula.forms.npc import check_npc, decoding_schema, npc_schema, to_ink, to_yarn
+from tests.conftest import npm_package
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -99,19 +100,8 @@ def test_every_node_count_compiles_to_a_valid_schema(nodes: int) -> None:
 
 @pytest.fixture(scope="session")
 def inkjs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """inkjs, the Ink runtime games ship, installed from npm into a folder of its own."""
-    import shutil
-    import subprocess
-
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("node and npm are not installed")
-    folder = tmp_path_factory.mktemp("inkjs")
-    done = subprocess.run(
-        ["npm", "install", "--silent", "--prefix", str(folder), "inkjs@2"], capture_output=True, text=True, timeout=300
-    )
-    if done.returncode != 0:
-        pytest.skip(f"npm could not install inkjs: {done.stderr[-300:]}")
-    return folder / "node_modules"
+    """inkjs, the Ink runtime games ship."""
+    return npm_package(tmp_path_factory, "inkjs@2")
 
 
 def _play_ink(inkjs: Path, source: str, tmp_path: Path) -> dict[str, Any]:
@@ -146,18 +136,8 @@ def test_inkjs_plays_a_looping_conversation_to_its_end(inkjs: Path, tmp_path: Pa
 
 @pytest.fixture(scope="session")
 def yarn_bound(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """yarn-bound, a Yarn Spinner implementation for JavaScript, installed from npm."""
-    import shutil
-    import subprocess
-
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("node and npm are not installed")
-    folder = tmp_path_factory.mktemp("yarn-bound")
-    command = ["npm", "install", "--silent", "--prefix", str(folder), "yarn-bound@0.5"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
-    if done.returncode != 0:
-        pytest.skip(f"npm could not install yarn-bound: {done.stderr[-300:]}")
-    return folder / "node_modules"
+    """yarn-bound, a Yarn Spinner implementation for JavaScript."""
+    return npm_package(tmp_path_factory, "yarn-bound@0.5")
 
 
 def test_yarn_bound_plays_the_yarn_export_to_its_end(yarn_bound: Path, tmp_path: Path) -> None:

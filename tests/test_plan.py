@@ -26,6 +26,7 @@ from fabula.plan.model import Plan
 from fabula.plan.runner import PlanWriter
 from fabula.plan.store import PlanStore
 from fabula.settings import Settings
+from tests.conftest import npm_package
 
 CAST = {
     "characters": [
@@ -289,15 +290,8 @@ def test_fountain_parses_in_screenplain_and_renders_pdf_and_html(
 
 @pytest.fixture(scope="session")
 def fountain_js(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """fountain-js, a second Fountain parser (screenplain is the first), installed from npm."""
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("node and npm are not installed")
-    folder = tmp_path_factory.mktemp("fountain-js")
-    command = ["npm", "install", "--silent", "--prefix", str(folder), "fountain-js@1"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
-    if done.returncode != 0:
-        pytest.skip(f"npm could not install fountain-js: {done.stderr[-300:]}")
-    return folder / "node_modules"
+    """fountain-js, a second Fountain parser (screenplain is the first)."""
+    return npm_package(tmp_path_factory, "fountain-js@1")
 
 
 def test_a_second_fountain_parser_reads_the_same_script(

@@ -9,6 +9,15 @@ from typing import Any
 OnStep = Callable[[str, int, int], None]
 
 
+def _bar(transient: bool = False) -> Any:
+    """One look for every bar: the step, the bar, done/total and the time, on stderr."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    return Progress(*columns, console=Console(stderr=True), transient=transient)
+
+
 @contextmanager
 def progress_bar(quiet: bool, label: str = "writing") -> Iterator[OnStep | None]:
     """Yields `on_step(step, index, total)` to hand to a service (None when quiet, or `fabula -q`)."""
@@ -17,16 +26,7 @@ def progress_bar(quiet: bool, label: str = "writing") -> Iterator[OnStep | None]
     if quiet or silenced():
         yield None
         return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-    )
+    progress = _bar()
     task = progress.add_task(label, total=None)
 
     def on_step(step: str, index: int, total: int) -> None:
@@ -45,17 +45,7 @@ def token_progress(quiet: bool, label: str, candidates: int, max_tokens: int) ->
     if quiet or silenced():
         yield None
         return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    )
+    progress = _bar(transient=True)
     tasks = [
         progress.add_task(f"{label}, candidate {i + 1}/{candidates}" if candidates > 1 else label, total=max_tokens)
         for i in range(candidates)
