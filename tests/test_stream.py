@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import struct
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -63,18 +62,24 @@ def test_character_card_v2_round_trip_json_and_png(tmp_path: Path) -> None:
     assert card["spec"] == "chara_card_v2" and card["data"]["name"] == "Luna"
     assert "{{user}}: what game today?" in card["data"]["mes_example"]
     assert from_card_v2(json.loads(json.dumps(card))) == luna
-    # a card shared as a PNG: base64 JSON in a tEXt chunk keyed "chara"
-    chunk = b"chara\x00" + base64.b64encode(json.dumps(card).encode())
-    png = (
-        b"\x89PNG\r\n\x1a\n"
-        + struct.pack(">I", len(chunk))
-        + b"tEXt"
-        + chunk
-        + struct.pack(">I", zlib.crc32(b"tEXt" + chunk))
-    )
-    (tmp_path / "luna.png").write_bytes(png + struct.pack(">I", 0) + b"IEND" + struct.pack(">I", zlib.crc32(b"IEND")))
-    assert load_persona(tmp_path / "luna.png") == luna
+    # a card shared as a PNG: base64 JSON in a tEXt chunk keyed "chara" (compressed zTXt too)
+    import io
+
+    from PIL import Image
+    from PIL.PngImagePlugin import PngInfo
+
+    for compressed in (False, True):
+        info = PngInfo()
+        info.add_text("chara", base64.b64encode(json.dumps(card).encode()).decode(), zip=compressed)
+        image = io.BytesIO()
+        Image.new("RGB", (4, 4)).save(image, format="PNG", pnginfo=info)
+        (tmp_path / "luna.png").write_bytes(image.getvalue())
+        assert load_persona(tmp_path / "luna.png") == luna
+    plain = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(plain, format="PNG")
     with pytest.raises(InvalidParam, match="no `chara` chunk"):
+        read_png_card(plain.getvalue())
+    with pytest.raises(InvalidParam, match="damaged PNG"):
         read_png_card(b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 0) + b"IEND" + b"\0\0\0\0")
     result = CliRunner().invoke(
         cli, ["persona", "import", str(tmp_path / "luna.png"), "-o", str(tmp_path / "back.yaml")]
