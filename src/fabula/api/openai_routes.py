@@ -195,41 +195,7 @@ async def _complete(request: Request, chat: bool) -> Any:
     form = parse_form(data, model)
     if form is not None and form.user is not None and owner is not None and form.user != owner:
         raise Forbidden(f"fabula.user={form.user!r}: signed in, you write in your own voice only ({owner!r})")
-    if protocol.json_schema is not None:
-        if form is not None:
-            raise InvalidParam(
-                "response_format",
-                data["response_format"],
-                "a form's output has its own shape; use it without fabula.form",
-            )
-        if not backend.capabilities.json_schema:
-            raise InvalidParam(
-                "response_format",
-                data["response_format"],
-                f"the {backend.name} engine cannot decode under a schema; serve with llamacpp, hf or openai",
-            )
-    if protocol.logit_bias is not None:
-        vocab = getattr(backend, "vocab_size", None)
-        too_big = [t for t in protocol.logit_bias if vocab and t >= vocab]
-        if not backend.capabilities.logit_bias:
-            raise InvalidParam("logit_bias", data["logit_bias"], f"the {backend.name} engine cannot bias logits")
-        if too_big:
-            raise InvalidParam(f"logit_bias.{too_big[0]}", too_big[0], f"this model has {vocab} tokens")
-        if form is not None:
-            raise InvalidParam(
-                "logit_bias", data["logit_bias"], "a form's candidates are decoded by fabula; leave it off"
-            )
-    if protocol.ignore_eos and (form is not None or not backend.capabilities.ignore_eos):
-        where = "a form's candidates end where fabula ends them" if form else f"the {backend.name} engine cannot"
-        raise InvalidParam("ignore_eos", True, f"{where}; leave it off")
-    if protocol.top_logprobs is not None:
-        why = None
-        if form is not None:
-            why = "a form's text is cleaned and checked after decoding: ask for logprobs without fabula.form"
-        elif not backend.capabilities.top_logprobs:
-            why = f"the {backend.name} engine does not report token alternatives; serve with llamacpp"
-        if why:
-            raise InvalidParam("logprobs", data.get("logprobs"), why)
+    _refuse_what_cannot_be_honoured(protocol, data, form, backend)
     engine_request = EngineRequest(
         messages,
         prompt_text,
@@ -306,6 +272,46 @@ async def _complete(request: Request, chat: bool) -> Any:
         release_key()
     body = await asyncio.to_thread(_response, meta, chat, result, policy, protocol.top_logprobs)
     return JSONResponse(body)
+
+
+def _refuse_what_cannot_be_honoured(protocol: Any, data: dict[str, Any], form: Any, backend: Any) -> None:
+    """A protocol field this engine, or a form request, cannot honour is a 400 naming it: never
+    silently dropped."""
+    if protocol.json_schema is not None:
+        if form is not None:
+            raise InvalidParam(
+                "response_format",
+                data["response_format"],
+                "a form's output has its own shape; use it without fabula.form",
+            )
+        if not backend.capabilities.json_schema:
+            raise InvalidParam(
+                "response_format",
+                data["response_format"],
+                f"the {backend.name} engine cannot decode under a schema; serve with llamacpp, hf or openai",
+            )
+    if protocol.logit_bias is not None:
+        vocab = getattr(backend, "vocab_size", None)
+        too_big = [t for t in protocol.logit_bias if vocab and t >= vocab]
+        if not backend.capabilities.logit_bias:
+            raise InvalidParam("logit_bias", data["logit_bias"], f"the {backend.name} engine cannot bias logits")
+        if too_big:
+            raise InvalidParam(f"logit_bias.{too_big[0]}", too_big[0], f"this model has {vocab} tokens")
+        if form is not None:
+            raise InvalidParam(
+                "logit_bias", data["logit_bias"], "a form's candidates are decoded by fabula; leave it off"
+            )
+    if protocol.ignore_eos and (form is not None or not backend.capabilities.ignore_eos):
+        where = "a form's candidates end where fabula ends them" if form else f"the {backend.name} engine cannot"
+        raise InvalidParam("ignore_eos", True, f"{where}; leave it off")
+    if protocol.top_logprobs is not None:
+        why = None
+        if form is not None:
+            why = "a form's text is cleaned and checked after decoding: ask for logprobs without fabula.form"
+        elif not backend.capabilities.top_logprobs:
+            why = f"the {backend.name} engine does not report token alternatives; serve with llamacpp"
+        if why:
+            raise InvalidParam("logprobs", data.get("logprobs"), why)
 
 
 def _both(first: Any, second: Any) -> Any:
