@@ -89,7 +89,7 @@ def test_bible_entries_are_added_listed_and_refused_twice() -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--export", "play.docx"], "exports to .fountain, .html, .pdf, .json"),
+        (["--export", "play.docx"], "exports to .fountain, .fdx, .html, .pdf, .json"),
         (["--set", "template=epic"], "beat templates are: three-act"),
         (["--set", "cast=9"], "between 2 and 6"),
         (["--set", "genre=noir"], "takes template=NAME and cast=N"),
