@@ -15,7 +15,7 @@ import logging
 import os
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from fabula.errors import OutOfSpace
@@ -39,16 +39,17 @@ def out_of_space(where: Path | str) -> OutOfSpace:
 @contextmanager
 def replaced(path: Path) -> Iterator[Path]:
     """A temporary path to write `path`'s new content to; renamed over `path` on success."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         yield tmp
         with tmp.open("rb") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
         LOG.debug("wrote %s", path)
     except BaseException as exc:
-        tmp.unlink(missing_ok=True)
+        with suppress(OSError):  # (no folder to hold it: nothing to remove)
+            tmp.unlink(missing_ok=True)
         if is_full_disk(exc):
             raise out_of_space(path.parent) from exc
         raise
@@ -56,12 +57,6 @@ def replaced(path: Path) -> Iterator[Path]:
 
 def write_atomic(path: Path, content: str | bytes) -> None:
     """Write `content` to `path` whole or not at all (see above)."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        if is_full_disk(exc):
-            raise out_of_space(path.parent) from exc
-        raise
     with replaced(path) as tmp:
         if isinstance(content, bytes):
             tmp.write_bytes(content)

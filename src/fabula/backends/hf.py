@@ -201,6 +201,7 @@ class HFBackend:
         if request.json_schema is not None:  # first: the samplers then choose among valid tokens
             chain.insert(0, self._json_processor(request.json_schema, len(seeds), len(prompt)))
         rows = [_Row(self.tokenizer, params.stop) for _ in seeds]
+        ends = set() if request.ignore_eos else self.eos_ids  # ignore_eos: write on to max_tokens
         start = time.perf_counter()
         first: float | None = None
         ids = torch.tensor([prompt] * len(seeds), dtype=torch.long)  # [n, T]
@@ -215,7 +216,7 @@ class HFBackend:
                 logp = logits.log_softmax(-1).gather(1, chosen[:, None])[:, 0]  # [n]
                 for i, row in enumerate(rows):
                     if not row.done:
-                        delta = row.push(int(chosen[i]), float(logp[i]), set() if request.ignore_eos else self.eos_ids)
+                        delta = row.push(int(chosen[i]), float(logp[i]), ends)
                         if delta and on_text:
                             on_text(i, delta)
                 if first is None:

@@ -126,11 +126,11 @@ class Persona:
 
 
 def user_macro(text: str, user: str) -> str:
-    return re.sub(r"\{\{user\}\}", user.replace("\\", "\\\\"), text, flags=re.IGNORECASE)
+    return re.sub(r"\{\{user\}\}", lambda _: user, text, flags=re.IGNORECASE)
 
 
 def char_macro(text: str, name: str) -> str:
-    return re.sub(r"\{\{char\}\}", name.replace("\\", "\\\\"), text, flags=re.IGNORECASE)
+    return re.sub(r"\{\{char\}\}", lambda _: name, text, flags=re.IGNORECASE)
 
 
 def persona_from_dict(data: dict[str, Any], where: str = "persona") -> Persona:
