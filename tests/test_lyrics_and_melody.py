@@ -164,3 +164,81 @@ def test_chinese_syllables_carry_tones_and_line_accents() -> None:
     assert [s.text for s in sylls] == list("春风又绿江南岸")
     assert [s.tone for s in sylls] == [1, 1, 4, 4, 1, 2, 4]
     assert [s.stressed for s in sylls] == [False, True, False, True, False, True, True]  # 2+2+3
+
+
+def test_musicxml_score_reads_back_in_music21_note_for_note(tmp_path: Path) -> None:
+    import xml.etree.ElementTree as ET
+
+    import music21
+
+    from fabula.music.musicxml import write_musicxml
+
+    tune = compose(assemble(SONG_PARTS, song_sections("VCVCBC", {"C": "4x4:AABB"})), key="Bb", meter="3/4", seed=6)
+    path = write_musicxml(tune, tmp_path / "song.musicxml", "leaving")
+    score = music21.converter.parse(str(path), format="musicxml")
+    sounding = [n for n in score.recurse().notes if n.tie is None or n.tie.type == "start"]
+    assert [n.pitch.midi for n in sounding] == [n.pitch for n in tune.notes]
+    assert [n.lyric for n in sounding] == [n.syllable.text for n in tune.notes]
+    assert score.metadata.bestTitle == "leaving"
+    assert score.recurse().getElementsByClass("TimeSignature")[0].ratioString == "3/4"
+    assert score.recurse().getElementsByClass("KeySignature")[0].sharps == -2  # B flat major
+    # every bar is full: 3 beats in 3/4
+    assert all(m.duration.quarterLength == 3 for m in score.parts[0].getElementsByClass("Measure"))
+    # "to-night": MusicXML's own syllabic marks, so a notation program draws the hyphen
+    root = ET.parse(path).getroot()
+    lyrics = [(el.findtext("syllabic"), el.findtext("text")) for el in root.iter("lyric")]
+    night = lyrics.index(("end", "night"))
+    assert lyrics[night - 1] == ("begin", "to")
+
+
+def test_a_saved_song_exports_its_melody_later_in_every_format(tmp_path: Path, fabula_home: Path) -> None:
+    from click.testing import CliRunner
+
+    from fabula.backends import close_all
+    from fabula.cli.main import cli
+    from fabula.music.export import read_midi
+    from fabula.music.musicxml import read_musicxml
+
+    close_all()
+    runner = CliRunner()
+    written = tmp_path / "now.musicxml"
+    args = [
+        "write",
+        "lyrics",
+        "leaving home",
+        "--seed",
+        "5",
+        "--max-tokens",
+        "200",
+        "--musicxml",
+        str(written),
+        "--json",
+    ]
+    result = runner.invoke(cli, args, catch_exceptions=False)
+    close_all()
+    assert result.exit_code == 0, result.stderr
+    work = json.loads(result.stdout)
+    later = {}
+    for suffix in ("mid", "abc", "musicxml"):
+        out = tmp_path / f"later.{suffix}"
+        exported = runner.invoke(cli, ["works", "export", work["id"], "-o", str(out)])
+        assert exported.exit_code == 0, exported.stderr
+        later[suffix] = out
+    notes = read_musicxml(later["musicxml"])["notes"]
+    assert notes == read_musicxml(written)["notes"]  # the same notes and words, composed again from the seed
+    assert [pitch for _, pitch in read_midi(later["mid"])["notes"]] == [pitch for pitch, _ in notes]
+    assert later["abc"].read_text(encoding="utf-8").startswith("X:1\n")
+    wrong = runner.invoke(cli, ["works", "export", work["id"], "-o", str(tmp_path / "x.mxl")])
+    assert wrong.exit_code == 2 and "musicxml" in wrong.stderr
+
+    from fastapi.testclient import TestClient
+
+    from fabula.api.app import create_app
+    from fabula.settings import Settings
+
+    with TestClient(create_app(Settings(home=fabula_home, engine="fake")), base_url="http://127.0.0.1") as client:
+        midi = client.get(f"/api/works/{work['id']}/export?format=mid")
+        assert midi.status_code == 200 and midi.headers["content-type"] == "audio/midi"
+        assert midi.content == later["mid"].read_bytes() and midi.content.startswith(b"MThd")
+        score = client.get(f"/api/works/{work['id']}/export?format=musicxml")
+        assert score.headers["content-disposition"].endswith('.musicxml"') and b"<score-partwise" in score.content

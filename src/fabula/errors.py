@@ -55,6 +55,13 @@ class Rejected(FabulaError):
         super().__init__(message)
 
 
+class ExportError(FabulaError):
+    """A file to export failed its own format's check when read back; nothing was written."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message + (f" ({hint})" if hint else ""))
+
+
 class NotFound(FabulaError):
     """A stored work (or other record) with that id does not exist."""
 

@@ -6,6 +6,7 @@ exactly like a work that does not exist (404), for reading and for changing alik
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -26,7 +27,6 @@ router = APIRouter(prefix="/api")
 async def login(request: Request, state: State) -> dict[str, Any]:
     """{user, password} -> a session key that expires (see fabula.store.users: throttled, constant
     time, audited). In local mode there is nothing to sign in to: 409."""
-    import asyncio
 
     from fabula.api.requests import check_text, parse_json
     from fabula.store.users import sign_in
@@ -43,7 +43,6 @@ async def login(request: Request, state: State) -> dict[str, Any]:
 @router.post("/logout")
 async def logout(request: Request, state: State) -> dict[str, Any]:
     """End the session (or revoke the key) this request is made with."""
-    import asyncio
 
     from fabula.store.users import sign_out
 
@@ -98,7 +97,6 @@ async def pick(request: Request, state: State, owner: Owner, work_id: str) -> di
 @router.get("/recommendations")
 async def recommendations(state: State, signed_in: Owner, k: int = 10, kind: str | None = None) -> dict[str, Any]:
     """What to read or watch next, for the signed-in user, each pick explained."""
-    import asyncio
 
     from fabula.personalize.profiles import ProfileStore
     from fabula.personalize.recommend import recommend
@@ -111,18 +109,23 @@ async def recommendations(state: State, signed_in: Owner, k: int = 10, kind: str
 
 @router.get("/works/{work_id}/export")
 async def export_work(state: State, owner: Owner, work_id: str, format: str = "md") -> Any:  # noqa: A002 - the query's name
-    """The work as a file (md, txt, json, or its form's own: ink, yarn, ...), as `fabula works
-    export` writes it."""
-    from fastapi.responses import PlainTextResponse
+    """The work as a file (md, txt, json, or its form's own: ink, yarn, mid, musicxml, ...), as
+    `fabula works export` writes it."""
+    from fastapi.responses import Response
 
-    from fabula.service.exports import export_work as render
+    from fabula.service.exports import choose
 
     store = state.works()
     full = store.resolve_id(work_id, owner)
-    body = render(store.get(full, owner), store, None, format)
-    media = "application/json" if format == "json" else "text/markdown" if format == "md" else "text/plain"
-    disposition = f'attachment; filename="{full}.{format}"'
-    return PlainTextResponse(body, media_type=f"{media}; charset=utf-8", headers={"Content-Disposition": disposition})
+    work = store.get(full, owner)
+    chosen = choose(work["form"], store, None, format)
+    named = {".json": "application/json; charset=utf-8", ".md": "text/markdown; charset=utf-8"}
+    # a song's score is composed and read back (a second or so): off the event loop
+    body = await asyncio.get_running_loop().run_in_executor(None, chosen.render, work)
+    disposition = f'attachment; filename="{full}{chosen.suffix}"'
+    return Response(
+        body, media_type=named.get(chosen.suffix, chosen.media), headers={"Content-Disposition": disposition}
+    )
 
 
 CHECKS = ("originality", "safety", "verse")
@@ -142,7 +145,6 @@ CHECKS = ("originality", "safety", "verse")
 async def check(request: Request, state: State, _owner: Owner) -> dict[str, Any]:
     """Check any text as the pipeline checks works: originality against the reference index, the
     safety policy's verdict, or a verse form's rules (syllables, rhyme, 平仄)."""
-    import asyncio
 
     from fabula.api.requests import check_text, parse_json
 

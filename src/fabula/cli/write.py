@@ -68,6 +68,12 @@ OPTIONS = [
         help="lyrics: also render the melody to audio (needs fluidsynth and a GM soundfont).",
     ),
     click.option(
+        "--musicxml",
+        "musicxml_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="lyrics: also write the melody here as a MusicXML score (MuseScore, Finale, Sibelius).",
+    ),
+    click.option(
         "--rank",
         "rank_spec",
         help="Best-of-n scorer weights, e.g. likelihood=1,compliance=2,distance=1 (terms: likelihood, "
@@ -182,7 +188,7 @@ def write(
         watermark=o["watermark"],
         safety=o["safety_spec"],
         export=o["export_file"],
-        melody=MelodyFiles(o["melody_path"], o["abc_path"], o["wav_path"]),
+        melody=MelodyFiles(o["melody_path"], o["abc_path"], o["wav_path"], o["musicxml_path"]),
     )
     # a song, and Chinese verse (one line per clause), is laid out only when complete; a quest or an
     # NPC tree (JSON under a schema) shows a progress bar instead of half-written JSON

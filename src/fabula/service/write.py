@@ -32,14 +32,15 @@ LOG = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class MelodyFiles:
-    """Where a song's melody goes: MIDI (lyrics embedded), ABC notation, rendered audio."""
+    """Where a song's melody goes: MIDI (lyrics embedded), ABC notation, rendered audio, MusicXML."""
 
     midi: Path | None = None
     abc: Path | None = None
     wav: Path | None = None
+    musicxml: Path | None = None
 
     def __bool__(self) -> bool:
-        return any((self.midi, self.abc, self.wav))
+        return any((self.midi, self.abc, self.wav, self.musicxml))
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,9 @@ def check_job(job: WriteJob) -> None:
             )
     if job.melody and job.form != "lyrics":
         raise InvalidParam(
-            "melody", str(job.melody.midi or job.melody.abc or job.melody.wav), "only the lyrics form has a melody"
+            "melody",
+            str(job.melody.midi or job.melody.abc or job.melody.wav or job.melody.musicxml),
+            "only the lyrics form has a melody",
         )
     if job.melody.wav:
         from fabula.music.audio import find_synth
@@ -248,20 +251,29 @@ def voice_of(
     return voice_for(ProfileStore(settings.db_url), store, user_id, chosen, text, inputs, settings.ensure_home())
 
 
-def compose_melody(work: Work, files: MelodyFiles) -> dict[str, Any]:
-    """Compose a melody for a saved song and write the files asked for."""
-    from fabula.music.export import write_abc, write_midi
+def melody_of(song: str, provenance: dict[str, Any]) -> tuple[Any, str]:
+    """The melody a saved song was given (its key, tempo, meter and seed), and its title: the same
+    notes whenever it is composed, so a song saved today exports its score later."""
     from fabula.music.melody import compose
 
-    inputs = work.provenance["prompt"]["inputs"]
+    inputs = provenance["prompt"]["inputs"]
     try:
         tempo = int(inputs.get("tempo", "96"))
     except ValueError:
         raise InvalidParam("tempo", inputs.get("tempo"), "must be a whole number of beats per minute") from None
-    tune = compose(work.text, inputs.get("key", "C"), tempo, inputs.get("meter", "4/4"), seed=work.provenance["seed"])
-    title = work.provenance["prompt"]["user_prompt"][:60]
+    tune = compose(song, inputs.get("key", "C"), tempo, inputs.get("meter", "4/4"), seed=provenance["seed"])
+    return tune, provenance["prompt"]["user_prompt"][:60]
+
+
+def compose_melody(work: Work, files: MelodyFiles) -> dict[str, Any]:
+    """Compose a melody for a saved song and write the files asked for."""
+    from fabula.music.export import write_abc, write_midi
+    from fabula.music.musicxml import write_musicxml
+
+    tune, title = melody_of(work.text, work.provenance)
     written = [write_midi(tune, files.midi, title)] if files.midi else []
     written += [write_abc(tune, files.abc, title)] if files.abc else []
+    written += [write_musicxml(tune, files.musicxml, title)] if files.musicxml else []
     if files.wav:
         import tempfile
 
