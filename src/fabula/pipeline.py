@@ -7,6 +7,7 @@ into the Work's provenance, so a reader can see how a text came to be and reprod
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from collections.abc import Callable, Mapping
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     from fabula.personalize.voice import Voice
 from fabula.sampling import MAX_SEED, SamplingParams, refuse_unsupported
 from fabula.types import Candidate, Completion, Message, Request, Work
+
+LOG = logging.getLogger(__name__)
 
 # Room for the largest object a structured form's schema allows (its lengths and counts are bounded).
 STRUCTURED_MIN_TOKENS = 2048
@@ -109,6 +112,16 @@ def write(
     if schema is None:  # JSON repeats its punctuation lines by nature: no loop detection there
         completions, resampled = _resample_loops(completions, request, generate)
     elapsed = time.perf_counter() - started
+    LOG.info(
+        "generated %d candidate(s) of %s with %s in %.2f s (%d tokens)",
+        len(completions),
+        form.name,
+        backend.name,
+        elapsed,
+        sum(c.completion_tokens for c in completions),
+    )
+    for redo in resampled:
+        LOG.info("resampled a looping candidate: %s", redo)
 
     candidates = []
     repairs: list[dict[str, Any]] = []
@@ -137,6 +150,10 @@ def write(
         replace(c, scores=sc, chosen=(i == best)) for i, (c, sc) in enumerate(zip(candidates, ranked, strict=True))
     ]
     chosen = candidates[best]
+    LOG.info("chose candidate %d of %d: %s", best + 1, len(candidates), why)
+    for i, candidate in enumerate(candidates):
+        failed = [v["check"] for v in candidate.verdicts if not v["passed"]]
+        LOG.debug("candidate %d scores %s; failed checks: %s", i + 1, candidate.scores, failed or "none")
     safety.enforce(chosen.text, "output")  # every candidate failed it: nothing may pass as the work
     provenance = {
         "engine": backend.name,

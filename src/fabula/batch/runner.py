@@ -14,6 +14,7 @@ input), the request is recorded with `status: "error"` and the job goes on.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from collections import deque
@@ -23,6 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from fabula.batch.job import BatchItem, BatchJob, Endpoint
+
+LOG = logging.getLogger(__name__)
+
 
 COOL_DOWN_S = 1.0
 MAX_COOL_DOWN_S = 30.0
@@ -96,6 +100,7 @@ class Recorder:
         self.handle.write(json.dumps(record, ensure_ascii=False).encode("utf-8") + b"\n")
         self.handle.flush()
         os.fsync(self.handle.fileno())
+        LOG.info("batch item %s: %s", record.get("id"), record.get("status", "done"))
 
     def close(self) -> None:
         self.handle.close()

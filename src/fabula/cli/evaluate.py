@@ -62,10 +62,12 @@ def decoding(
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), help="Also save the plot here.")
 def creativity(prompts: int, max_tokens: int, out: Path | None, plot_path: Path | None) -> None:
     """Measure a temperature × min-p grid and pick the five --creativity presets along its front."""
+    from fabula.cli.progress import progress_bar
     from fabula.evals.creativity import calibrate, plot, save
 
     settings = get_settings()
-    result = calibrate(settings, prompts=prompts, max_tokens=max_tokens)
+    with progress_bar(False, "measuring") as on_step:
+        result = calibrate(settings, prompts=prompts, max_tokens=max_tokens, on_step=on_step)
     target = out or settings.ensure_home() / "evals" / "creativity.json"
     save(result, target)
     if plot_path:

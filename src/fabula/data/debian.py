@@ -7,6 +7,7 @@ are read straight out of the unpacked tree.
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import subprocess
 import tempfile
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from fabula.errors import ConfigError
+
+LOG = logging.getLogger(__name__)
 
 
 def run(command: list[str], cwd: Path) -> str:
@@ -48,11 +51,14 @@ def cached_corpus(
         return json.loads(manifest_path.read_text())  # type: ignore[no-any-return]
     from fabula.files import write_atomic
 
+    LOG.info("building the %s corpus from the Debian package %s", target.name, package)
     with tempfile.TemporaryDirectory(prefix=f"fabula-{package}-") as scratch:
         deb, root = unpack(package, Path(scratch))
+        LOG.info("unpacked %s", deb)
         target.mkdir(parents=True, exist_ok=True)
         manifest = build(deb, root, target)
     write_atomic(manifest_path, json.dumps(manifest, indent=1))
+    LOG.info("corpus %s ready in %s", target.name, target)
     return manifest
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,15 @@ GRID = [
 LEVELS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
-def calibrate(settings: Settings, prompts: int = 8, max_tokens: int = 96, seed: int = 0) -> dict[str, Any]:
+def calibrate(
+    settings: Settings,
+    prompts: int = 8,
+    max_tokens: int = 96,
+    seed: int = 0,
+    on_step: Callable[[str, int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Every grid point's perplexity, diversity and repetition on the Austen prompts, and the five
+    presets chosen along the front; `on_step(step, done, total)` is told after each continuation."""
     from fabula.backends import get_backend
     from fabula.types import Request
 
@@ -50,9 +59,13 @@ def calibrate(settings: Settings, prompts: int = 8, max_tokens: int = 96, seed: 
     human = measure([tok.encode(h)[:max_tokens] for _, h in pairs])
     points = []
     start = time.perf_counter()
-    for preset in GRID:
+    total = len(GRID) * len(pairs)
+    for number, preset in enumerate(GRID):
         texts = []
         for i, (prompt, _) in enumerate(pairs):
+            if on_step:
+                label = ", ".join(f"{k} {v}" for k, v in preset.items())
+                on_step(label, number * len(pairs) + i, total)
             params = SamplingParams.from_mapping(
                 {**preset, "repetition_penalty": 1.0, "max_tokens": max_tokens, "seed": seed + i}
             )

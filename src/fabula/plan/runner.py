@@ -10,6 +10,7 @@ Every step records its seed, attempts, the story-bible entries it was given, tok
 from __future__ import annotations
 
 import json
+import logging
 import time
 import tomllib
 from collections.abc import Callable
@@ -27,6 +28,8 @@ from fabula.post.clean import clean
 from fabula.post.loops import find_loop
 from fabula.sampling import MAX_SEED, SamplingParams
 from fabula.types import Message, Request
+
+LOG = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
 TOKENS_PER_ITEM = 170  # a JSON item (a beat, a scene) with the whitespace small models add
@@ -87,8 +90,10 @@ class PlanWriter:
             if self.on_step:
                 steps = plan.steps()
                 self.on_step(step, steps.index(step), len(steps))
+            started = time.perf_counter()
             self.write_step(plan, step)
             self.save(plan)
+            LOG.info("plan %s: wrote %s in %.1f s, saved", plan.id, step, time.perf_counter() - started)
         return plan
 
     def write_step(self, plan: Plan, step: str) -> None:
@@ -137,6 +142,7 @@ class PlanWriter:
                 value = parse(text)
             except (ValueError, KeyError, TypeError, FabulaError) as exc:
                 failures.append(f"attempt {attempt + 1} (seed {seed}): {exc}")
+                LOG.info("plan %s, %s: attempt %d unusable (%s); trying the next seed", plan.id, step, attempt + 1, exc)
                 continue
             plan.log.append(
                 {

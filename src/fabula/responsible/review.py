@@ -9,6 +9,7 @@ blocked works are never saved or shown as if they were the work.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -23,6 +24,9 @@ from fabula.types import Work
 
 if TYPE_CHECKING:
     from fabula.store.works import IdempotencyKey
+
+
+LOG = logging.getLogger(__name__)
 
 
 def originality_policy(settings: Settings) -> OriginalityPolicy:
@@ -104,4 +108,6 @@ def export_manifest(work: dict[str, Any], export: Path, settings: Settings) -> P
     key = settings.signing_key_path
     if key.is_file():
         manifest = sign(manifest, key)
-    return write_sidecar(export, manifest)
+    sidecar = write_sidecar(export, manifest)
+    LOG.info("wrote the provenance of %s to %s (%s)", export.name, sidecar, "signed" if key.is_file() else "unsigned")
+    return sidecar

@@ -18,6 +18,7 @@ regular viewer; ties go to the oldest. A batch is up to `max_batch` messages ans
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -34,6 +35,9 @@ from fabula.types import Request
 
 # A live audience is public: chat is held to stricter levels than fiction (threats and hate at
 # "low"), whatever looser levels FABULA_SAFETY sets for writing.
+LOG = logging.getLogger(__name__)
+
+
 AUDIENCE_LEVELS = "hate=low,threats=low,sexual_explicit=low,self_harm=low,personal_data=medium"
 QUESTION = re.compile(r"\?|^\s*(who|what|when|where|why|how|do|does|did|can|could|would|will|is|are)\b", re.I)
 FALLBACK = "Ooh, let's move on to the next one!"
@@ -129,6 +133,7 @@ class LiveChat:
         message.arrived = message.arrived or now
         verdict = self.policy.check(f"{message.user}: {message.text}", "prompt")
         if verdict["blocked"]:
+            LOG.info("blocked a message from %s: %s", message.user, ", ".join(verdict["categories"]))
             return Outcome(message, "blocked", reason=", ".join(verdict["categories"]))
         message.regular = self.memory is not None and self.memory.is_regular(message.user)
         with self._lock:
@@ -210,6 +215,12 @@ class LiveChat:
         elif leaks(reply, self.persona, self.secrets):
             reply, reason = FALLBACK, "the reply repeated the character's instructions"
         done = self.clock()
+        LOG.info(
+            "batch %d: one reply to %d message(s)%s",
+            self.batches,
+            len(batch),
+            f" (fallback: {reason})" if reason else "",
+        )
         return [Outcome(m, "answered", reply, reason, done - m.arrived, self.batches) for m in batch]
 
 

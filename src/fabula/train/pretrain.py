@@ -17,6 +17,7 @@ A model folder holds:
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import time
@@ -35,6 +36,9 @@ from fabula.train.prepare import load_split, prepare
 
 Event = dict[str, Any]
 OnEvent = Callable[[Event], None]
+
+
+LOG = logging.getLogger(__name__)
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -170,6 +174,9 @@ def pretrain(
     def record(event: Event) -> None:
         log.write(json.dumps(event, ensure_ascii=False) + "\n")
         log.flush()
+        LOG.debug("training event %s", event)
+        if event["event"] in ("start", "checkpoint", "done"):
+            LOG.info("training %s at step %s", event["event"], event.get("step"))
         emit(event)
 
     def checkpoint() -> None:
