@@ -59,16 +59,37 @@ def _paragraphs(prose: str) -> str:
 
 
 def write_epub(plan: Plan, path: Path, author: str = "fabula") -> Path:
-    """An EPUB 3 book of the written chapters, written to a temp file and renamed."""
+    """An EPUB 3 book of the plan's written chapters."""
+    _need_chapters(plan, path)
+    return write_book_epub(plan.id, plan.title or plan.logline, chapters(plan), path, author, plan.logline)
+
+
+def _need_chapters(plan: Plan, path: Path) -> None:
     from fabula.errors import InvalidParam
 
-    title = _clean(plan.title or plan.logline)
-    book_id = f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, 'fabula:' + plan.id)}"
-    written = [(_clean(heading), prose) for heading, prose in chapters(plan)]
-    if not written:  # an EPUB needs at least one content document in its spine
+    if not chapters(plan):  # an EPUB needs at least one content document in its spine
         raise InvalidParam(
             "export", str(path), f"plan {plan.id} has no written chapter yet: `fabula plan resume {plan.id}`"
         )
+
+
+def write_book_epub(
+    book_key: str,
+    title: str,
+    chapter_list: list[tuple[str, str]],
+    path: Path,
+    author: str = "fabula",
+    description: str = "",
+) -> Path:
+    """An EPUB 3 book of (heading, prose) chapters, written to a temp file and renamed; `book_key` (a
+    plan's or manuscript's id) makes its identifier stable across exports."""
+    from fabula.errors import InvalidParam
+
+    title = _clean(title)
+    book_id = f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, 'fabula:' + book_key)}"
+    written = [(_clean(heading), prose) for heading, prose in chapter_list]
+    if not written:
+        raise InvalidParam("export", str(path), "an EPUB needs at least one chapter with text")
     items = "\n".join(
         f'<item id="c{i}" href="chapter{i}.xhtml" media-type="application/xhtml+xml"/>' for i in range(len(written))
     )
@@ -81,7 +102,7 @@ def write_epub(plan: Plan, path: Path, author: str = "fabula") -> Path:
 <dc:title>{escape(title)}</dc:title>
 <dc:creator>{escape(author)}</dc:creator>
 <dc:language>en</dc:language>
-<dc:description>{escape(plan.logline)}</dc:description>
+<dc:description>{escape(_clean(description))}</dc:description>
 <meta property="dcterms:modified">{modified}</meta>
 </metadata>
 <manifest>
@@ -115,6 +136,14 @@ def write_epub(plan: Plan, path: Path, author: str = "fabula") -> Path:
 
 
 def write_docx(plan: Plan, path: Path, author: str = "fabula") -> Path:
+    """A Word document of the plan's written chapters, its logline as the subtitle."""
+    _need_chapters(plan, path)
+    return write_book_docx(plan.id, plan.title or plan.logline, plan.logline, chapters(plan), path, author)
+
+
+def write_book_docx(
+    book: str, title: str, subtitle: str, chapter_list: list[tuple[str, str]], path: Path, author: str = "fabula"
+) -> Path:
     """A Word document (python-docx) for editors who live in Word: the title in the Title style,
     each chapter under a Heading 1, its paragraphs in Normal; read back before it is kept."""
     import zipfile as _zip
@@ -124,16 +153,15 @@ def write_docx(plan: Plan, path: Path, author: str = "fabula") -> Path:
 
     from fabula.errors import InvalidParam
 
-    written = [(_clean(heading), _clean(prose)) for heading, prose in chapters(plan)]
+    written = [(_clean(heading), _clean(prose)) for heading, prose in chapter_list]
     if not written:
-        raise InvalidParam(
-            "export", str(path), f"plan {plan.id} has no written chapter yet: `fabula plan resume {plan.id}`"
-        )
+        raise InvalidParam("export", str(path), f"{book}: a Word export needs at least one chapter with text")
     document = Document()
-    document.core_properties.title = _clean(plan.title or plan.logline)
+    document.core_properties.title = _clean(title)
     document.core_properties.author = author
-    document.add_heading(_clean(plan.title or plan.logline), level=0)
-    document.add_paragraph(_clean(plan.logline), style="Subtitle")
+    document.add_heading(_clean(title), level=0)
+    if subtitle.strip():
+        document.add_paragraph(_clean(subtitle), style="Subtitle")
     for heading, prose in written:
         document.add_heading(heading, level=1)
         for block in (" ".join(p.split()) for p in prose.split("\n\n") if p.strip()):

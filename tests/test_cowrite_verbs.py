@@ -1,0 +1,121 @@
+"""The verbs' contracts: on a scripted engine where the text must be exact (resampling a broken
+candidate, evidence that is the passage's own words), and on the embedded model where the
+alternatives must be llama.cpp's own."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fabula.backends.fake import FakeBackend
+from fabula.cowrite.verbs import VerbRequest, parse_items, run_verb
+from fabula.errors import InvalidParam, Rejected
+from fabula.sampling import SamplingParams
+from fabula.settings import Settings
+
+PASSAGE = "The bottle came in March. She did not open it. She set it by the kettle."
+TEXT = "Mara kept the light.\n\n" + PASSAGE + "\n\nThe water boiled."
+START = TEXT.index(PASSAGE)
+END = START + len(PASSAGE)
+PARAMS = SamplingParams(max_tokens=200)
+
+
+def _engine(*scripts: str) -> FakeBackend:
+    return FakeBackend("scripted", Settings(), scripts=list(scripts))
+
+
+def test_a_candidate_that_breaks_the_contract_is_resampled_and_never_offered() -> None:
+    # eleven long words: within shrink's token cap, yet more characters than the passage
+    wordy = "Unquestionably, extraordinarily magnificent, incomprehensibly luminous, overwhelmingly " * 2
+    engine = _engine(wordy.strip(), "A bottle in March; unopened, by the kettle.", "She left the March bottle shut.")
+    result = run_verb(engine, VerbRequest("shrink", TEXT, START, END, n=2), PARAMS, seed=10)
+    assert {c["text"] for c in result.candidates} == {
+        "A bottle in March; unopened, by the kettle.",
+        "She left the March bottle shut.",
+    }
+    assert len(engine.requests) == 3  # the wordy one was asked again, with the next seed
+    assert [r.params.seed for r in engine.requests] == [10, 11, 12]
+    with pytest.raises(Rejected, match="none of 3 candidates kept the contract"):
+        run_verb(_engine(wordy.strip()), VerbRequest("shrink", TEXT, START, END, n=1), PARAMS, seed=1)
+    # a long answer cannot grow: shrink's budget is capped below the passage, so it is cut at a sentence
+    longer = PASSAGE + " And then a great deal more happened, none of it short."
+    cut = run_verb(_engine(longer), VerbRequest("shrink", TEXT, START, END, n=1), PARAMS, seed=1)
+    assert cut.candidates[0]["text"] == "The bottle came in March. She did not open it."
+    unchanged = run_verb(
+        _engine(PASSAGE, "It came in March, the bottle."), VerbRequest("rewrite", TEXT, START, END, n=1), PARAMS, 3
+    )
+    assert unchanged.candidates[0]["text"] == "It came in March, the bottle."
+
+
+def test_the_prompt_carries_the_bible_and_the_text_around_the_selection() -> None:
+    from fabula.plan.bible import Entry
+
+    engine = _engine("She opened it at last.")
+    lamp = Entry("fact", "The kettle", "It whistles like a gull.", ("kettle",))
+    run_verb(engine, VerbRequest("rewrite", TEXT, START, END, "plainer", n=1, entries=[lamp]), PARAMS, seed=0)
+    user = engine.requests[0].messages[-1].content
+    assert "It whistles like a gull." in user and "Mara kept the light." in user and "The water boiled." in user
+    assert "short common words" in user  # the preset's instruction, not its name
+
+
+def test_brainstorm_collects_distinct_items_over_rounds() -> None:
+    engine = _engine(
+        "1. The tide\n2. the tide.\n3. A stranger", "1. A storm\n- A letter\n* The keeper's brother\n4. A stranger"
+    )
+    result = run_verb(engine, VerbRequest("brainstorm", TEXT, instruction="next"), PARAMS, seed=0)
+    assert result.items == ["The tide", "A stranger", "A storm", "A letter", "The keeper's brother"]
+    assert parse_items('Ideas:\n1) One\n2. "Two".\nnot an item') == ["One", "Two"]
+    with pytest.raises(InvalidParam, match="brainstorm lists"):
+        VerbRequest("brainstorm", TEXT, instruction="recipes")
+
+
+def test_feedback_quotations_are_the_passages_own_words() -> None:
+    critique = {
+        "fluency": {"score": 4, "comment": "Short sentences read easily.", "quote": "She did not open it."},
+        "flexibility": {"score": 2, "comment": "One mood about the kettle.", "quote": "a kettle sang"},  # not there
+        "originality": {"score": 9, "comment": "A bottle in March is fresh.", "quote": "The bottle came in March."},
+        "elaboration": {"score": 3, "comment": "Little detail.", "quote": "She set it by the kettle."},
+    }
+    result = run_verb(_engine(json.dumps(critique)), VerbRequest("feedback", TEXT, START, END), PARAMS, seed=0)
+    feedback = result.feedback
+    assert feedback is not None
+    assert feedback["fluency"] == {**critique["fluency"], "evidence": "quoted"}
+    assert (
+        feedback["flexibility"]["quote"] == "She set it by the kettle."
+        and "replaced" in feedback["flexibility"]["evidence"]
+    )
+    assert feedback["originality"]["score"] == 5  # clamped to the rubric's 1-5
+    assert all(f["quote"] in PASSAGE for f in feedback.values())
+
+
+def test_selections_are_checked_before_any_engine_call() -> None:
+    with pytest.raises(InvalidParam, match="within the document's"):
+        VerbRequest("rewrite", TEXT, 5, 500)
+    with pytest.raises(InvalidParam, match="needs some text selected"):
+        VerbRequest("expand", TEXT, 3, 3)
+    with pytest.raises(InvalidParam, match="verb"):
+        VerbRequest("summon", TEXT)
+    assert (VerbRequest("continue", TEXT).start, VerbRequest("continue", TEXT).end) == (len(TEXT), len(TEXT))
+
+
+def test_continue_offers_llama_cpps_own_alternatives_and_continues_from_one(settings: Settings) -> None:
+    from fabula.backends import get_backend
+
+    engine = get_backend("llamacpp", "", settings)
+    text = "Mara climbed the stairs of the lighthouse and"
+    result = run_verb(engine, VerbRequest("continue", text, n=2), SamplingParams(max_tokens=24), seed=1)
+    first = result.candidates[0]
+    alternatives = first["alternatives"]
+    assert "".join(t["token"] for t in alternatives) == first["text"][: len("".join(t["token"] for t in alternatives))]
+    assert len(alternatives) >= 3 and all(len(t["top"]) == 5 for t in alternatives)
+    picked = alternatives[1]["top"][-1]["token"]  # the fifth likeliest at the second token
+    lead = alternatives[0]["token"] + picked
+    again = run_verb(engine, VerbRequest("continue", text, n=1, lead=lead), SamplingParams(max_tokens=16), seed=1)
+    assert again.candidates[0]["text"].startswith(lead)
+
+
+def test_the_prompts_own_labels_written_back_are_removed() -> None:
+    engine = _engine("Text before the passage:\nPassage: She left the March bottle shut.")
+    result = run_verb(engine, VerbRequest("rewrite", TEXT, START, END, n=1), PARAMS, seed=0)
+    assert result.candidates[0]["text"] == "She left the March bottle shut."
