@@ -75,6 +75,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("fabula.cli.export:export", "Export a fabula GPT to Hugging Face or GGUF, losslessly (float32)."),
     "inspect": ("fabula.cli.export:inspect", "Look inside a model."),
     "plan": ("fabula.cli.plan:plan", "Long-form plans: show, edit, regenerate, resume, undo, check, export."),
+    "draft": (
+        "fabula.cli.draft:draft",
+        "Manuscripts you and the model write together: verbs on a selection, history, attribution.",
+    ),
     "bible": ("fabula.cli.plan:bible", "A plan's story bible: characters, places, facts and style notes."),
     "watermark": ("fabula.cli.watermark:watermark", "The green-list watermark (Kirchenbauer et al. 2023)."),
     "originality": (
