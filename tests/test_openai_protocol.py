@@ -278,7 +278,7 @@ def test_token_alternatives_match_a_direct_llama_cpp_call(llama_client: TestClie
         == len(shaped["top_logprobs"])
         == len(shaped["text_offset"])
     )
-    assert all(len(alts) <= 3 for alts in shaped["top_logprobs"]) and shaped["text_offset"] == sorted(
+    assert all(len(alts) == 3 for alts in shaped["top_logprobs"]) and shaped["text_offset"] == sorted(
         shaped["text_offset"]
     )
 

@@ -168,6 +168,9 @@ class LlamaCppBackend:
             handler = self._server.handle_chat_completions
         else:
             body["prompt"] = request.completion_prompt
+            # the completions endpoint reads `logprobs` as the number of alternatives (OpenAI's
+            # legacy field): `true` there meant one, whatever `top_logprobs` asked for
+            body["logprobs"] = max(1, request.top_logprobs)
             handler = self._server.handle_completions
         pieces: list[str] = []
         logprobs: list[float] = []
