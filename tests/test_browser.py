@@ -172,8 +172,12 @@ def test_sign_in_write_a_poem_watch_it_stream_pick_a_candidate_and_find_it(
         cards = page.query_selector_all("#candidate-list .candidate")
         index = next(i for i, c in enumerate(cards) if "chosen" not in (c.get_attribute("class") or ""))
         picked_text = cards[index].query_selector("pre").text_content()
+        # the card opens with the prose and a reason in words; the figures wait behind a toggle
+        assert cards[index].query_selector("p.why").text_content().startswith("Not chosen")
+        assert not cards[index].query_selector("details").get_attribute("open")
+        assert "rank_score" not in cards[index].query_selector("h4").text_content()
         cards[index].query_selector("button.pick").click()
-        expect(page.locator("#status")).to_have_text(f"picked candidate {index}")
+        expect(page.locator("#status")).to_have_text(f"picked candidate {index + 1}")
         assert page.text_content("#output") == picked_text
 
         # the works list has it, and opening it shows the picked text and its provenance

@@ -112,10 +112,23 @@ def test_continue_offers_llama_cpps_own_alternatives_and_continues_from_one(sett
     picked = alternatives[1]["top"][-1]["token"]  # the fifth likeliest at the second token
     lead = alternatives[0]["token"] + picked
     again = run_verb(engine, VerbRequest("continue", text, n=1, lead=lead), SamplingParams(max_tokens=16), seed=1)
-    assert again.candidates[0]["text"].startswith(lead)
+    continued = again.candidates[0]
+    assert continued["text"].startswith(lead)
+    spelled = "".join(t["token"] for t in continued["alternatives"])
+    assert continued["alternatives"][0] == {"token": lead, "logprob": None, "top": []}
+    assert continued["text"].startswith(spelled)  # the pieces a studio shows spell the text, in order
 
 
 def test_the_prompts_own_labels_written_back_are_removed() -> None:
     engine = _engine("Text before the passage:\nPassage: She left the March bottle shut.")
     result = run_verb(engine, VerbRequest("rewrite", TEXT, START, END, n=1), PARAMS, seed=0)
     assert result.candidates[0]["text"] == "She left the March bottle shut."
+
+
+def test_a_remark_to_the_writer_and_a_section_begun_after_the_answer_are_removed() -> None:
+    engine = _engine(
+        "I'll keep this one brief and to the point. She left the March bottle shut by the kettle.\n\n"
+        "Passage: A moment later, the bottle creaked."
+    )
+    result = run_verb(engine, VerbRequest("rewrite", TEXT, START, END, n=1), PARAMS, seed=0)
+    assert result.candidates[0]["text"] == "She left the March bottle shut by the kettle."

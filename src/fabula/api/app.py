@@ -159,6 +159,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """The web studio: one page, its script and style from /static, no inline code."""
         return FileResponse(str(static.joinpath("index.html")), media_type="text/html")
 
+    @app.get("/desk", include_in_schema=False)
+    async def writing_desk() -> FileResponse:
+        """The writing desk: a manuscript, the co-writing verbs, its history and bible."""
+        return FileResponse(str(static.joinpath("desk.html")), media_type="text/html")
+
     _api_reference(app, static)
 
     @app.get("/healthz")

@@ -249,6 +249,58 @@ async def move(request: Request, state: State, owner: Owner, manuscript_id: str,
     return _doc_json(doc)
 
 
+ENTRY_SCHEMA = object_schema(
+    ["name", "text"],
+    kind={"type": "string", "enum": ["character", "place", "fact", "style"]},
+    name={"type": "string"},
+    text={"type": "string"},
+    keywords={"type": "array", "items": {"type": "string"}},
+)
+
+
+@router.get("/{manuscript_id}/bible")
+async def get_bible(state: State, owner: Owner, manuscript_id: str, format: str | None = None) -> Any:  # noqa: A002
+    """The bible's entries; `?format=sillytavern|novelai` gives it as that program's file."""
+    from fabula.cowrite.lorebook import lorebook_json
+
+    manuscript = await asyncio.to_thread(_store(state, owner).load, manuscript_id)
+    if format is None:
+        return {"entries": manuscript.bible}
+    return lorebook_json(manuscript.bible, manuscript.lore_meta, format)
+
+
+@router.post("/{manuscript_id}/bible", status_code=201, openapi_extra=openapi_body(ENTRY_SCHEMA))
+async def add_entry(request: Request, state: State, owner: Owner, manuscript_id: str) -> dict[str, Any]:
+    """One entry by hand: {kind?, name, text, keywords?}."""
+    from fabula.plan.bible import Entry
+
+    data = parse_json(await request.body())
+    keywords = data.get("keywords", [])
+    if not isinstance(keywords, list) or not all(isinstance(k, str) for k in keywords):
+        raise InvalidParam("keywords", keywords, "a list of strings")
+    entry = Entry(data.get("kind", "fact"), check_text("name", data.get("name")), check_text("text", data.get("text")))
+    with _store(state, owner).changing(manuscript_id) as manuscript:
+        manuscript.bible.append(
+            {"kind": entry.kind, "name": entry.name, "text": entry.text, "keywords": keywords, "enabled": True}
+        )
+    return {"entries": manuscript.bible}
+
+
+@router.post(
+    "/{manuscript_id}/bible/import",
+    openapi_extra=openapi_body(object_schema(["lorebook"], lorebook={"type": "object"})),
+)
+async def import_bible(request: Request, state: State, owner: Owner, manuscript_id: str) -> dict[str, Any]:
+    """{lorebook: a SillyTavern World Info or NovelAI lorebook object}: replaces the bible."""
+    from fabula.cowrite.lorebook import parse_lorebook
+
+    data = parse_json(await request.body())
+    entries, meta = parse_lorebook(data.get("lorebook"), "lorebook")
+    with _store(state, owner).changing(manuscript_id) as manuscript:
+        manuscript.bible, manuscript.lore_meta = entries, meta
+    return {"entries": entries, "format": meta["format"]}
+
+
 @router.get("/{manuscript_id}/export")
 async def export(state: State, owner: Owner, manuscript_id: str, format: str = "md") -> Response:  # noqa: A002
     """The manuscript as a file (md, txt, docx, epub, json), with its provenance manifest (who

@@ -26,14 +26,12 @@ from fabula.errors import InvalidParam
 FORMATS = ("sillytavern", "novelai")
 
 
-def detect(data: Any, path: Path) -> str:
+def detect(data: Any, name: str) -> str:
     if isinstance(data, dict) and isinstance(data.get("entries"), list) and "lorebookVersion" in data:
         return "novelai"
     if isinstance(data, dict) and isinstance(data.get("entries"), dict):
         return "sillytavern"
-    raise InvalidParam(
-        "file", str(path), "is neither SillyTavern World Info ({'entries': {...}}) nor a NovelAI lorebook"
-    )
+    raise InvalidParam("file", name, "is neither SillyTavern World Info ({'entries': {...}}) nor a NovelAI lorebook")
 
 
 def _keys(value: Any) -> list[str]:
@@ -48,7 +46,12 @@ def read_lorebook(path: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise InvalidParam("file", str(path), f"is not a JSON lorebook ({exc})") from None
-    fmt = detect(data, path)
+    return parse_lorebook(data, str(path))
+
+
+def parse_lorebook(data: Any, name: str = "lorebook") -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The same, from the parsed JSON (an upload)."""
+    fmt = detect(data, name)
     meta = {"format": fmt, "top": {k: v for k, v in data.items() if k != "entries"}}
     entries: list[dict[str, Any]] = []
     if fmt == "sillytavern":
@@ -133,6 +136,12 @@ def to_novelai(entries: list[dict[str, Any]], meta: dict[str, Any] | None = None
     return {**top, "entries": out}
 
 
+def lorebook_json(entries: list[dict[str, Any]], meta: dict[str, Any] | None, fmt: str) -> dict[str, Any]:
+    if fmt not in FORMATS:
+        raise InvalidParam("format", fmt, f"one of: {', '.join(FORMATS)}")
+    return to_novelai(entries, meta) if fmt == "novelai" else to_sillytavern(entries, meta)
+
+
 def write_lorebook(entries: list[dict[str, Any]], meta: dict[str, Any] | None, path: Path) -> str:
     """Write `.lorebook` as NovelAI's format and `.json` as SillyTavern's; returns the format."""
     from fabula.files import write_atomic
@@ -141,6 +150,6 @@ def write_lorebook(entries: list[dict[str, Any]], meta: dict[str, Any] | None, p
     if suffix not in (".json", ".lorebook"):
         raise InvalidParam("output", str(path), "name it .json (SillyTavern World Info) or .lorebook (NovelAI)")
     fmt = "novelai" if suffix == ".lorebook" else "sillytavern"
-    data = to_novelai(entries, meta) if fmt == "novelai" else to_sillytavern(entries, meta)
+    data = lorebook_json(entries, meta, fmt)
     write_atomic(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
     return fmt

@@ -184,9 +184,30 @@ LABEL = re.compile(r"\A\s*(?:(?:Text (?:before|after) the passage|Text before|Te
                    r"Expanded passage|Shortened passage|Story bible)\b[^\n:]*:[ \t]*\n?)+", re.IGNORECASE)  # fmt: skip
 
 
+# a label at the start of a later paragraph: the model began another section of its own
+LATER_LABEL = re.compile(
+    r"\n\s*(?:Passage|Text (?:before|after)|Rewritten passage|Expanded passage|Shortened passage|Note|Explanation)"
+    r"\b[^\n:]{0,30}:",
+    re.IGNORECASE,
+)
+# a first sentence that talks to the writer instead of writing ("I'll keep this one brief.")
+META_OPENING = re.compile(
+    r"\A\s*(?:I'll|I will|I've|I have|I can|Here(?: is|'s)|Sure|Certainly|Okay|OK|Of course)\b[^.!?\n]{0,160}[.!?:]\s+",
+    re.IGNORECASE,
+)
+
+
 def _cleaned(completion: Completion, prompt: str) -> str:
+    """The answer alone: the prompt's labels, a remark to the writer before it and any section the
+    model began after it are removed."""
     text = clean(completion.text, prompt=prompt, truncated=completion.finish_reason == "length").text
     text = LABEL.sub("", text)
+    later = LATER_LABEL.search(text)
+    if later and later.start() > 0:
+        text = text[: later.start()]
+    opening = META_OPENING.match(text)
+    if opening and len(text) - opening.end() > 20:
+        text = text[opening.end() :]
     return text.strip().strip('"“”').strip()
 
 
@@ -328,7 +349,10 @@ def _continue(backend: Backend, req: VerbRequest, params: SamplingParams, seed: 
         body = clean(completion.text, truncated=completion.finish_reason == "length", drop_title=False).text.strip()
         text = req.lead + (spacing + body if body else "")
         ok = bool(body)
-        extra = {"alternatives": kept_tokens(completion, spacing + body)} if completion.tokens else {}
+        extra = {}
+        if completion.tokens:  # the lead (the writer's pick) first, so the pieces spell the text
+            led = [{"token": req.lead, "logprob": None, "top": []}] if req.lead else []
+            extra["alternatives"] = led + kept_tokens(completion, spacing + body)
         candidates.append(_candidate(text, completion, ok, f"{len(text)} characters" if ok else "empty", **extra))
     if not any(c["ok"] for c in candidates):
         raise Rejected("continue: every candidate was empty; try another seed")

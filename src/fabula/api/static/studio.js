@@ -129,30 +129,44 @@ $("write-form").addEventListener("submit", async (event) => {
   finally { $("stop").disabled = true; $("go").disabled = false; }
 });
 
-// Every candidate side by side with its scores and verdicts; "Pick" makes one the work's text.
+// Every candidate side by side: the prose first, why it was (or was not) chosen in plain words,
+// and the scores and verdicts behind a details toggle; "Pick" makes one the work's text.
+function plainReason(c, chosenIndex) {
+  const failed = (c.verdicts || []).filter((v) => !v.passed).map((v) => v.check);
+  if (c.chosen) return failed.length ? `Chosen, though it failed ${failed.join(", ")}: every candidate failed a check.` : "Chosen: it passed every check, and the model was surest of its words.";
+  if (failed.length) return `Not chosen: it failed ${failed.join(", ")}.`;
+  return `Not chosen: it passed every check, but scored below candidate ${chosenIndex + 1}.`;
+}
+
 async function showCandidates(workId) {
   const work = await api("/api/works/" + encodeURIComponent(workId));
   const box = $("candidate-list"); box.replaceChildren();
+  const chosenIndex = work.candidates.findIndex((c) => c.chosen);
   work.candidates.forEach((c, i) => {
     const card = document.createElement("div");
     card.className = c.chosen ? "candidate chosen" : "candidate";
     const head = document.createElement("h4");
-    const scores = Object.entries(c.scores || {}).map(([k, v]) => `${k} ${typeof v === "number" ? v.toFixed(3) : v}`).join(" · ");
-    text(head, `candidate ${i}${c.chosen ? " (chosen)" : ""}: ${scores}`);
+    text(head, `candidate ${i + 1}${c.chosen ? " (chosen)" : ""}`);
     const body = document.createElement("pre"); text(body, c.text);
+    const why = document.createElement("p"); why.className = "why"; text(why, plainReason(c, chosenIndex));
+    const details = document.createElement("details");
+    const summary = document.createElement("summary"); text(summary, "scores and checks");
+    const scores = document.createElement("p");
+    text(scores, Object.entries(c.scores || {}).map(([k, v]) => `${k} ${typeof v === "number" ? v.toFixed(3) : v}`).join(" · "));
     const verdicts = document.createElement("ul");
     for (const v of c.verdicts || []) {
       const li = document.createElement("li"); li.className = v.passed ? "verdict-pass" : "verdict-fail";
       text(li, `${v.passed ? "✓" : "✗"} ${v.check}: ${v.detail}`); verdicts.appendChild(li);
     }
+    details.append(summary, scores, verdicts);
     const pick = document.createElement("button"); pick.type = "button"; text(pick, "Pick this one");
     pick.className = "pick"; pick.disabled = c.chosen;
     pick.addEventListener("click", async () => {
       const picked = await api("/api/works/" + encodeURIComponent(workId) + "/pick", { method: "POST", body: JSON.stringify({ index: i }) });
-      text($("output"), picked.text); text($("status"), `picked candidate ${i}`);
+      text($("output"), picked.text); text($("status"), `picked candidate ${i + 1}`);
       await showCandidates(workId); await refreshWorks();
     });
-    card.append(head, body, verdicts, pick); box.appendChild(card);
+    card.append(head, body, why, details, pick); box.appendChild(card);
   });
 }
 
