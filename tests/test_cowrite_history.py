@@ -126,3 +126,19 @@ def test_the_manifest_states_the_shares_and_verifies_until_one_byte_changes(tmp_
     forged = json.loads(sidecar.read_text())
     forged["attribution"]["human_chars"] += 1  # claiming one more character as the writer's
     assert not verify(forged, path.read_bytes())["valid"]
+
+
+def test_a_screenwriters_manuscript_exports_as_fountain_that_screenplain_reads(tmp_path: Path) -> None:
+    from fabula.plan.fountain import check
+    from fabula.service.drafts import export_manuscript
+    from fabula.settings import Settings
+
+    store = ManuscriptStore(tmp_path)
+    manuscript = store.create("Gull Rock")
+    with store.changing(manuscript.id) as m:
+        m.add("Scene 1", "INT. LIGHTHOUSE - NIGHT\n\nMara winds the clockwork.\n\nMARA\nEleven winters.\n")
+        m.add("Scene 2", "EXT. SHINGLE - DAWN\n\nA green bottle.\n\nMARA\nMy own name?\n")
+    path, _ = export_manuscript(store.load(manuscript.id), tmp_path / "play.fountain", Settings(home=tmp_path))
+    report = check(path.read_text(encoding="utf-8"))
+    assert report["parsed"] and report["scenes"] == 2 and report["speaking_characters"] == ["MARA"]
+    assert report["dialogue_blocks"] == 2

@@ -132,3 +132,22 @@ def test_a_remark_to_the_writer_and_a_section_begun_after_the_answer_are_removed
     )
     result = run_verb(engine, VerbRequest("rewrite", TEXT, START, END, n=1), PARAMS, seed=0)
     assert result.candidates[0]["text"] == "She left the March bottle shut by the kettle."
+
+
+def test_continue_writes_the_rest_of_a_poem_inside_its_form(settings: Settings) -> None:
+    from fabula.cowrite.manuscript import Document
+    from fabula.service.drafts import VerbCall, run_call
+    from fabula.verse.check import check_poem
+    from fabula.verse.forms import verse_form
+
+    doc = Document.new("d1", "haiku", "Snow falls on the sea\n", kind="poem", form="haiku")
+    outcome = run_call(doc, [], VerbCall("continue", n=2, seed=2, engine="llamacpp", model=""), PARAMS, settings)
+    assert outcome.node is not None and doc.text.startswith("Snow falls on the sea\n")
+    for candidate in outcome.result.candidates:
+        poem = "Snow falls on the sea\n" + candidate["text"]
+        assert check_poem(poem, verse_form("haiku"))["ok"], poem
+    broken = Document.new("d2", "not a haiku", "Snow falls on the quiet sea tonight\n", kind="poem", form="haiku")
+    with pytest.raises(InvalidParam, match="already breaks its form"):
+        run_call(broken, [], VerbCall("continue", n=1, seed=2, engine="llamacpp", model=""), PARAMS, settings)
+    with pytest.raises(InvalidParam, match="only a poem has a verse form"):
+        Document.new("d3", "x", "text", kind="chapter", form="haiku")

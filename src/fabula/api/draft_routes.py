@@ -46,6 +46,7 @@ def _doc_json(doc: Any) -> dict[str, Any]:
         "id": doc.id,
         "title": doc.title,
         "kind": doc.kind,
+        "form": doc.form,
         "head": doc.head,
         "text": doc.text,
         "attribution": attribution.shares(doc.runs),
@@ -114,14 +115,25 @@ async def get_manuscript(state: State, owner: Owner, manuscript_id: str) -> dict
 @router.post(
     "/{manuscript_id}/documents",
     status_code=201,
-    openapi_extra=openapi_body(object_schema(["title"], title={"type": "string"}, text={"type": "string"})),
+    openapi_extra=openapi_body(
+        object_schema(
+            ["title"],
+            title={"type": "string"},
+            text={"type": "string"},
+            kind={"type": "string", "enum": ["chapter", "scene", "note", "poem"]},
+            form={"type": "string", "description": "a poem's verse form: haiku, sonnet, limerick, ..."},
+        )
+    ),
 )
 async def add_document(request: Request, state: State, owner: Owner, manuscript_id: str) -> dict[str, Any]:
+    """{title, text?, kind?, form?}: a new document; a poem with a form is continued inside it."""
     data = parse_json(await request.body())
     title = check_text("title", data.get("title"))
     text = check_text("text", data.get("text", ""), allow_empty=True)
+    kind = check_text("kind", data.get("kind", "chapter"))
+    form = check_text("form", data.get("form", ""), allow_empty=True)
     with _store(state, owner).changing(manuscript_id) as manuscript:
-        doc = manuscript.add(title, text)
+        doc = manuscript.add(title, text, kind, form)
     return _doc_json(doc)
 
 
@@ -328,6 +340,7 @@ async def export(state: State, owner: Owner, manuscript_id: str, format: str = "
         ".json": "application/json",
         ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
         ".epub": "application/epub+zip",
+        ".fountain": "text/plain; charset=utf-8",
     }[suffix]
     headers = {
         "Content-Disposition": f'attachment; filename="{manuscript.id}{suffix}"',

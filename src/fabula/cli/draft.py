@@ -231,7 +231,11 @@ def edit(ref: str, source: Any) -> None:
 @draft.command("export")
 @click.argument("manuscript_id")
 @click.option(
-    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help=".md .txt .docx .epub .json"
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help=".md .txt .docx .epub .fountain .json",
 )
 def export(manuscript_id: str, output: Path) -> None:
     """Write the manuscript, and beside it the provenance manifest stating who wrote what."""
@@ -295,6 +299,9 @@ def _verb_command(verb: str) -> click.Command:
     @click.option("--instruction", default="", help="rewrite: what to do; brainstorm: the kind of list.")
     @click.option("--lead", default="", help="continue: start from this text (a token alternative).")
     @click.option("--choose", type=click.IntRange(1), help="Apply this candidate (1-based) instead of the best.")
+    @click.option(
+        "--form", "verse_form", help="The document is a poem in this form (haiku, sonnet, ...): continue keeps it."
+    )
     @click.option("--write", "write_file", is_flag=True, help="A file target: write the result back to the file.")
     @click.option("--engine", help="llamacpp (default), hf, openai or fake.")
     @click.option("--model", help="A model the engine can load.")
@@ -331,11 +338,13 @@ def _run_verb(verb: str, target: str, options: dict[str, Any]) -> None:
         None if options["choose"] is None else options["choose"] - 1,
         options["engine"],
         options["model"],
+        form=options["verse_form"],
     )
     settings = get_settings()
     path = Path(target)
     if path.is_file():
-        doc = Document.new("d1", path.stem, _read_plain(path))
+        kind = "poem" if options["verse_form"] else "chapter"
+        doc = Document.new("d1", path.stem, _read_plain(path), kind, options["verse_form"] or "")
         outcome = run_call(doc, [], call, params, settings)
         if options["write_file"] and outcome.node is not None:
             write_atomic(path, doc.text)

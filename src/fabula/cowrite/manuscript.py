@@ -25,7 +25,7 @@ from fabula.cowrite import attribution
 from fabula.cowrite.attribution import HUMAN, Run
 from fabula.errors import InvalidParam, NotFound
 
-KINDS = ("chapter", "scene", "note")
+KINDS = ("chapter", "scene", "note", "poem")
 
 
 def _now() -> str:
@@ -81,6 +81,7 @@ class Document:
     nodes: dict[str, Node]
     head: str
     clock: int = 0  # counts head moves, for Node.visited
+    form: str = ""  # a poem's verse form (haiku, sonnet, limerick, quatrain, wujue, ...): continue keeps it
 
     @property
     def node(self) -> Node:
@@ -95,11 +96,13 @@ class Document:
         return self.node.runs
 
     @classmethod
-    def new(cls, doc_id: str, title: str, text: str, kind: str = "chapter") -> Document:
+    def new(cls, doc_id: str, title: str, text: str, kind: str = "chapter", form: str = "") -> Document:
         if kind not in KINDS:
             raise InvalidParam("kind", kind, f"a document is one of: {', '.join(KINDS)}")
+        if form and kind != "poem":
+            raise InvalidParam("form", form, "only a poem has a verse form", hint="give kind=poem too")
         root = Node(f"{doc_id}.0", None, "import", 0, 0, text, attribution.normalize([(HUMAN, len(text))]))
-        return cls(doc_id, title or doc_id, kind, {root.id: root}, root.id)
+        return cls(doc_id, title or doc_id, kind, {root.id: root}, root.id, form=form)
 
     def _next_id(self) -> str:
         numbers = (int(n.rsplit(".", 1)[1]) for n in self.nodes)
@@ -225,6 +228,7 @@ class Document:
             "id": self.id,
             "title": self.title,
             "kind": self.kind,
+            "form": self.form,
             "head": self.head,
             "clock": self.clock,
             "nodes": [asdict(n) for n in self.nodes.values()],
@@ -233,7 +237,9 @@ class Document:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Document:
         nodes = {n["id"]: Node.from_dict(n) for n in data["nodes"]}
-        return cls(data["id"], data["title"], data["kind"], nodes, data["head"], data.get("clock", 0))
+        return cls(
+            data["id"], data["title"], data["kind"], nodes, data["head"], data.get("clock", 0), data.get("form", "")
+        )
 
 
 @dataclass
@@ -246,9 +252,9 @@ class Manuscript:
     created: str = field(default_factory=_now)
     lore_meta: dict[str, Any] = field(default_factory=dict)  # an imported lorebook's other fields
 
-    def add(self, title: str, text: str, kind: str = "chapter") -> Document:
+    def add(self, title: str, text: str, kind: str = "chapter", form: str = "") -> Document:
         numbers = (int(d.id[1:]) for d in self.documents)
-        doc = Document.new(f"d{max(numbers, default=0) + 1}", title, text, kind)
+        doc = Document.new(f"d{max(numbers, default=0) + 1}", title, text, kind, form)
         self.documents.append(doc)
         return doc
 

@@ -36,7 +36,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from fabula.backends.base import Backend
+from fabula.backends.base import Backend, steppable
 from fabula.errors import InvalidParam, Rejected
 from fabula.post.clean import clean
 from fabula.post.rank import mean_logprob
@@ -80,6 +80,9 @@ class VerbRequest:
     lead: str = ""  # continue: text to start from (a token alternative the writer picked)
     alternatives: int = 5  # continue: each token's likeliest alternatives, where the engine reports them
     entries: list[Any] = field(default_factory=list)  # story bible entries
+    # a poem's form constraint (a TextConstraint over the whole poem): continue writes the rest of
+    # the poem inside it on steppable engines
+    constraint: Any = None
 
     def __post_init__(self) -> None:
         if self.verb not in VERBS:
@@ -337,6 +340,8 @@ def _continue(backend: Backend, req: VerbRequest, params: SamplingParams, seed: 
     before = _tail(req.text[: req.start], BEFORE_CHARS)
     bible, record = select(req.entries, before[-400:], BIBLE_BUDGET) if req.entries else ("", [])
     note = f"[{' '.join(bible.split())}]\n\n" if bible else ""
+    if req.constraint is not None and steppable(backend) is not None:
+        return _continue_poem(backend, req, params, seed)
     prompt = note + before + req.lead
     candidates: list[dict[str, Any]] = []
     max_tokens = min(params.max_tokens, 120)
@@ -351,7 +356,7 @@ def _continue(backend: Backend, req: VerbRequest, params: SamplingParams, seed: 
         ok = bool(body)
         extra = {}
         if completion.tokens:  # the lead (the writer's pick) first, so the pieces spell the text
-            led = [{"token": req.lead, "logprob": None, "top": []}] if req.lead else []
+            led: list[dict[str, Any]] = [{"token": req.lead, "logprob": None, "top": []}] if req.lead else []
             extra["alternatives"] = led + kept_tokens(completion, spacing + body)
         candidates.append(_candidate(text, completion, ok, f"{len(text)} characters" if ok else "empty", **extra))
     if not any(c["ok"] for c in candidates):
@@ -359,6 +364,64 @@ def _continue(backend: Backend, req: VerbRequest, params: SamplingParams, seed: 
     cursor = req.start or 0
     messages = [{"role": "completion", "content": prompt}]
     return VerbResult("continue", cursor, cursor, _ranked(candidates), 0, prompt=messages, bible=record)
+
+
+class Resumed:
+    """A whole-poem constraint picked up where the writer's text stops: its state after the poem
+    so far, so the model writes only what the form still allows (the rest of the line, the lines
+    left, rhymes with the writer's own line ends)."""
+
+    def __init__(self, inner: Any, written: str) -> None:
+        state = inner.initial()
+        for i, char in enumerate(written):
+            state = inner.advance(state, char)
+            if state is None:
+                line = written[: i + 1].count("\n") + 1
+                raise InvalidParam(
+                    "selection",
+                    f"the poem so far (character {i + 1}, line {line})",
+                    "already breaks its form there; fix that line by hand, or continue from an earlier point",
+                )
+        self.inner, self.state = inner, state
+
+    def initial(self) -> Any:
+        return self.state
+
+    def advance(self, state: Any, text: str) -> Any | None:
+        return self.inner.advance(state, text)
+
+    def can_end(self, state: Any) -> bool:
+        return bool(self.inner.can_end(state))
+
+    def token_budget(self) -> int:
+        return int(self.inner.token_budget())
+
+
+def _continue_poem(backend: Backend, req: VerbRequest, params: SamplingParams, seed: int) -> VerbResult:
+    """The rest of a poem, decoded inside its form from the writer's lines on (see Resumed)."""
+    from fabula.decoding.constrained import constrained_sample
+
+    stepped = steppable(backend)
+    assert stepped is not None
+    cursor = req.start or 0
+    written = req.text[:cursor]
+    if req.text[cursor:].strip():
+        raise InvalidParam(
+            "selection", f"{cursor}", "a poem is continued from its end: put the cursor after the last line"
+        )
+    resumed = Resumed(req.constraint, written)
+    candidates: list[dict[str, Any]] = []
+    for s in _seeds(seed, req.n, 0):
+        request = Request((), written, params.with_(seed=s, n=1), raw=True)
+        completion = constrained_sample(stepped.stepper(request), resumed, params, s, max_tokens=resumed.token_budget())
+        after = resumed.advance(resumed.initial(), completion.text)
+        ok = completion.finish_reason != "dead_end" and after is not None and resumed.can_end(after)
+        why = "the poem's form kept to its end" if ok else f"no way to finish the form ({completion.finish_reason})"
+        candidates.append(_candidate(completion.text, completion, ok, why))
+    if not any(c["ok"] for c in candidates):
+        raise Rejected("continue: no candidate could finish the poem in its form; try another seed")
+    messages = [{"role": "completion", "content": written}]
+    return VerbResult("continue", cursor, cursor, _ranked(candidates), 0, prompt=messages)
 
 
 def kept_tokens(completion: Completion, kept: str) -> list[dict[str, Any]]:

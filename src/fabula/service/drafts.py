@@ -20,7 +20,7 @@ from fabula.errors import InvalidParam, Rejected
 from fabula.sampling import MAX_SEED, SamplingParams
 from fabula.settings import Settings
 
-EXPORTS = (".txt", ".md", ".docx", ".epub", ".json")
+EXPORTS = (".txt", ".md", ".docx", ".epub", ".fountain", ".json")
 IMPORTS = (".txt", ".md", ".markdown")
 
 
@@ -45,6 +45,7 @@ class VerbCall:
     engine: str | None = None
     model: str | None = None
     backend: Any = None  # an engine already loaded (the server's); else engine and model name one
+    form: str | None = None  # a verse form for this call (else the document's own)
 
 
 @dataclass
@@ -76,8 +77,17 @@ def run_call(
     from fabula.responsible.safety import SafetyPolicy
 
     seed = call.seed if call.seed is not None else secrets.randbelow(MAX_SEED + 1)
+    form = call.form if call.form is not None else doc.form
     req = VerbRequest(
-        call.verb, doc.text, call.start, call.end, call.instruction, n=call.n, lead=call.lead, entries=entries
+        call.verb,
+        doc.text,
+        call.start,
+        call.end,
+        call.instruction,
+        n=call.n,
+        lead=call.lead,
+        entries=entries,
+        constraint=poem_constraint(form) if form and call.verb == "continue" else None,
     )
     backend = _backend(call, settings)
     result = run_verb(backend, req, params, seed)
@@ -97,6 +107,17 @@ def run_call(
         record = {"instruction": call.instruction, "seed": seed, "engine": backend.name, "model": backend.model_name}
         node = doc.apply(call.verb, result.start, result.end, result.candidates, chosen, **record)
     return VerbOutcome(result, node, seed, backend.name, backend.model_name, blocked)
+
+
+def poem_constraint(form: str) -> Any:
+    """The whole-poem constraint of a verse form, as `fabula write poem --set form=...` uses it."""
+    from fabula.forms import get_form
+
+    poem = get_form("poem")
+    constraint = poem.constrain({"form": form, "prompt": ""}) if poem.constrain else None
+    if constraint is None:
+        raise InvalidParam("form", form, "a fixed verse form: haiku, limerick, quatrain, sonnet, wujue, qijue, ...")
+    return constraint
 
 
 def provenance(doc: Document, outcome: VerbOutcome, params: SamplingParams) -> dict[str, Any]:
@@ -183,6 +204,21 @@ def manuscript_text(manuscript: Manuscript) -> str:
     return "\n\n".join(doc.text.strip("\n") for doc in manuscript.documents) + "\n"
 
 
+def manuscript_fountain(manuscript: Manuscript) -> str:
+    """A screenwriter's manuscript as one Fountain script: a title page, then each document as the
+    writer wrote it (its Fountain markup, notes and boneyard are theirs), checked by screenplain."""
+    from fabula.errors import ExportError
+    from fabula.plan.fountain import check
+
+    title = " ".join(manuscript.title.split())
+    body = "\n\n".join(doc.text.strip("\n") for doc in manuscript.documents if doc.text.strip())
+    script = f"Title: {title}\nCredit: Written with\nAuthor: fabula\n\n{body}\n"
+    report = check(script)
+    if not report["parsed"]:
+        raise ExportError(f"{manuscript.id}: {report['violations'][0]}", hint="export as .md or .txt instead")
+    return script
+
+
 def export_manuscript(manuscript: Manuscript, path: Path, settings: Settings) -> tuple[Path, Path]:
     """Write the manuscript in the format its suffix names, and the provenance sidecar beside it:
     the human and model shares, every model generation still in the text, signed if a key exists."""
@@ -201,6 +237,8 @@ def export_manuscript(manuscript: Manuscript, path: Path, settings: Settings) ->
         write_atomic(path, manuscript_text(manuscript))
     elif suffix == ".json":
         write_atomic(path, json.dumps(manuscript.to_dict(), ensure_ascii=False, indent=1))
+    elif suffix == ".fountain":
+        write_atomic(path, manuscript_fountain(manuscript))
     elif suffix == ".docx":
         write_book_docx(manuscript.id, manuscript.title, "", chapters, path)
     else:
