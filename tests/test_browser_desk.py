@@ -63,7 +63,8 @@ def test_a_writer_co_writes_a_chapter_in_the_desk(fabula_home: Path, tmp_path: P
             page.evaluate(SELECT, [start, end])
             page.fill("#instruction", "plainer")
             page.click("button[data-verb=rewrite]")
-            expect(page.locator("#candidates .cand")).to_have_count(3, timeout=WAIT)
+            page.wait_for_selector("#candidates .cand.drafting", timeout=WAIT)  # streamed while written
+            expect(page.locator("#candidates .cand:not(.drafting)")).to_have_count(3, timeout=WAIT)
             cards = page.locator("#candidates .cand")
             texts = [cards.nth(i).locator(".cand-text").text_content() for i in range(3)]
             assert page.input_value("#editor") == CHAPTER[:start] + texts[0] + CHAPTER[end:]

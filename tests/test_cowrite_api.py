@@ -85,3 +85,33 @@ def test_a_writer_rewrites_swipes_undoes_and_exports_and_another_user_sees_nothi
     with TestClient(create_app(settings), base_url=LOCAL) as client:  # a new server on the same home
         assert client.get(f"/api/manuscripts/{mid}", headers=keys["ann"]).json() == acknowledged
     close_all("fake")
+
+
+def test_a_verb_streams_its_candidates_then_the_saved_result(fabula_home: Path) -> None:
+    settings = Settings(home=fabula_home, engine="fake", model="scripted")
+    close_all("fake")
+    with TestClient(create_app(settings), base_url=LOCAL) as client:
+        mid = client.post("/api/manuscripts", json={"title": "t", "text": CHAPTER}).json()["id"]
+        app_engine(client).scripts = [
+            "The bottle washed up in March, unopened.",
+            "In March: a bottle. She left it shut.",
+        ]
+        start = CHAPTER.index("The bottle")
+        end = CHAPTER.index("\n", start)
+        body = {"start": start, "end": end, "n": 2, "seed": 1, "stream": True}
+        with client.stream("POST", f"/api/manuscripts/{mid}/documents/d1/verbs/rewrite", json=body) as reply:
+            assert reply.status_code == 200 and reply.headers["content-type"].startswith("text/event-stream")
+            events = [line[6:] for line in reply.iter_lines() if line.startswith("data: ")]
+        assert events[-1] == "[DONE]"
+        parsed = [json.loads(e) for e in events[:-1]]
+        deltas = [e for e in parsed if "delta" in e]
+        result = parsed[-1]["result"]
+        by_attempt = {a: "".join(d["delta"] for d in deltas if d["attempt"] == a) for a in (0, 1)}
+        assert {" ".join(t.split()) for t in by_attempt.values()} == {c["text"] for c in result["candidates"]}
+        saved = client.get(f"/api/manuscripts/{mid}").json()["documents"][0]
+        assert saved["text"] == result["document"] and saved["head"] == result["head"]  # saved before it was sent
+        bad = {"start": 3, "end": 9999, "stream": True}
+        with client.stream("POST", f"/api/manuscripts/{mid}/documents/d1/verbs/shrink", json=bad) as reply:
+            events = [line[6:] for line in reply.iter_lines() if line.startswith("data: ")]
+        assert json.loads(events[0])["error"]["param"] == "selection" and events[-1] == "[DONE]"
+    close_all("fake")

@@ -61,10 +61,13 @@ def test_the_prompt_carries_the_bible_and_the_text_around_the_selection() -> Non
 
 def test_brainstorm_collects_distinct_items_over_rounds() -> None:
     engine = _engine(
-        "1. The tide\n2. the tide.\n3. A stranger", "1. A storm\n- A letter\n* The keeper's brother\n4. A stranger"
+        " The tide\n2. the tide.\n3. A stranger", " A storm\n- A letter\n* The keeper's brother\n4. A stranger"
     )
     result = run_verb(engine, VerbRequest("brainstorm", TEXT, instruction="next"), PARAMS, seed=0)
     assert result.items == ["The tide", "A stranger", "A storm", "A letter", "The keeper's brother"]
+    asked = engine.requests[0]
+    assert asked.raw and asked.completion_prompt.endswith("Ten things that could happen next for this story:\n1.")
+    assert "The water boiled." in asked.completion_prompt  # the story so far leads into the list
     assert parse_items('Ideas:\n1) One\n2. "Two".\nnot an item') == ["One", "Two"]
     with pytest.raises(InvalidParam, match="brainstorm lists"):
         VerbRequest("brainstorm", TEXT, instruction="recipes")

@@ -29,6 +29,10 @@ VERB_SCHEMA = object_schema(
     lead={"type": "string", "description": "continue: start from this text (a token alternative picked)"},
     n={"type": "integer", "minimum": 1, "maximum": 8},
     choose={"type": "integer", "minimum": 1, "description": "apply this candidate (1-based); 0 applies none"},
+    stream={
+        "type": "boolean",
+        "description": "server-sent events: {attempt, delta} as candidates are written, then {result}",
+    },
     **sampling_schema("seed", "temperature", "max_tokens"),
 )
 
@@ -193,13 +197,49 @@ async def run_verb(request: Request, state: State, owner: Owner, manuscript_id: 
     if instruction:
         state.policy.enforce(instruction, "prompt")
 
+    stream = data.get("stream", False)
+    if not isinstance(stream, bool):
+        raise InvalidParam("stream", stream, "must be true or false")
+
     def work() -> dict[str, Any]:
         with store.changing(manuscript_id) as manuscript:
             doc = manuscript.document(doc_id)
             outcome = run_call(doc, manuscript.entries(), call, params, state.settings)
         return outcome_json(doc, outcome, params) | {"head": doc.head}
 
-    return await run_blocking(state.gate, work, user=owner, disconnected=request.is_disconnected)
+    if not stream:
+        return await run_blocking(state.gate, work, user=owner, disconnected=request.is_disconnected)
+    return _streamed(state, owner, call, work)
+
+
+def _streamed(state: Any, owner: str | None, call: Any, work: Any) -> Any:
+    """The verb as server-sent events: `{"attempt": k, "delta": ...}` while candidates are written
+    (attempts in the order generated, resampled ones too), then `{"result": ...}` (what the plain
+    answer holds, saved before it is sent) or `{"error": ...}`, then `[DONE]`."""
+    import json
+
+    from fastapi.responses import StreamingResponse
+
+    from fabula.api.engine_runner import admit, stream_completion
+    from fabula.api.errors import error_body
+
+    release = admit(state.gate, owner)  # a full queue is a 429 before any 200
+
+    def run(emit: Any) -> dict[str, Any]:
+        call.on_text = lambda attempt, delta: emit(json.dumps({"attempt": attempt, "delta": delta}))
+        return work()  # type: ignore[no-any-return]
+
+    async def events() -> Any:
+        async for kind, value in stream_completion(state.gate, run, owner, release):
+            if kind == "delta":
+                yield f"data: {value}\n\n"
+            elif kind == "done":
+                yield f"data: {json.dumps({'result': value}, ensure_ascii=False)}\n\n"
+            else:
+                yield f"data: {json.dumps(error_body(value)[1], ensure_ascii=False)}\n\n"
+        yield "data: [DONE]\n\n"
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
 
 
 @router.get("/{manuscript_id}/documents/{doc_id}/history")

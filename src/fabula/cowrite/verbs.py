@@ -31,6 +31,7 @@ from __future__ import annotations
 import logging
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -83,6 +84,10 @@ class VerbRequest:
     # a poem's form constraint (a TextConstraint over the whole poem): continue writes the rest of
     # the poem inside it on steppable engines
     constraint: Any = None
+    # told each piece of text as a candidate is written: on_text(attempt, delta), attempts counted
+    # from 0 in the order they are generated (resampled ones included)
+    on_text: Callable[[int, str], None] | None = field(default=None, compare=False, repr=False)
+    attempts: int = field(default=0, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.verb not in VERBS:
@@ -178,8 +183,22 @@ def _seeds(seed: int, count: int, offset: int) -> list[int]:
     return [(seed + offset + i) % (MAX_SEED + 1) for i in range(count)]
 
 
-def _one(backend: Backend, request: Request) -> Completion:
-    return backend.complete(request)[0]
+def _emitter(req: VerbRequest) -> Callable[[str], None] | None:
+    """`emit(delta)` for the next attempt (a stepped sampler's callback), or None."""
+    attempt = req.attempts
+    req.attempts += 1
+    tell = req.on_text
+    return None if tell is None else (lambda delta: tell(attempt, delta))
+
+
+def _one(backend: Backend, request: Request, req: VerbRequest) -> Completion:
+    """One engine call, its text streamed to `req.on_text` as attempt number `req.attempts`."""
+    attempt = req.attempts
+    req.attempts += 1
+    if req.on_text is None:
+        return backend.complete(request)[0]
+    tell = req.on_text
+    return backend.complete(request, lambda _index, delta: tell(attempt, delta))[0]
 
 
 # the prompt's own labels, which a small model sometimes writes back before its answer
@@ -312,7 +331,7 @@ def _edit(backend: Backend, req: VerbRequest, params: SamplingParams, seed: int)
             break
         for s in _seeds(seed, missing, offset):
             request = Request(messages, messages[-1].content + "\n", params.with_(seed=s, n=1, max_tokens=budget))
-            completion = _one(backend, request)
+            completion = _one(backend, request, req)
             text = _cleaned(completion, req.passage)
             ok, why = _contract(req, text)
             (kept if ok else broken).append(_candidate(_keep_edges(req.passage, text), completion, ok, why))
@@ -348,7 +367,7 @@ def _continue(backend: Backend, req: VerbRequest, params: SamplingParams, seed: 
     top = req.alternatives if backend.capabilities.top_logprobs else 0
     for s in _seeds(seed, req.n, 0):
         request = Request((), prompt, params.with_(seed=s, n=1, max_tokens=max_tokens), raw=True, top_logprobs=top)
-        completion = _one(backend, request)
+        completion = _one(backend, request, req)
         # the model's own spacing is kept: " on the mat" after "sat", "s raged" after a lead " storm"
         spacing = completion.text[: len(completion.text) - len(completion.text.lstrip())]
         body = clean(completion.text, truncated=completion.finish_reason == "length", drop_title=False).text.strip()
@@ -413,7 +432,9 @@ def _continue_poem(backend: Backend, req: VerbRequest, params: SamplingParams, s
     candidates: list[dict[str, Any]] = []
     for s in _seeds(seed, req.n, 0):
         request = Request((), written, params.with_(seed=s, n=1), raw=True)
-        completion = constrained_sample(stepped.stepper(request), resumed, params, s, max_tokens=resumed.token_budget())
+        emit = _emitter(req)
+        budget = resumed.token_budget()
+        completion = constrained_sample(stepped.stepper(request), resumed, params, s, emit, max_tokens=budget)
         after = resumed.advance(resumed.initial(), completion.text)
         ok = completion.finish_reason != "dead_end" and after is not None and resumed.can_end(after)
         why = "the poem's form kept to its end" if ok else f"no way to finish the form ({completion.finish_reason})"
@@ -452,7 +473,7 @@ def _describe(backend: Backend, req: VerbRequest, params: SamplingParams, seed: 
         prompt = _dicts(messages)
         s = (seed + i) % (MAX_SEED + 1)
         request = Request(messages, messages[-1].content + "\n", params.with_(seed=s, n=1, max_tokens=80))
-        completion = _one(backend, request)
+        completion = _one(backend, request, req)
         text = _cleaned(completion, req.passage)
         ok = bool(text)
         before = req.text[: req.end]
@@ -492,16 +513,24 @@ def _key(item: str) -> str:
 
 
 def _brainstorm(backend: Backend, req: VerbRequest, params: SamplingParams, seed: int) -> VerbResult:
+    """A numbered list begun in plain text ("Ten titles for this story:\n1."), continued by the
+    model; items gathered over rounds (new seeds) until MIN_ITEMS distinct ones are found."""
+    from fabula.plan.bible import select
+
     kind = req.instruction or "next"
-    messages, record = _chat(req, {"kind": BRAINSTORM_KINDS[kind]})
+    end = req.end or 0
+    story = _tail(req.text[:end], 700).strip()
+    bible, record = select(req.entries, story[-400:], BIBLE_BUDGET) if req.entries else ("", [])
+    note = f"[{' '.join(bible.split())}]\n\n" if bible else ""
+    prompt = prompts()["brainstorm"]["prompt"].format(context=note + story, kind=BRAINSTORM_KINDS[kind])
     items: list[str] = []
     seen: set[str] = set()
     candidates: list[dict[str, Any]] = []
-    for round_ in range(MAX_ROUNDS + 1):
+    for round_ in range(MAX_ROUNDS + 2):
         s = (seed + round_) % (MAX_SEED + 1)
-        request = Request(messages, messages[-1].content + "\n", params.with_(seed=s, n=1, max_tokens=200))
-        completion = _one(backend, request)
-        found = parse_items(completion.text)
+        request = Request((), prompt, params.with_(seed=s, n=1, max_tokens=200, stop=("\n\n",)), raw=True)
+        completion = _one(backend, request, req)
+        found = parse_items("1." + completion.text)
         for item in found:
             if _key(item) and _key(item) not in seen:
                 seen.add(_key(item))
@@ -511,7 +540,7 @@ def _brainstorm(backend: Backend, req: VerbRequest, params: SamplingParams, seed
             break
     if len(items) < MIN_ITEMS:
         raise Rejected(f"brainstorm: only {len(items)} distinct items in {len(candidates)} rounds; try another seed")
-    end = req.end or 0
+    messages = [{"role": "completion", "content": prompt}]
     listed = "\n".join(f"{i + 1}. {item}" for i, item in enumerate(items))
     chosen = {
         "text": listed,
@@ -522,9 +551,7 @@ def _brainstorm(backend: Backend, req: VerbRequest, params: SamplingParams, seed
         "ok": True,
         "why": f"{len(items)} distinct items",
     }
-    return VerbResult(
-        "brainstorm", end, end, [chosen, *candidates], 0, items=items, prompt=_dicts(messages), bible=record
-    )
+    return VerbResult("brainstorm", end, end, [chosen, *candidates], 0, items=items, prompt=messages, bible=record)
 
 
 FEEDBACK_SCHEMA: dict[str, Any] = {
@@ -575,7 +602,7 @@ def _feedback(backend: Backend, req: VerbRequest, params: SamplingParams, seed: 
         request = Request(
             messages, messages[-1].content + "\n", params.with_(seed=s, n=1, max_tokens=700), json_schema=schema
         )
-        completion = _one(backend, request)
+        completion = _one(backend, request, req)
         try:
             data = json.loads(completion.text[completion.text.index("{") : completion.text.rindex("}") + 1])
             critique = {}

@@ -46,6 +46,7 @@ class VerbCall:
     model: str | None = None
     backend: Any = None  # an engine already loaded (the server's); else engine and model name one
     form: str | None = None  # a verse form for this call (else the document's own)
+    on_text: Any = None  # on_text(attempt, delta) as candidates are written (streaming surfaces)
 
 
 @dataclass
@@ -88,6 +89,7 @@ def run_call(
         lead=call.lead,
         entries=entries,
         constraint=poem_constraint(form) if form and call.verb == "continue" else None,
+        on_text=call.on_text,
     )
     backend = _backend(call, settings)
     result = run_verb(backend, req, params, seed)

@@ -157,7 +157,7 @@ async function runVerb(verb, extra = {}) {
   status(`${verb}…`);
   const parent = desk.head;
   try {
-    const reply = await api(docPath(`/verbs/${verb}`), { method: "POST", body: JSON.stringify(body) });
+    const reply = await streamVerb(docPath(`/verbs/${verb}`), { ...body, stream: true });
     if (reply.provenance.node) {
       desk.last = { node: reply.provenance.node, parent, start: reply.provenance.selection[0], verb };
       $("editor").value = reply.document; desk.head = reply.head;
@@ -172,6 +172,38 @@ async function runVerb(verb, extra = {}) {
     await showHistory();
   } catch (err) { status(err.message, true); }
   finally { for (const b of document.querySelectorAll("#toolbar button")) b.disabled = false; }
+}
+
+// A verb's candidates appear as they are written (server-sent events), each in a card of its own;
+// the answer at the end is what was saved, and replaces them.
+async function streamVerb(path, body) {
+  const reply = await fetch(path, { method: "POST", headers: headers(), body: JSON.stringify(body) });
+  if (!reply.ok) { const err = await reply.json(); throw new Error(err.error ? err.error.message : reply.statusText); }
+  const box = $("candidates"); box.replaceChildren();
+  const drafts = new Map();
+  const reader = reply.body.getReader(); const decoder = new TextDecoder(); let buffer = ""; let result = null;
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += decoder.decode(value, { stream: true });
+    let cut;
+    while ((cut = buffer.indexOf("\n\n")) >= 0) {
+      const event = buffer.slice(0, cut); buffer = buffer.slice(cut + 2);
+      if (!event.startsWith("data: ") || event === "data: [DONE]") continue;
+      const data = JSON.parse(event.slice(6));
+      if (data.error) throw new Error(data.error.message);
+      if (data.result) { result = data.result; continue; }
+      if (!drafts.has(data.attempt)) {
+        const card = el("article", "cand drafting");
+        const prose = el("p", "cand-text");
+        card.append(prose, el("p", "cand-why", "being written…"));
+        box.appendChild(card); drafts.set(data.attempt, prose);
+      }
+      drafts.get(data.attempt).textContent += data.delta;
+    }
+  }
+  if (!result) throw new Error("the answer was cut off before the end");
+  return result;
 }
 
 for (const button of document.querySelectorAll("#toolbar button[data-verb]")) {
