@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from fabula.cli.options import build_params, pop_sampling, sampling_options
+from fabula.cli.progress import token_progress
 from fabula.cli.render import notice
 from fabula.cowrite.verbs import BRAINSTORM_KINDS, VERBS
 from fabula.settings import get_settings
@@ -318,9 +319,7 @@ def _verb_command(verb: str) -> click.Command:
 
 
 def _run_verb(verb: str, target: str, options: dict[str, Any]) -> None:
-    from fabula.cowrite.manuscript import Document
-    from fabula.files import write_atomic
-    from fabula.service.drafts import VerbCall, run_call
+    from fabula.service.drafts import VerbCall
 
     sampling = pop_sampling(options)
     params = build_params(sampling)
@@ -341,6 +340,18 @@ def _run_verb(verb: str, target: str, options: dict[str, Any]) -> None:
         form=options["verse_form"],
     )
     settings = get_settings()
+    with token_progress(options["as_json"], verb, n, params.max_tokens) as counted:  # a bar per candidate
+        call.on_text = counted
+        doc, outcome, where = _run_on_target(target, call, params, settings, options)
+    _render(doc, outcome, params, options["as_json"], where)
+
+
+def _run_on_target(target: str, call: Any, params: Any, settings: Any, options: dict[str, Any]) -> tuple[Any, Any, str]:
+    """(the document after the verb, its outcome, where it is) for a file or a manuscript's document."""
+    from fabula.cowrite.manuscript import Document
+    from fabula.files import write_atomic
+    from fabula.service.drafts import run_call
+
     path = Path(target)
     if path.is_file():
         kind = "poem" if options["verse_form"] else "chapter"
@@ -348,8 +359,7 @@ def _run_verb(verb: str, target: str, options: dict[str, Any]) -> None:
         outcome = run_call(doc, [], call, params, settings)
         if options["write_file"] and outcome.node is not None:
             write_atomic(path, doc.text)
-        _render(doc, outcome, params, options["as_json"], f"{path}")
-        return
+        return doc, outcome, str(path)
     if options["write_file"]:
         raise click.BadParameter("--write is for a file target; a manuscript keeps every change", param_hint="--write")
     manuscript_id, doc_ref = _target(target)
@@ -357,7 +367,7 @@ def _run_verb(verb: str, target: str, options: dict[str, Any]) -> None:
     with store.changing(manuscript_id) as manuscript:
         doc = manuscript.document(doc_ref)
         outcome = run_call(doc, manuscript.entries(), call, params, settings)
-    _render(doc, outcome, params, options["as_json"], f"{manuscript.id}:{doc.id}")
+    return doc, outcome, f"{manuscript.id}:{doc.id}"
 
 
 def _read_plain(path: Path) -> str:
