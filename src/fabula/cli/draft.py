@@ -343,7 +343,8 @@ def _run_verb(verb: str, target: str, options: dict[str, Any]) -> None:
     with token_progress(options["as_json"], verb, n, params.max_tokens) as counted:  # a bar per candidate
         call.on_text = counted
         doc, outcome, where = _run_on_target(target, call, params, settings, options)
-    _render(doc, outcome, params, options["as_json"], where)
+    file_written = bool(options["write_file"]) if Path(target).is_file() else None
+    _render(doc, outcome, params, options["as_json"], where, file_written)
 
 
 def _run_on_target(target: str, call: Any, params: Any, settings: Any, options: dict[str, Any]) -> tuple[Any, Any, str]:
@@ -379,7 +380,9 @@ def _read_plain(path: Path) -> str:
         raise InvalidParam("file", str(path), "is not UTF-8 text", hint="save it as UTF-8 and try again") from None
 
 
-def _render(doc: Any, outcome: Any, params: Any, as_json: bool, where: str) -> None:
+def _render(doc: Any, outcome: Any, params: Any, as_json: bool, where: str, file_written: bool | None) -> None:
+    """The candidates (or items, or critique), and what was applied where; `file_written` is None
+    for a manuscript's document, else whether the file was written."""
     from fabula.service.drafts import outcome_json
 
     data = outcome_json(doc, outcome, params)
@@ -401,11 +404,18 @@ def _render(doc: Any, outcome: Any, params: Any, as_json: bool, where: str) -> N
         click.echo(f"{mark} {i + 1}{label}: {candidate['text'].strip()}\n")
     shares = data["provenance"]["attribution"]
     if outcome.node is not None:
-        notice(
-            f"applied candidate {result.chosen + 1} as {outcome.node.id} in {where}; another: "
-            f"`fabula draft swipe {where} {outcome.node.id} K` ({shares['model_chars']} of "
-            f"{shares['model_chars'] + shares['human_chars']} characters now the model's)"
-        )
+        share = f"{shares['model_chars']} of {shares['model_chars'] + shares['human_chars']} characters now the model's"
+        if file_written is not None:  # a plain file keeps no history: another candidate is another run
+            written = "written to the file" if file_written else "the file is unchanged without --write"
+            notice(
+                f"candidate {result.chosen + 1} applied ({written}); another: the same command with "
+                f"--choose K ({share})"
+            )
+        else:
+            notice(
+                f"applied candidate {result.chosen + 1} as {outcome.node.id} in {where}; another: "
+                f"`fabula draft swipe {where} {outcome.node.id} K` ({share})"
+            )
 
 
 for _verb in VERBS:
