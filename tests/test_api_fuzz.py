@@ -28,13 +28,22 @@ from tests.test_plan import SCRIPT
 # ---- schemathesis: every operation of the spec, generated bodies, parameters and headers ----
 
 
+def _manuscript_ids(client: TestClient, headers: dict[str, str]) -> dict[str, str]:
+    """A manuscript with one chapter, owned by whoever `headers` names: the ids its routes take."""
+    made = client.post(
+        "/api/manuscripts", json={"title": "Lamps", "text": "# One\n\nThe lamp was lit."}, headers=headers
+    ).json()
+    doc = made["documents"][0]
+    return {"manuscript_id": made["id"], "doc_id": doc["id"], "node_id": doc["head"], "verb": "shrink"}
+
+
 def _fuzz(operation: Any, ids: dict[str, str] | None, reached: list[int]) -> Any:
     @given(case=operation.as_strategy())
     @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck), database=None)
     def no_server_error(case: Any) -> None:
         if ids is not None:
             case.path_parameters = {k: ids[k] for k in case.path_parameters}
-        response = case.call()
+        response = case.call(timeout=60)  # a cold first call loads models (the embedder imports in ~10 s)
         if ids is not None:
             reached.append(response.status_code)
         assert response.status_code < 500, (case.method, case.path, case.body, response.text[:300])
@@ -58,7 +67,8 @@ def test_no_generated_request_gets_a_server_error(fabula_home: Path) -> None:
         chat = {"model": "fabula-story", "messages": [{"role": "user", "content": "a fox"}], "n": 2}
         work = client.post("/v1/chat/completions", json=chat).json()["choices"][0]["fabula"]
         client.post(f"/api/plans/{plan['plan_id']}/bible", json={"name": "Lamp", "text": "Old."})
-    real = {"plan_id": plan["plan_id"], "job_id": plan["job"]["id"], "work_id": work["work_id"]}
+        manuscript = _manuscript_ids(client, {})
+    real = {"plan_id": plan["plan_id"], "job_id": plan["job"]["id"], "work_id": work["work_id"]} | manuscript
     real |= {"target": "title", "name": "Lamp", "model_id": "fabula-story"}
     reached: list[int] = []  # statuses of the second pass
     for operation, ids in [(op, None) for op in operations] + [(op, real) for op in operations if "{" in op.path]:
@@ -128,7 +138,7 @@ def test_a_streamed_reply_of_any_text_arrives_whole(echo_client: TestClient, tex
 
 @pytest.fixture
 def two_users(fabula_home: Path) -> Iterator[tuple[TestClient, dict[str, dict[str, str]], dict[str, str]]]:
-    """Ann owns one of everything (a work, a plan, a job); Bob owns nothing."""
+    """Ann owns one of everything (a work, a plan, a job, a manuscript); Bob owns nothing."""
     app = create_app(Settings(home=fabula_home, engine="fake", model="scripted"))
     with TestClient(app, base_url=LOCAL) as client:
         client.spec = app.openapi()  # type: ignore[attr-defined]
@@ -149,7 +159,7 @@ def two_users(fabula_home: Path) -> Iterator[tuple[TestClient, dict[str, dict[st
             "work_id": job["result"]["work_id"],
             "target": "title",
             "name": "Mara",
-        }
+        } | _manuscript_ids(client, keys["ann"])
         yield client, keys, ids
     close_all()
 
@@ -159,6 +169,7 @@ def _snapshot(client: TestClient, headers: dict[str, str], ids: dict[str, str]) 
         client.get(f"/api/works/{ids['work_id']}", headers=headers).json(),
         client.get(f"/api/plans/{ids['plan_id']}", headers=headers).json(),
         client.get(f"/api/jobs/{ids['job_id']}", headers=headers).json(),
+        client.get(f"/api/manuscripts/{ids['manuscript_id']}", headers=headers).json(),
     )
 
 

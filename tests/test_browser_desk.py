@@ -16,19 +16,12 @@ import pytest
 
 from tests.test_api import serve
 from tests.test_browser import ARGS, CHROMIUM, _watch, expect
+from tests.test_cowrite_cli import CHAPTER
 
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists() and not os.environ.get("CI"), reason="Debian's chromium is not installed"
 )
 
-CHAPTER = (
-    "Mara kept the lighthouse on Gull Rock for eleven winters. Every evening she climbed the hundred and "
-    "twelve steps, trimmed the wick and wound the clockwork that turned the lens.\n\n"
-    "One morning in March a green bottle lay on the shingle below the tower. Inside was a letter, folded "
-    "small, and on the outside, in a hand she did not know, was her own name.\n\n"
-    "She did not open it at once. She set it on the kitchen table beside the kettle and looked at it "
-    "while the water boiled.\n"
-)
 WAIT = 120_000  # ms: three candidates on the embedded model, on a busy machine
 WAIT_CONTINUED = "() => document.getElementById('verb-status').textContent.startsWith('continue:')"
 SELECT = "([a, b]) => { const e = document.getElementById('editor'); e.focus(); e.setSelectionRange(a, b); }"

@@ -9,12 +9,13 @@ what a client was told is what the store holds.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from fabula.api.deps import Owner, State
+from fabula.api.plan_routes import BIBLE_SCHEMA
 from fabula.api.requests import check_text, object_schema, openapi_body, parse_json, sampling_schema
 from fabula.cowrite.verbs import VERBS
 from fabula.errors import InvalidParam
@@ -41,6 +42,17 @@ def _store(state: Any, owner: str | None) -> Any:
     from fabula.service.drafts import manuscript_store
 
     return manuscript_store(state.settings, owner)
+
+
+def _owned_store(state: State, owner: Owner, manuscript_id: str) -> Any:
+    """The owner's manuscript store once `manuscript_id` is known to be theirs: someone else's
+    manuscript is a 404 before the body is read, so no reply about a bad body tells that it exists."""
+    store = _store(state, owner)
+    store.resolve(manuscript_id)
+    return store
+
+
+Manuscripts = Annotated[Any, Depends(_owned_store)]
 
 
 def _doc_json(doc: Any) -> dict[str, Any]:
@@ -112,8 +124,8 @@ async def create_manuscript(request: Request, state: State, owner: Owner) -> dic
 
 
 @router.get("/{manuscript_id}")
-async def get_manuscript(state: State, owner: Owner, manuscript_id: str) -> dict[str, Any]:
-    return _manuscript_json(await asyncio.to_thread(_store(state, owner).load, manuscript_id))
+async def get_manuscript(state: State, store: Manuscripts, manuscript_id: str) -> dict[str, Any]:
+    return _manuscript_json(await asyncio.to_thread(store.load, manuscript_id))
 
 
 @router.post(
@@ -129,14 +141,14 @@ async def get_manuscript(state: State, owner: Owner, manuscript_id: str) -> dict
         )
     ),
 )
-async def add_document(request: Request, state: State, owner: Owner, manuscript_id: str) -> dict[str, Any]:
+async def add_document(request: Request, state: State, store: Manuscripts, manuscript_id: str) -> dict[str, Any]:
     """{title, text?, kind?, form?}: a new document; a poem with a form is continued inside it."""
     data = parse_json(await request.body())
     title = check_text("title", data.get("title"))
     text = check_text("text", data.get("text", ""), allow_empty=True)
     kind = check_text("kind", data.get("kind", "chapter"))
     form = check_text("form", data.get("form", ""), allow_empty=True)
-    with _store(state, owner).changing(manuscript_id) as manuscript:
+    with store.changing(manuscript_id) as manuscript:
         doc = manuscript.add(title, text, kind, form)
     return _doc_json(doc)
 
@@ -146,27 +158,27 @@ async def add_document(request: Request, state: State, owner: Owner, manuscript_
     openapi_extra=openapi_body(object_schema(["text"], text={"type": "string"})),
 )
 async def edit_document(
-    request: Request, state: State, owner: Owner, manuscript_id: str, doc_id: str
+    request: Request, state: State, store: Manuscripts, manuscript_id: str, doc_id: str
 ) -> dict[str, Any]:
     """The writer's edit (autosave): the document's whole new text; attribution follows it."""
     data = parse_json(await request.body())
     text = check_text("text", data.get("text"), allow_empty=True)
-    with _store(state, owner).changing(manuscript_id) as manuscript:
+    with store.changing(manuscript_id) as manuscript:
         doc = manuscript.document(doc_id)
         doc.edit(text)
     return _doc_json(doc)
 
 
 @router.post("/{manuscript_id}/documents/{doc_id}/verbs/{verb}", openapi_extra=openapi_body(VERB_SCHEMA))
-async def run_verb(request: Request, state: State, owner: Owner, manuscript_id: str, doc_id: str, verb: str) -> Any:
+async def run_verb(
+    request: Request, state: State, owner: Owner, store: Manuscripts, manuscript_id: str, doc_id: str, verb: str
+) -> Any:
     """A co-writing verb on the document's current text: candidates, the chosen one applied
     (editing verbs), and the provenance with the attribution after it."""
     from fabula.api.engine_runner import run_blocking
     from fabula.api.requests import parse_params
     from fabula.service.drafts import VerbCall, outcome_json, run_call
 
-    store = _store(state, owner)
-    await asyncio.to_thread(store.resolve, manuscript_id)  # someone else's: 404 before anything else
     if verb not in VERBS:
         raise InvalidParam("verb", verb, f"one of: {', '.join(VERBS)}")
     data = parse_json(await request.body())
@@ -243,15 +255,15 @@ def _streamed(state: Any, owner: str | None, call: Any, work: Any) -> Any:
 
 
 @router.get("/{manuscript_id}/documents/{doc_id}/history")
-async def history(state: State, owner: Owner, manuscript_id: str, doc_id: str) -> dict[str, Any]:
-    doc = (await asyncio.to_thread(_store(state, owner).load, manuscript_id)).document(doc_id)
+async def history(state: State, store: Manuscripts, manuscript_id: str, doc_id: str) -> dict[str, Any]:
+    doc = (await asyncio.to_thread(store.load, manuscript_id)).document(doc_id)
     return {"head": doc.head, "nodes": doc.tree()}
 
 
 @router.get("/{manuscript_id}/documents/{doc_id}/nodes/{node_id}")
-async def node(state: State, owner: Owner, manuscript_id: str, doc_id: str, node_id: str) -> dict[str, Any]:
+async def node(state: State, store: Manuscripts, manuscript_id: str, doc_id: str, node_id: str) -> dict[str, Any]:
     """One version: its text and every candidate its verb offered."""
-    doc = (await asyncio.to_thread(_store(state, owner).load, manuscript_id)).document(doc_id)
+    doc = (await asyncio.to_thread(store.load, manuscript_id)).document(doc_id)
     found = doc.get(node_id)
     return found.summary() | {
         "text": found.text,
@@ -262,9 +274,9 @@ async def node(state: State, owner: Owner, manuscript_id: str, doc_id: str, node
 
 @router.get("/{manuscript_id}/documents/{doc_id}/diff")
 async def diff(
-    state: State, owner: Owner, manuscript_id: str, doc_id: str, a: str, b: str | None = None
+    state: State, store: Manuscripts, manuscript_id: str, doc_id: str, a: str, b: str | None = None
 ) -> dict[str, str]:
-    doc = (await asyncio.to_thread(_store(state, owner).load, manuscript_id)).document(doc_id)
+    doc = (await asyncio.to_thread(store.load, manuscript_id)).document(doc_id)
     return {"a": a, "b": b or doc.head, "diff": doc.diff(a, b or doc.head)}
 
 
@@ -279,11 +291,11 @@ async def diff(
         )
     ),
 )
-async def move(request: Request, state: State, owner: Owner, manuscript_id: str, doc_id: str) -> dict[str, Any]:
+async def move(request: Request, state: State, store: Manuscripts, manuscript_id: str, doc_id: str) -> dict[str, Any]:
     """{to: undo | redo | restore (node) | swipe (node, candidate)}: move in the history tree."""
     data = parse_json(await request.body())
     to = data.get("to")
-    with _store(state, owner).changing(manuscript_id) as manuscript:
+    with store.changing(manuscript_id) as manuscript:
         doc = manuscript.document(doc_id)
         if to == "undo":
             doc.undo()
@@ -301,28 +313,19 @@ async def move(request: Request, state: State, owner: Owner, manuscript_id: str,
     return _doc_json(doc)
 
 
-ENTRY_SCHEMA = object_schema(
-    ["name", "text"],
-    kind={"type": "string", "enum": ["character", "place", "fact", "style"]},
-    name={"type": "string"},
-    text={"type": "string"},
-    keywords={"type": "array", "items": {"type": "string"}},
-)
-
-
 @router.get("/{manuscript_id}/bible")
-async def get_bible(state: State, owner: Owner, manuscript_id: str, format: str | None = None) -> Any:  # noqa: A002
+async def get_bible(state: State, store: Manuscripts, manuscript_id: str, format: str | None = None) -> Any:  # noqa: A002
     """The bible's entries; `?format=sillytavern|novelai` gives it as that program's file."""
     from fabula.cowrite.lorebook import lorebook_json
 
-    manuscript = await asyncio.to_thread(_store(state, owner).load, manuscript_id)
+    manuscript = await asyncio.to_thread(store.load, manuscript_id)
     if format is None:
         return {"entries": manuscript.bible}
     return lorebook_json(manuscript.bible, manuscript.lore_meta, format)
 
 
-@router.post("/{manuscript_id}/bible", status_code=201, openapi_extra=openapi_body(ENTRY_SCHEMA))
-async def add_entry(request: Request, state: State, owner: Owner, manuscript_id: str) -> dict[str, Any]:
+@router.post("/{manuscript_id}/bible", status_code=201, openapi_extra=openapi_body(BIBLE_SCHEMA))
+async def add_entry(request: Request, state: State, store: Manuscripts, manuscript_id: str) -> dict[str, Any]:
     """One entry by hand: {kind?, name, text, keywords?}."""
     from fabula.plan.bible import Entry
 
@@ -331,7 +334,7 @@ async def add_entry(request: Request, state: State, owner: Owner, manuscript_id:
     if not isinstance(keywords, list) or not all(isinstance(k, str) for k in keywords):
         raise InvalidParam("keywords", keywords, "a list of strings")
     entry = Entry(data.get("kind", "fact"), check_text("name", data.get("name")), check_text("text", data.get("text")))
-    with _store(state, owner).changing(manuscript_id) as manuscript:
+    with store.changing(manuscript_id) as manuscript:
         manuscript.bible.append(
             {"kind": entry.kind, "name": entry.name, "text": entry.text, "keywords": keywords, "enabled": True}
         )
@@ -342,19 +345,19 @@ async def add_entry(request: Request, state: State, owner: Owner, manuscript_id:
     "/{manuscript_id}/bible/import",
     openapi_extra=openapi_body(object_schema(["lorebook"], lorebook={"type": "object"})),
 )
-async def import_bible(request: Request, state: State, owner: Owner, manuscript_id: str) -> dict[str, Any]:
+async def import_bible(request: Request, state: State, store: Manuscripts, manuscript_id: str) -> dict[str, Any]:
     """{lorebook: a SillyTavern World Info or NovelAI lorebook object}: replaces the bible."""
     from fabula.cowrite.lorebook import parse_lorebook
 
     data = parse_json(await request.body())
     entries, meta = parse_lorebook(data.get("lorebook"), "lorebook")
-    with _store(state, owner).changing(manuscript_id) as manuscript:
+    with store.changing(manuscript_id) as manuscript:
         manuscript.bible, manuscript.lore_meta = entries, meta
     return {"entries": entries, "format": meta["format"]}
 
 
 @router.get("/{manuscript_id}/export")
-async def export(state: State, owner: Owner, manuscript_id: str, format: str = "md") -> Response:  # noqa: A002
+async def export(state: State, store: Manuscripts, manuscript_id: str, format: str = "md") -> Response:  # noqa: A002
     """The manuscript as a file (md, txt, docx, epub, json), with its provenance manifest (who
     wrote what; signed where the server has a key) as base64 JSON in `X-Fabula-Provenance`."""
     import base64
@@ -366,7 +369,7 @@ async def export(state: State, owner: Owner, manuscript_id: str, format: str = "
     suffix = "." + format.lower().lstrip(".")
     if suffix not in EXPORTS:
         raise InvalidParam("format", format, f"a manuscript exports as {', '.join(s.lstrip('.') for s in EXPORTS)}")
-    manuscript = await asyncio.to_thread(_store(state, owner).load, manuscript_id)
+    manuscript = await asyncio.to_thread(store.load, manuscript_id)
 
     def render() -> tuple[bytes, str]:
         with tempfile.TemporaryDirectory() as scratch:
