@@ -68,7 +68,7 @@ def test_looping_candidate_is_resampled_with_a_recorded_seed(monkeypatch: pytest
     work = write(backend, "story", "a lighthouse", params=SamplingParams(n=1, seed=5))
     assert work.text == fresh
     assert work.provenance["resampled"] == [
-        {"candidate": 0, "loop": "the text ends repeating a phrase three or more times", "seed": 6, "fixed": True}
+        {"candidate": 0, "defect": "the text ends repeating a phrase three or more times", "seed": 6, "fixed": True}
     ]
 
 

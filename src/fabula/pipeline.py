@@ -20,7 +20,9 @@ from fabula.backends.base import Backend, OnText, SteppableBackend, steppable
 from fabula.errors import InvalidParam
 from fabula.forms import get_form
 from fabula.forms.base import RenderedPrompt, verdict
-from fabula.post.clean import clean
+from fabula.post.clean import Cleaned, clean
+from fabula.post.leaks import check as check_leaks
+from fabula.post.leaks import first_leak
 from fabula.post.loops import MAX_RESAMPLES, find_loop
 from fabula.post.rank import Ranker, choose, score
 from fabula.responsible.safety import SafetyPolicy
@@ -108,9 +110,15 @@ def write(
 
     started = time.perf_counter()
     completions = generate(request, on_text)
-    resampled: list[dict[str, Any]] = []
-    if schema is None:  # JSON repeats its punctuation lines by nature: no loop detection there
-        completions, resampled = _resample_loops(completions, request, generate)
+    structured = steerable or schema is not None  # built token by token: only whitespace is cleaned
+
+    def defect(completion: Completion) -> str | None:
+        """Why this candidate should be sampled again: a loop (JSON repeats its punctuation lines
+        by nature: not checked there) or a leak that cutting cannot mend."""
+        text = clean(completion.text, prompt=rendered.inputs["prompt"], constrained=structured).text
+        return (find_loop(text) if schema is None else None) or first_leak(text)
+
+    completions, resampled = _resample_defects(completions, request, generate, defect)
     elapsed = time.perf_counter() - started
     LOG.info(
         "generated %d candidate(s) of %s with %s in %.2f s (%d tokens)",
@@ -121,7 +129,7 @@ def write(
         sum(c.completion_tokens for c in completions),
     )
     for redo in resampled:
-        LOG.info("resampled a looping candidate: %s", redo)
+        LOG.info("resampled a candidate: %s", redo)
 
     candidates = []
     repairs: list[dict[str, Any]] = []
@@ -130,11 +138,13 @@ def write(
             completion.text,
             prompt=rendered.inputs["prompt"],
             truncated=completion.finish_reason == "length",
-            constrained=steerable or schema is not None,  # structured text: whitespace only
+            constrained=structured,
         )
         if constraint is not None and not steerable and form.repair is not None:  # black-box engine
             cleaned, repair = _repair(form, backend, request, rendered.inputs, cleaned)
             repairs.append(repair)
+        unleaked, leak_verdicts = check_leaks(cleaned.text, constrained=structured)
+        cleaned = Cleaned(unleaked, cleaned.verdicts + leak_verdicts)
         text = form.assemble(cleaned.text, rendered.inputs) if form.assemble else cleaned.text
         verdicts: list[dict[str, Any]] = [verdict("non_empty", bool(cleaned.text.strip()), f"{len(text)} characters")]
         verdicts += form.validate(text, rendered.inputs) + cleaned.verdicts
@@ -194,24 +204,27 @@ def write(
     return Work(new_work_id(), form.name, chosen.text, tuple(candidates), provenance)
 
 
-def _resample_loops(
-    completions: list[Completion], request: Request, generate: Callable[[Request, OnText | None], list[Completion]]
+def _resample_defects(
+    completions: list[Completion],
+    request: Request,
+    generate: Callable[[Request, OnText | None], list[Completion]],
+    defect: Callable[[Completion], str | None],
 ) -> tuple[list[Completion], list[dict[str, Any]]]:
-    """Sample a looping candidate again with a fresh seed (seed + n, seed + n + 1, ...), at most
-    MAX_RESAMPLES times per work; keep the new text only if it no longer loops."""
+    """Sample a defective candidate (a loop, a leak) again with a fresh seed (seed + n, seed + n
+    + 1, ...), at most MAX_RESAMPLES times per work; keep the new text only if it is sound."""
     params = request.params
     resampled: list[dict[str, Any]] = []
     out = list(completions)
     for i, completion in enumerate(out):
-        loop = find_loop(completion.text)
-        while loop is not None and len(resampled) < MAX_RESAMPLES:
+        why = defect(completion)
+        while why is not None and len(resampled) < MAX_RESAMPLES:
             seed = None if params.seed is None else (params.seed + params.n + len(resampled)) % (MAX_SEED + 1)
             again = generate(replace(request, params=params.with_(n=1, seed=seed)), None)[0]
-            again_loop = find_loop(again.text)
-            resampled.append({"candidate": i, "loop": loop, "seed": seed, "fixed": again_loop is None})
-            if again_loop is None:
+            again_why = defect(again)
+            resampled.append({"candidate": i, "defect": why, "seed": seed, "fixed": again_why is None})
+            if again_why is None:
                 out[i] = again
-            loop = again_loop
+            why = again_why
     return out, resampled
 
 
@@ -219,7 +232,6 @@ def _repair(
     form: Any, backend: Backend, request: Request, inputs: dict[str, str], cleaned: Any
 ) -> tuple[Any, dict[str, Any]]:
     """A black-box engine's text mended by the form's own repair hook (bounded)."""
-    from fabula.post.clean import Cleaned
 
     text, report = form.repair(backend, request, inputs, cleaned.text)
     note = {
