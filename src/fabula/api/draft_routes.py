@@ -124,7 +124,7 @@ async def create_manuscript(request: Request, state: State, owner: Owner) -> dic
 
 
 @router.get("/{manuscript_id}")
-async def get_manuscript(state: State, store: Manuscripts, manuscript_id: str) -> dict[str, Any]:
+async def get_manuscript(store: Manuscripts, manuscript_id: str) -> dict[str, Any]:
     return _manuscript_json(await asyncio.to_thread(store.load, manuscript_id))
 
 
@@ -141,7 +141,7 @@ async def get_manuscript(state: State, store: Manuscripts, manuscript_id: str) -
         )
     ),
 )
-async def add_document(request: Request, state: State, store: Manuscripts, manuscript_id: str) -> dict[str, Any]:
+async def add_document(request: Request, store: Manuscripts, manuscript_id: str) -> dict[str, Any]:
     """{title, text?, kind?, form?}: a new document; a poem with a form is continued inside it."""
     data = parse_json(await request.body())
     title = check_text("title", data.get("title"))
@@ -157,9 +157,7 @@ async def add_document(request: Request, state: State, store: Manuscripts, manus
     "/{manuscript_id}/documents/{doc_id}",
     openapi_extra=openapi_body(object_schema(["text"], text={"type": "string"})),
 )
-async def edit_document(
-    request: Request, state: State, store: Manuscripts, manuscript_id: str, doc_id: str
-) -> dict[str, Any]:
+async def edit_document(request: Request, store: Manuscripts, manuscript_id: str, doc_id: str) -> dict[str, Any]:
     """The writer's edit (autosave): the document's whole new text; attribution follows it."""
     data = parse_json(await request.body())
     text = check_text("text", data.get("text"), allow_empty=True)
@@ -255,13 +253,13 @@ def _streamed(state: Any, owner: str | None, call: Any, work: Any) -> Any:
 
 
 @router.get("/{manuscript_id}/documents/{doc_id}/history")
-async def history(state: State, store: Manuscripts, manuscript_id: str, doc_id: str) -> dict[str, Any]:
+async def history(store: Manuscripts, manuscript_id: str, doc_id: str) -> dict[str, Any]:
     doc = (await asyncio.to_thread(store.load, manuscript_id)).document(doc_id)
     return {"head": doc.head, "nodes": doc.tree()}
 
 
 @router.get("/{manuscript_id}/documents/{doc_id}/nodes/{node_id}")
-async def node(state: State, store: Manuscripts, manuscript_id: str, doc_id: str, node_id: str) -> dict[str, Any]:
+async def node(store: Manuscripts, manuscript_id: str, doc_id: str, node_id: str) -> dict[str, Any]:
     """One version: its text and every candidate its verb offered."""
     doc = (await asyncio.to_thread(store.load, manuscript_id)).document(doc_id)
     found = doc.get(node_id)
@@ -273,9 +271,7 @@ async def node(state: State, store: Manuscripts, manuscript_id: str, doc_id: str
 
 
 @router.get("/{manuscript_id}/documents/{doc_id}/diff")
-async def diff(
-    state: State, store: Manuscripts, manuscript_id: str, doc_id: str, a: str, b: str | None = None
-) -> dict[str, str]:
+async def diff(store: Manuscripts, manuscript_id: str, doc_id: str, a: str, b: str | None = None) -> dict[str, str]:
     doc = (await asyncio.to_thread(store.load, manuscript_id)).document(doc_id)
     return {"a": a, "b": b or doc.head, "diff": doc.diff(a, b or doc.head)}
 
@@ -291,7 +287,7 @@ async def diff(
         )
     ),
 )
-async def move(request: Request, state: State, store: Manuscripts, manuscript_id: str, doc_id: str) -> dict[str, Any]:
+async def move(request: Request, store: Manuscripts, manuscript_id: str, doc_id: str) -> dict[str, Any]:
     """{to: undo | redo | restore (node) | swipe (node, candidate)}: move in the history tree."""
     data = parse_json(await request.body())
     to = data.get("to")
@@ -314,7 +310,7 @@ async def move(request: Request, state: State, store: Manuscripts, manuscript_id
 
 
 @router.get("/{manuscript_id}/bible")
-async def get_bible(state: State, store: Manuscripts, manuscript_id: str, format: str | None = None) -> Any:  # noqa: A002
+async def get_bible(store: Manuscripts, manuscript_id: str, format: str | None = None) -> Any:  # noqa: A002
     """The bible's entries; `?format=sillytavern|novelai` gives it as that program's file."""
     from fabula.cowrite.lorebook import lorebook_json
 
@@ -325,7 +321,7 @@ async def get_bible(state: State, store: Manuscripts, manuscript_id: str, format
 
 
 @router.post("/{manuscript_id}/bible", status_code=201, openapi_extra=openapi_body(BIBLE_SCHEMA))
-async def add_entry(request: Request, state: State, store: Manuscripts, manuscript_id: str) -> dict[str, Any]:
+async def add_entry(request: Request, store: Manuscripts, manuscript_id: str) -> dict[str, Any]:
     """One entry by hand: {kind?, name, text, keywords?}."""
     from fabula.plan.bible import Entry
 
@@ -345,7 +341,7 @@ async def add_entry(request: Request, state: State, store: Manuscripts, manuscri
     "/{manuscript_id}/bible/import",
     openapi_extra=openapi_body(object_schema(["lorebook"], lorebook={"type": "object"})),
 )
-async def import_bible(request: Request, state: State, store: Manuscripts, manuscript_id: str) -> dict[str, Any]:
+async def import_bible(request: Request, store: Manuscripts, manuscript_id: str) -> dict[str, Any]:
     """{lorebook: a SillyTavern World Info or NovelAI lorebook object}: replaces the bible."""
     from fabula.cowrite.lorebook import parse_lorebook
 
