@@ -74,10 +74,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("fabula.cli.train:train", "Pretrain our GPT, or fine-tune a model (LoRA or full)."),
     "export": ("fabula.cli.export:export", "Export a fabula GPT to Hugging Face or GGUF, losslessly (float32)."),
     "inspect": ("fabula.cli.export:inspect", "Look inside a model."),
-    "plan": ("fabula.cli.plan:plan", "Long-form plans: show, edit, regenerate, resume, undo, check, export."),
+    "plan": ("fabula.cli.plan:plan", "Long-form plans: show, edit, regenerate, resume, undo, check, ledger, export."),
     "draft": (
         "fabula.cli.draft:draft",
         "Manuscripts you and the model write together: verbs on a selection, history, attribution.",
+    ),
+    "continuity": (
+        "fabula.cli.continuity:continuity",
+        "Continuity of long works: the story's state (a ledger) and its contradictions.",
     ),
     "bible": ("fabula.cli.plan:bible", "A plan's story bible: characters, places, facts and style notes."),
     "watermark": ("fabula.cli.watermark:watermark", "The green-list watermark (Kirchenbauer et al. 2023)."),
