@@ -69,7 +69,7 @@ def test_no_generated_request_gets_a_server_error(fabula_home: Path) -> None:
         client.post(f"/api/plans/{plan['plan_id']}/bible", json={"name": "Lamp", "text": "Old."})
         manuscript = _manuscript_ids(client, {})
     real = {"plan_id": plan["plan_id"], "job_id": plan["job"]["id"], "work_id": work["work_id"]} | manuscript
-    real |= {"target": "title", "name": "Lamp", "model_id": "fabula-story"}
+    real |= {"target": "title", "name": "Lamp", "model_id": "fabula-story", "number": "1"}
     reached: list[int] = []  # statuses of the second pass
     for operation, ids in [(op, None) for op in operations] + [(op, real) for op in operations if "{" in op.path]:
         if operation.path != "/api/train":
@@ -148,7 +148,8 @@ def two_users(fabula_home: Path) -> Iterator[tuple[TestClient, dict[str, dict[st
         keys = {u: {"Authorization": f"Bearer {create_key(profiles.engine, u)}"} for u in ("ann", "bob")}
         app_engine(client).scripts = list(SCRIPT)
         started = client.post(
-            "/api/plans", json={"logline": "A keeper and a smuggler.", "template": "kishotenketsu", "cast": 2},
+            "/api/plans",
+            json={"logline": "A keeper and a smuggler.", "template": "kishotenketsu", "cast": 2, "context": False},
             headers=keys["ann"],
         ).json()  # fmt: skip
         job = app.state.fabula.jobs.wait("ann", started["job"]["id"])
@@ -159,6 +160,7 @@ def two_users(fabula_home: Path) -> Iterator[tuple[TestClient, dict[str, dict[st
             "work_id": job["result"]["work_id"],
             "target": "title",
             "name": "Mara",
+            "number": "1",
         } | _manuscript_ids(client, keys["ann"])
         yield client, keys, ids
     close_all()

@@ -42,7 +42,15 @@ def _wait(client: TestClient, job_id: str, headers: dict[str, str] | None = None
 def test_a_plan_is_written_as_a_job_then_edited_regenerated_and_undone(client: TestClient) -> None:
     app_engine(client).scripts = list(SCRIPT)
     started = client.post(
-        "/api/plans", json={"kind": "screenplay", "logline": LOGLINE, "template": "kishotenketsu", "cast": 2, "seed": 7}
+        "/api/plans",
+        json={
+            "kind": "screenplay",
+            "logline": LOGLINE,
+            "template": "kishotenketsu",
+            "cast": 2,
+            "context": False,
+            "seed": 7,
+        },
     )
     assert started.status_code == 202, started.text
     job = _wait(client, started.json()["job"]["id"])
@@ -78,7 +86,9 @@ def test_a_plan_is_written_as_a_job_then_edited_regenerated_and_undone(client: T
 
 def test_the_bible_is_edited_over_http(client: TestClient) -> None:
     app_engine(client).scripts = list(SCRIPT)
-    started = client.post("/api/plans", json={"logline": LOGLINE, "template": "kishotenketsu", "cast": 2}).json()
+    started = client.post(
+        "/api/plans", json={"logline": LOGLINE, "template": "kishotenketsu", "cast": 2, "context": False}
+    ).json()
     plan_id = started["plan_id"]
     assert _wait(client, started["job"]["id"])["status"] == "done"
     added = client.post(
@@ -184,7 +194,9 @@ def test_jobs_plans_and_recommendations_belong_to_their_owner(client: TestClient
     keys = {u: {"Authorization": f"Bearer {create_key(profiles.engine, u)}"} for u in ("ann", "bob")}
     app_engine(client).scripts = list(SCRIPT)
     started = client.post(
-        "/api/plans", json={"logline": LOGLINE, "template": "kishotenketsu", "cast": 2}, headers=keys["ann"]
+        "/api/plans",
+        json={"logline": LOGLINE, "template": "kishotenketsu", "cast": 2, "context": False},
+        headers=keys["ann"],
     )
     plan_id, job_id = started.json()["plan_id"], started.json()["job"]["id"]
     assert _wait(client, job_id, keys["ann"])["status"] == "done"
@@ -210,7 +222,9 @@ def test_a_plan_being_written_cannot_be_changed_underneath(client: TestClient) -
     import threading
 
     app_engine(client).scripts = list(SCRIPT)
-    started = client.post("/api/plans", json={"logline": LOGLINE, "template": "kishotenketsu", "cast": 2}).json()
+    started = client.post(
+        "/api/plans", json={"logline": LOGLINE, "template": "kishotenketsu", "cast": 2, "context": False}
+    ).json()
     assert _wait(client, started["job"]["id"])["status"] == "done"
     plan_id = started["plan_id"]
     jobs, release = client.app.state.fabula.jobs, threading.Event()  # type: ignore[attr-defined]

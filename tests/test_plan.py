@@ -68,13 +68,29 @@ PLACES = {
 }
 
 
+MARA_SAYS = [
+    "You will not put out my light, not tonight.",
+    "Go down to the cellar and count the barrels.",
+    "I heard the bell from the reef an hour ago.",
+    "Take the boat and leave before the tide turns.",
+    "Whose rope is this, tied to my railing?",
+]
+TOMAS_SAYS = [
+    "Then the ships will find the rocks.",
+    "There is more oil here than any keeper needs.",
+    "The bell rings when the wind is from the east.",
+    "I will come back for you when it is over.",
+    "Mine, and it held a better boat than yours.",
+]
+
+
 def _dialogue(k: int) -> str:
     return json.dumps(
         {
             "action": f"The lamp turns, slow beat {k}.",
             "lines": [
-                {"character": "Mara", "line": f"You will not put out my light, not tonight {k}."},
-                {"character": "Tomas", "line": f"Then the ships will find the rocks {k}."},
+                {"character": "Mara", "line": MARA_SAYS[k % 5]},
+                {"character": "Tomas", "line": TOMAS_SAYS[k % 5]},
             ],
         }
     )
@@ -95,13 +111,15 @@ def fake(settings: Settings) -> FakeBackend:
 
 
 def _plan(**kw: object) -> Plan:
+    """A plan whose units are written without the story so far, so one script serves each step
+    (the tests of the story so far script the summaries too)."""
     return new_plan(
         "screenplay",
         "A lighthouse keeper must choose between the ships and her brother.",
         template="kishotenketsu",
         cast=2,
         seed=7,
-        **kw,
+        **{"context": False, **kw},
     )  # type: ignore[arg-type]
 
 
@@ -326,15 +344,39 @@ def test_fountain_boneyard_and_notes_in_generated_text_lose_no_line(
     assert export(plan, tmp_path / "play.fountain").read_text(encoding="utf-8") == text
 
 
+CHAPTERS = [
+    "Mara climbed the stairs at dusk. She counted the ships in the dark water and wrote each name in the log. "
+    "Tomas waited below with a lantern of his own, and the tide came in over the rocks.",
+    "In the cellar the oil barrels stood in rows. Tomas rolled one to the door and listened for the keeper. "
+    "Mara found him there and asked whose rope was tied to her railing.",
+    "The bell on the reef rang all night. Mara lit the great lamp and did not look down. "
+    "Tomas rowed out alone, cursing the light that kept the smugglers away.",
+    "At dawn the sea was flat and grey. Mara walked down to the jetty and found his boat empty. "
+    "She tied it fast, went back up the stairs and put out the lamp for the last time.",
+]
+SUMMARIES = [
+    "Mara counts the ships from the lighthouse while Tomas waits below with a lantern.",
+    "Tomas gathers oil in the cellar and Mara catches him at the door.",
+    "Mara keeps the lamp lit all night while Tomas rows out to the smugglers.",
+    "Mara finds Tomas's boat empty at dawn and puts out the lamp.",
+]
+
+
 def test_a_story_plan_writes_chapters_to_markdown_and_epub(settings: Settings, tmp_path: Path) -> None:
-    prose = [
-        f"Chapter {k}. Mara climbed the stairs. She counted the ships in the dark water, one by one, "
-        f"and wrote each name in the log. Tomas waited below with a lantern of his own. Night {k} was long."
-        for k in range(4)
-    ]
+    """Each chapter is told the story so far: the summaries before it and how the last one ended."""
     plan = new_plan("story", "A keeper and a smuggler.", template="kishotenketsu", cast=2, seed=1)
-    PlanWriter(FakeBackend("scripted", settings, scripts=SCRIPT[:5] + prose), lambda p: None).run(plan)
+    steps = [text for pair in zip(CHAPTERS, SUMMARIES, strict=True) for text in pair]
+    fake = FakeBackend("scripted", settings, scripts=SCRIPT[:5] + steps)
+    PlanWriter(fake, lambda p: None).run(plan)
     assert plan.complete and plan.steps()[-1] == "prose[3]"
+    assert [plan.summaries[i]["text"] for i in range(4)] == SUMMARIES
+    third = fake.requests[5 + 4].messages[-1].content  # the prompt of chapter 3
+    assert "Story so far:" in third and SUMMARIES[0] in third and SUMMARIES[1] in third
+    assert "whose rope was tied to her railing." in third  # how chapter 2 ended
+    assert SUMMARIES[2] not in third
+    logged = {entry["step"]: entry for entry in plan.log}
+    assert logged["prose[2]"]["so_far"]["units"] == [1, 2] and logged["prose[2]"]["so_far"]["passage_from"] == 2
+    assert logged["summary[3]"]["prompt"].startswith("summary@")
     assert book.to_markdown(plan).count("## Chapter") == 4
     path = export(plan, tmp_path / "book.epub")
     with zipfile.ZipFile(path) as epub:

@@ -16,7 +16,19 @@ from tests.conftest import scripted
 from tests.test_plan import SCRIPT
 
 LOGLINE = "A lighthouse keeper must choose between the ships and her brother."
-FAKE = ["--engine", "fake", "--model", "scripted", "--set", "template=kishotenketsu", "--set", "cast=2"]
+# each scene written alone (context=off), so SCRIPT serves the steps one by one without summaries
+FAKE = [
+    "--engine",
+    "fake",
+    "--model",
+    "scripted",
+    "--set",
+    "template=kishotenketsu",
+    "--set",
+    "cast=2",
+    "--set",
+    "context=off",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -92,7 +104,8 @@ def test_bible_entries_are_added_listed_and_refused_twice() -> None:
         (["--export", "play.docx"], "exports to .fountain, .fdx, .html, .pdf, .json"),
         (["--set", "template=epic"], "beat templates are: three-act"),
         (["--set", "cast=9"], "between 2 and 6"),
-        (["--set", "genre=noir"], "takes template=NAME and cast=N"),
+        (["--set", "genre=noir"], "takes template=NAME, cast=N and context=on|off"),
+        (["--set", "context=maybe"], "context='maybe' is not allowed: on or off"),
     ],
 )
 def test_bad_screenplay_options_are_refused_before_any_writing(args: list[str], message: str) -> None:

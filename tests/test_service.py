@@ -124,7 +124,12 @@ def test_a_plan_made_in_the_studio_is_listed_and_exported_by_the_cli(fabula_home
     with TestClient(create_app(settings), base_url=LOCAL) as studio:
         started = studio.post(
             "/api/plans",
-            json={"logline": "A keeper and a smuggler share a lamp.", "template": "kishotenketsu", "cast": 2},
+            json={
+                "logline": "A keeper and a smuggler share a lamp.",
+                "template": "kishotenketsu",
+                "cast": 2,
+                "context": False,
+            },
             headers=key,
         )
         assert started.status_code == 202, started.text

@@ -108,6 +108,7 @@ class AppState:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    from fabula.api.continuity_routes import router as continuity_router
     from fabula.api.draft_routes import router as draft_router
     from fabula.api.job_routes import router as job_router
     from fabula.api.openai_routes import router as openai_router
@@ -142,6 +143,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(works_router, responses=errors.ERROR_RESPONSES)
     app.include_router(write_router, responses=errors.ERROR_RESPONSES)
     app.include_router(plan_router, responses=errors.ERROR_RESPONSES)
+    app.include_router(continuity_router, responses=errors.ERROR_RESPONSES)
     app.include_router(draft_router, responses=errors.ERROR_RESPONSES)
     app.include_router(job_router, responses=errors.ERROR_RESPONSES)
     app.include_router(stream_router, responses=errors.ERROR_RESPONSES)

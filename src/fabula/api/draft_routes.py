@@ -175,7 +175,7 @@ async def run_verb(
     (editing verbs), and the provenance with the attribution after it."""
     from fabula.api.engine_runner import run_blocking
     from fabula.api.requests import parse_params
-    from fabula.service.drafts import VerbCall, outcome_json, run_call
+    from fabula.service.drafts import VerbCall, outcome_json, run_call, so_far
 
     if verb not in VERBS:
         raise InvalidParam("verb", verb, f"one of: {', '.join(VERBS)}")
@@ -214,7 +214,8 @@ async def run_verb(
     def work() -> dict[str, Any]:
         with store.changing(manuscript_id) as manuscript:
             doc = manuscript.document(doc_id)
-            outcome = run_call(doc, manuscript.entries(), call, params, state.settings)
+            recap = so_far(manuscript, doc)
+            outcome = run_call(doc, manuscript.entries(), call, params, state.settings, recap)
         return outcome_json(doc, outcome, params) | {"head": doc.head}
 
     if not stream:

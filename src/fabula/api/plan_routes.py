@@ -27,8 +27,9 @@ PLAN_SCHEMA = object_schema(
     ["logline"],
     kind={"type": "string", "enum": ["screenplay", "story"]},
     logline={"type": "string"},
-    template={"type": "string", "enum": ["three-act", "hero-journey", "save-the-cat", "kishotenketsu"]},
+    template={"type": "string", "enum": ["three-act", "hero-journey", "save-the-cat", "kishotenketsu", "five-act"]},
     cast={"type": "integer", "minimum": 2, "maximum": 6},
+    context={"type": "boolean"},
     **sampling_schema("seed", "temperature"),
 )
 BIBLE_SCHEMA = object_schema(
@@ -130,7 +131,7 @@ async def list_plans(state: State, owner: Owner) -> dict[str, Any]:
 
 @router.post("", status_code=202, openapi_extra=openapi_body(PLAN_SCHEMA))
 async def create_plan(request: Request, state: State, owner: Owner) -> JSONResponse:
-    """Start a plan: {kind, logline, template?, cast?, seed?, temperature?} -> 202 {plan_id, job}."""
+    """Start a plan: {kind, logline, template?, cast?, context?, seed?, temperature?} -> 202 {plan_id, job}."""
     import asyncio
 
     from fabula.service.plans import start_plan
@@ -143,7 +144,9 @@ async def create_plan(request: Request, state: State, owner: Owner) -> JSONRespo
     cast = data.get("cast", 4)
     if isinstance(cast, bool) or not isinstance(cast, int):  # JSON has numbers: "2" is not one
         raise InvalidParam("cast", cast, "a whole number of main characters, 2 to 6")
-    inputs: dict[str, Any] = {k: data[k] for k in ("template", "cast") if k in data}
+    if not isinstance(data.get("context", True), bool):
+        raise InvalidParam("context", data["context"], "true (each unit told the story so far) or false")
+    inputs: dict[str, Any] = {k: data[k] for k in ("template", "cast", "context") if k in data}
     plan = await asyncio.to_thread(
         start_plan, data.get("kind", "screenplay"), logline, inputs, _params(data), state.settings, owner
     )

@@ -351,7 +351,7 @@ def _run_on_target(target: str, call: Any, params: Any, settings: Any, options: 
     """(the document after the verb, its outcome, where it is) for a file or a manuscript's document."""
     from fabula.cowrite.manuscript import Document
     from fabula.files import write_atomic
-    from fabula.service.drafts import run_call
+    from fabula.service.drafts import run_call, so_far
 
     path = Path(target)
     if path.is_file():
@@ -367,7 +367,7 @@ def _run_on_target(target: str, call: Any, params: Any, settings: Any, options: 
     store = _store()
     with store.changing(manuscript_id) as manuscript:
         doc = manuscript.document(doc_ref)
-        outcome = run_call(doc, manuscript.entries(), call, params, settings)
+        outcome = run_call(doc, manuscript.entries(), call, params, settings, so_far(manuscript, doc))
     return doc, outcome, f"{manuscript.id}:{doc.id}"
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from fabula.cli.continuity import ledger
 from fabula.cli.interrupt import interruptible
 from fabula.cli.progress import progress_bar
 from fabula.cli.render import indexing_notice, notice, originality_line
@@ -97,7 +98,7 @@ def _run(plan: Any, writer: Any, export_file: Path | None, as_json: bool, settin
 
 @click.group()
 def plan() -> None:
-    """Long-form plans: show, edit, regenerate, resume, undo, check, export."""
+    """Long-form plans: show, edit, regenerate, resume, undo, check, ledger, export."""
 
 
 @plan.command("list")
@@ -285,3 +286,6 @@ def bible_list(plan_id: str, as_json: bool) -> None:
     for e in entries:
         keys = f" [{', '.join(e.keywords)}]" if e.keywords else ""
         click.echo(f"{e.kind:<9} {e.name}{keys} ({e.source}): {e.text}")
+
+
+plan.add_command(ledger)

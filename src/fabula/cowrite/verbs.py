@@ -6,7 +6,8 @@ and returns candidates: each is a replacement for a span of the text, so applyin
 (`Document.apply`) changes that span and nothing else, by construction.
 
 The prompt carries, nearest first and under budgets: the story bible entries the passage calls for
-(`plan.bible.select`, keywords then embedding relevance), the text just before the selection and
+(`plan.bible.select`, keywords then embedding relevance), the story so far (the manuscript's
+chapters before this one, `fabula.continuity.context`), the text just before the selection and
 just after it, each cut at a sentence or word boundary. `continue` is plain-text continuation of
 the text before the cursor (as Write With Transformer and NovelAI continue), with the bible as a
 bracketed note above it; the other verbs are chat instructions (`verbs.toml`).
@@ -81,6 +82,7 @@ class VerbRequest:
     lead: str = ""  # continue: text to start from (a token alternative the writer picked)
     alternatives: int = 5  # continue: each token's likeliest alternatives, where the engine reports them
     entries: list[Any] = field(default_factory=list)  # story bible entries
+    so_far: str = ""  # the story so far: the chapters before this document (fabula.continuity.context)
     # a poem's form constraint (a TextConstraint over the whole poem): continue writes the rest of
     # the poem inside it on steppable engines
     constraint: Any = None
@@ -157,7 +159,7 @@ def _head(text: str, limit: int) -> str:
 
 
 def context(req: VerbRequest) -> tuple[str, list[dict[str, Any]]]:
-    """The bible, the text before and the text after the selection, for a chat prompt."""
+    """The bible, the story so far, the text before and the text after the selection, for a chat prompt."""
     from fabula.plan.bible import select
 
     before = _tail(req.text[: req.start], BEFORE_CHARS).strip()
@@ -165,6 +167,8 @@ def context(req: VerbRequest) -> tuple[str, list[dict[str, Any]]]:
     about = req.passage or before[-400:]
     bible, record = select(req.entries, about, BIBLE_BUDGET) if req.entries else ("", [])
     parts = [bible] if bible else []
+    if req.so_far:
+        parts.append(req.so_far)
     if before:
         parts.append(f"Text before the passage (context, do not repeat it):\n{before}\n")
     if after:
@@ -359,6 +363,8 @@ def _continue(backend: Backend, req: VerbRequest, params: SamplingParams, seed: 
     before = _tail(req.text[: req.start], BEFORE_CHARS)
     bible, record = select(req.entries, before[-400:], BIBLE_BUDGET) if req.entries else ("", [])
     note = f"[{' '.join(bible.split())}]\n\n" if bible else ""
+    if req.so_far:  # as a bracketed note too: plain continuation reads it as a header, not as text
+        note = f"[{' '.join(req.so_far.split())}]\n\n" + note
     if req.constraint is not None and steppable(backend) is not None:
         return _continue_poem(backend, req, params, seed)
     prompt = note + before + req.lead

@@ -10,18 +10,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from fabula.continuity.checks import edit_distance
 from fabula.plan.model import Plan
 
 WORD = re.compile(r"\b[A-Z][a-z]{2,}\b")
-
-
-def edit_distance(a: str, b: str) -> int:
-    row = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        prev, row[0] = row[0], i
-        for j, cb in enumerate(b, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
-    return row[-1]
 
 
 def _texts(plan: Plan) -> list[tuple[str, str]]:
@@ -83,6 +75,17 @@ def check_plan(plan: Plan) -> dict[str, Any]:
             if absent:
                 warnings.append(f"scene {i + 1}: {absent} speak but are not listed as present")
     violations += misspellings(plan)
+    from fabula.plan.continuity import report as continuity_report
+
+    continuity = continuity_report(plan)["contradictions"] if plan.units else []
+    for c in continuity:  # the ledger's contradictions, each with both places
+        if c["kind"] == "name_changed":
+            continue  # `misspellings` above reports these, against the cast
+        first, second = c["first"], c["second"]
+        at = "a pinned fact" if first["pinned"] else f"{first['chapter']}.{first['sentence_number']}"
+        violations.append(
+            f"continuity ({c['kind']}): {c['detail']} [{at} vs {second['chapter']}.{second['sentence_number']}]"
+        )
     described = {p.name for p in plan.places or ()}
     missing = sorted({s.place for s in plan.scenes or ()} - described) if plan.places is not None else []
     if missing:
@@ -97,6 +100,7 @@ def check_plan(plan: Plan) -> dict[str, Any]:
         "cast": cast,
         "scenes": len(plan.scenes or ()),
         "speaking_characters": sorted(speakers),
+        "continuity": continuity,
         "steps_done": len(plan.steps()) - len(plan.pending()),
         "steps": len(plan.steps()),
     }

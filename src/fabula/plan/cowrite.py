@@ -31,6 +31,7 @@ def new_plan(
     seed: int | None = None,
     engine: str = "",
     model: str = "",
+    context: bool = True,
 ) -> Plan:
     from fabula.pipeline import new_work_id
 
@@ -44,6 +45,7 @@ def new_plan(
         engine=engine,
         model=model,
         created_at=datetime.now(UTC).isoformat(),
+        context=context,
     )
 
 

@@ -13,6 +13,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from fabula.continuity.ledger import Fact
 from fabula.errors import InvalidParam
 from fabula.plan.bible import Entry
 from fabula.plan.entities import from_data, to_data
@@ -57,6 +58,10 @@ class Plan:
     history: list[dict[str, Any]] = field(default_factory=list)
     regenerations: dict[str, int] = field(default_factory=dict)  # step -> times regenerated (new seeds)
     created_at: str = ""
+    # unit index -> {"text": summary, "of": digest of the unit text it summarises}
+    summaries: dict[int, dict[str, str]] = field(default_factory=dict)
+    pins: list[Fact] = field(default_factory=list)  # the writer's facts, true from a unit on
+    context: bool = True  # each unit is told the story so far (False: its own summary and the bible only)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -165,6 +170,11 @@ class Plan:
             "history": self.history,
             "regenerations": self.regenerations,
             "created_at": self.created_at,
+            "continuity": {
+                "context": self.context,
+                "summaries": {str(k): v for k, v in self.summaries.items()},
+                "pins": [p.to_data() for p in self.pins],
+            },
         }
 
     @classmethod
@@ -185,6 +195,10 @@ class Plan:
             regenerations=data.get("regenerations", {}),
             created_at=data["created_at"],
         )
+        continuity = data.get("continuity", {})  # plans saved before the ledger have none
+        plan.summaries = {int(k): v for k, v in continuity.get("summaries", {}).items()}
+        plan.pins = [Fact.from_data(p) for p in continuity.get("pins", [])]
+        plan.context = bool(continuity.get("context", not data.get("log")))  # an old plan kept its way
         plan.restore(data["levels"])
         return plan
 

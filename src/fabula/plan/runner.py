@@ -19,8 +19,11 @@ from importlib import resources
 from typing import Any
 
 from fabula.backends.base import Backend
+from fabula.continuity.context import DEFAULT_BUDGET as CONTEXT_BUDGET
+from fabula.continuity.context import SoFar, extractive_summary
+from fabula.continuity.manuscript import sentences
 from fabula.errors import FabulaError
-from fabula.plan import schemas
+from fabula.plan import continuity, schemas
 from fabula.plan.bible import DEFAULT_BUDGET, Entry, select
 from fabula.plan.entities import Beat, Character, Line, Place, PlanParseError, Scene, SceneScript
 from fabula.plan.model import TOP_LEVELS, Plan, template_beats
@@ -34,6 +37,8 @@ LOG = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
 TOKENS_PER_ITEM = 170  # a JSON item (a beat, a scene) with the whitespace small models add
 PROSE_WORDS = 250
+SUMMARY_TOKENS = 90  # two sentences
+SUMMARY_SOURCE_WORDS = 450  # a chapter of PROSE_WORDS or so, and most of a long scene
 
 OnStep = Callable[[str, int, int], None]  # (step, index, total) before each step
 
@@ -74,8 +79,10 @@ class PlanWriter:
         params: SamplingParams | None = None,
         budget: int = DEFAULT_BUDGET,
         on_step: OnStep | None = None,
+        context_budget: int = CONTEXT_BUDGET,
     ) -> None:
         self.backend = backend
+        self.context_budget = context_budget
         self.save = save
         self.params = params or SamplingParams(temperature=0.8, top_p=0.95)
         self.budget = budget
@@ -102,12 +109,17 @@ class PlanWriter:
         else:
             index = int(step[step.index("[") + 1 : -1])
             plan.units[index] = self._unit(plan, step, index)
+            if plan.context:
+                self.summarise(plan, index)
 
     # ---- one engine call, parsed, with bounded retries ------------------------------------------
 
     def _seed(self, plan: Plan, step: str, attempt: int) -> int:
         steps = plan.steps()
-        number = steps.index(step) if step in steps else len(steps)
+        if step.startswith("summary["):  # after every step of the plan, one number per unit
+            number = len(steps) + 1 + int(step[8:-1])
+        else:
+            number = steps.index(step) if step in steps else len(steps)
         regen = plan.regenerations.get(step, 0)
         return (plan.seed + 7919 * number + 101 * regen + attempt) % (MAX_SEED + 1)
 
@@ -121,7 +133,12 @@ class PlanWriter:
         parse: Callable[[str], Any],
         schema: dict[str, Any] | None,
         max_tokens: int,
+        review: Callable[[Any], list[str]] | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> Any:
+        """One step: ask, parse (a parse error tries the next seed), review (a problem such as a
+        contradiction with earlier units tries the next seed too; when every attempt has one, the
+        attempt with the fewest is kept and its problems are recorded as unresolved, never dropped)."""
         template = prompts()[prompt]
         bible, injected = select(plan_entries(plan), about, self.budget)
         user = template["user"].format(**fill, bible=bible, logline=plan.logline, kind=plan.kind)
@@ -129,6 +146,7 @@ class PlanWriter:
         failures: list[str] = []
         started = time.perf_counter()
         tokens = 0
+        best: tuple[list[str], Any, int, int] | None = None  # (problems, value, seed, attempt)
         for attempt in range(MAX_ATTEMPTS):
             seed = self._seed(plan, step, attempt)
             params = self.params.with_(seed=seed, n=1, max_tokens=max_tokens)
@@ -144,26 +162,42 @@ class PlanWriter:
                 failures.append(f"attempt {attempt + 1} (seed {seed}): {exc}")
                 LOG.info("plan %s, %s: attempt %d unusable (%s); trying the next seed", plan.id, step, attempt + 1, exc)
                 continue
-            plan.log.append(
-                {
-                    "step": step,
-                    "prompt": f"{prompt}@{prompts()['version']}",
-                    "seed": seed,
-                    "attempts": attempt + 1,
-                    "failures": failures,
-                    "bible": injected,
-                    "json_schema": schema is not None,
-                    "completion_tokens": tokens,
-                    "seconds": round(time.perf_counter() - started, 3),
-                    "messages": [{"role": m.role, "content": m.content} for m in messages],
-                }
+            problems = review(value) if review else []
+            if problems:
+                failures.append(f"attempt {attempt + 1} (seed {seed}): {'; '.join(problems)}")
+                LOG.info("plan %s, %s: attempt %d contradicts the story (%s)", plan.id, step, attempt + 1, problems[0])
+                if best is None or len(problems) < len(best[0]):
+                    best = (problems, value, seed, attempt)
+                continue
+            record = {"seed": seed, "attempts": attempt + 1, "unresolved": []}
+            break
+        else:
+            if best is None:
+                raise PlanParseError(
+                    f"plan {plan.id}, step {step}: no usable answer in {MAX_ATTEMPTS} attempts "
+                    f"({'; '.join(failures)}); the plan keeps every earlier step: "
+                    f"`fabula plan resume {plan.id}` tries again with new seeds"
+                )
+            problems, value, seed, _ = best
+            LOG.warning(
+                "plan %s, %s: kept with %d unresolved problem(s): %s", plan.id, step, len(problems), problems[0]
             )
-            return value
-        raise PlanParseError(
-            f"plan {plan.id}, step {step}: no usable answer in {MAX_ATTEMPTS} attempts "
-            f"({'; '.join(failures)}); the plan keeps every earlier step: "
-            f"`fabula plan resume {plan.id}` tries again with new seeds"
+            record = {"seed": seed, "attempts": MAX_ATTEMPTS, "unresolved": problems}
+        plan.log.append(
+            {
+                "step": step,
+                "prompt": f"{prompt}@{prompts()['version']}",
+                **record,
+                "failures": failures,
+                "bible": injected,
+                "json_schema": schema is not None,
+                "completion_tokens": tokens,
+                "seconds": round(time.perf_counter() - started, 3),
+                "messages": [{"role": m.role, "content": m.content} for m in messages],
+                **(extra or {}),
+            }
         )
+        return value
 
     # ---- the levels ----------------------------------------------------------------------------
 
@@ -272,9 +306,20 @@ class PlanWriter:
         return self._ask(plan, step, "places", " ".join(names), fill, parse, schemas.places_schema(names), tokens)  # type: ignore[no-any-return]
 
     def _unit(self, plan: Plan, step: str, index: int) -> Any:
+        """A chapter or a scene's dialogue, told the story so far, checked against the ledger."""
         scene = (plan.scenes or ())[index]
         present = list(scene.characters)
         about = f"{scene.summary} {' '.join(present)} {scene.place}"
+        recap = self._so_far(plan, index)
+        extra = {
+            "so_far": {"units": [u for u in recap.units], "passage_from": recap.passage_from, "tokens": recap.tokens}
+        }
+
+        def review(value: Any) -> list[str]:
+            """Soft problems: another seed is tried, and the attempt with fewest kept if all have some."""
+            copied = [f"it repeats {where}: {run!r}" for where, run in continuity.unit_repeats(plan, index, value)]
+            return copied + [c.detail for c in continuity.unit_contradictions(plan, index, value)]
+
         if plan.kind == "screenplay":
 
             def parse(text: str) -> SceneScript:
@@ -290,8 +335,9 @@ class PlanWriter:
 
             fill = {"title": plan.title or "", "heading": scene.heading, "summary": scene.summary}
             fill["present"] = ", ".join(present)
+            fill["so_far"] = recap.text
             schema = schemas.dialogue_schema(present)
-            return self._ask(plan, step, "dialogue", about, fill, parse, schema, 900)
+            return self._ask(plan, step, "dialogue", about, fill, parse, schema, 900, review, extra)
 
         def parse_prose(text: str) -> str:
             prose = text.strip()
@@ -309,5 +355,43 @@ class PlanWriter:
             "summary": scene.summary,
             "present": ", ".join(present),
             "words": str(PROSE_WORDS),
+            "so_far": recap.text,
         }
-        return self._ask(plan, step, "prose", about, fill, parse_prose, None, int(PROSE_WORDS * 1.8))
+        return self._ask(plan, step, "prose", about, fill, parse_prose, None, int(PROSE_WORDS * 1.8), review, extra)
+
+    # ---- the story so far ----------------------------------------------------------------------
+
+    def _so_far(self, plan: Plan, index: int) -> SoFar:
+        if not plan.context:
+            return SoFar("", (), None, 0)
+        for earlier in continuity.stale_summaries(plan, index):  # an edit, or a plan written before summaries
+            self.summarise(plan, earlier)
+        return continuity.so_far(plan, index, self.context_budget)
+
+    def summarise(self, plan: Plan, index: int) -> str:
+        """Summarise unit `index` in a sentence or two (its own step in the log); when no attempt
+        gives a usable summary, its first and last sentences stand in, marked as such."""
+        text = continuity.unit_text(plan.units[index])
+        step = f"summary[{index}]"
+
+        def parse(answer: str) -> str:
+            said = sentences(answer)[:2]
+            summary = " ".join(said)
+            if len(summary.split()) < 6:
+                raise ValueError(f"the summary has only {len(summary.split())} words")
+            loop = find_loop(summary)
+            if loop:
+                raise ValueError(f"the summary loops: {loop}")
+            return summary
+
+        label = "scene" if plan.kind == "screenplay" else "chapter"
+        fill = {"label": label, "number": str(index + 1), "text": " ".join(text.split()[:SUMMARY_SOURCE_WORDS])}
+        try:
+            summary = self._ask(plan, step, "summary", text, fill, parse, None, SUMMARY_TOKENS)
+            how = "model"
+        except PlanParseError as exc:
+            summary = extractive_summary(text)
+            how = "extractive"
+            plan.log.append({"step": step, "extractive": True, "reason": str(exc)})
+        plan.summaries[index] = {"text": summary, "of": continuity.digest(text), "by": how}
+        return str(summary)

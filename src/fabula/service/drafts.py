@@ -69,8 +69,32 @@ def _backend(call: VerbCall, settings: Settings) -> Any:
     )
 
 
+def so_far(manuscript: Any, doc: Document) -> str:
+    """The story so far for a verb in `doc`: the chapters and scenes before it in the manuscript,
+    each summarised by its first and last sentences (instant and deterministic: a verb must not
+    wait for an engine call per earlier chapter), and how the one just before ended."""
+    from fabula.continuity.context import VERB_BUDGET, extractive_summary, story_so_far
+
+    if doc.kind not in ("chapter", "scene"):
+        return ""
+    earlier: list[str] = []
+    for other in manuscript.documents:
+        if other.id == doc.id:
+            break
+        if other.kind in ("chapter", "scene") and other.text.strip():
+            earlier.append(other.text)
+    if not earlier:
+        return ""
+    return story_so_far([extractive_summary(t) for t in earlier], earlier[-1], VERB_BUDGET).text
+
+
 def run_call(
-    doc: Document, entries: list[Any], call: VerbCall, params: SamplingParams, settings: Settings
+    doc: Document,
+    entries: list[Any],
+    call: VerbCall,
+    params: SamplingParams,
+    settings: Settings,
+    story_so_far: str = "",
 ) -> VerbOutcome:
     """Run the verb on the document's head, and apply the chosen candidate (editing verbs)."""
     import secrets
@@ -88,6 +112,7 @@ def run_call(
         n=call.n,
         lead=call.lead,
         entries=entries,
+        so_far=story_so_far,
         constraint=poem_constraint(form) if form and call.verb == "continue" else None,
         on_text=call.on_text,
     )

@@ -21,7 +21,7 @@ from fabula.types import Work
 
 OnStep = Callable[[str, int, int], None]
 KINDS = ("screenplay", "story")
-TEMPLATES = ("three-act", "hero-journey", "save-the-cat", "kishotenketsu")
+TEMPLATES = ("three-act", "hero-journey", "save-the-cat", "kishotenketsu", "five-act")
 
 
 def plan_store(settings: Settings, owner: str | None = None) -> Any:
@@ -41,15 +41,19 @@ def start_plan(
 ) -> Plan:
     """Check the request, make the plan and save it (nothing is written yet).
 
-    `inputs` may hold `template` (a beat template) and `cast` (2 to 6 main characters)."""
+    `inputs` may hold `template` (a beat template), `cast` (2 to 6 main characters) and
+    `context` (on by default: each unit is told the story so far; off writes each alone)."""
     from fabula.plan.cowrite import new_plan
     from fabula.responsible.safety import SafetyPolicy
 
     if kind not in KINDS:
         raise InvalidParam("kind", kind, f"plans are for: {', '.join(KINDS)}")
-    unknown = sorted(set(inputs) - {"template", "cast"})
+    unknown = sorted(set(inputs) - {"template", "cast", "context"})
     if unknown:
-        raise InvalidParam(unknown[0], inputs[unknown[0]], f"a planned {kind} takes template=NAME and cast=N")
+        raise InvalidParam(
+            unknown[0], inputs[unknown[0]], f"a planned {kind} takes template=NAME, cast=N and context=on|off"
+        )
+    context = _switch("context", inputs.get("context", True))
     cast = inputs.get("cast", 4)
     try:
         cast = int(cast) if not isinstance(cast, bool) else None
@@ -63,10 +67,21 @@ def start_plan(
     if not isinstance(logline, str) or not logline.strip():
         raise InvalidParam("logline", logline or "", f"give the {kind} a logline: one or two sentences")
     SafetyPolicy.parse(settings.safety).enforce(logline, "prompt")
-    plan = new_plan(kind, logline, template, cast, params.seed, model=model)
+    plan = new_plan(kind, logline, template, cast, params.seed, model=model, context=context)
     plan.params = params.with_(seed=plan.seed).to_dict()
     plan_store(settings, owner).save(plan)
     return plan
+
+
+SWITCH = {"on": True, "true": True, "yes": True, "1": True, "off": False, "false": False, "no": False, "0": False}
+
+
+def _switch(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in SWITCH:
+        return SWITCH[value.strip().lower()]
+    raise InvalidParam(name, value, "on or off (true/false)")
 
 
 def plan_writer(
