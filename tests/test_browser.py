@@ -301,3 +301,43 @@ def test_the_browser_tests_run_in_ci() -> None:
     if os.environ.get("CI"):
         assert Path(CHROMIUM).exists(), "chromium is missing in CI: .ci/run installs it"
     assert subprocess.run([sys.executable, "-c", "import playwright"], check=False).returncode == 0
+
+
+def test_the_plan_view_shows_the_ledger_with_both_sentences_and_pins_a_fact(
+    browser: object, fabula_home: Path, settings: Settings
+) -> None:
+    """A story whose second chapter has a dead man smile: the studio lists the contradiction with
+    both sentences and the cast's state, and a fact pinned there is kept by the server."""
+    from fabula.backends.fake import FakeBackend
+    from fabula.plan.cowrite import new_plan
+    from fabula.plan.runner import PlanWriter
+    from fabula.plan.store import PlanStore
+    from tests.test_continuity import CHAPTER_ONE, CONTRADICTING, FITTING
+    from tests.test_plan import SCRIPT
+
+    store = PlanStore(settings.ensure_home())
+    plan = new_plan("story", "A keeper and a smuggler.", template="kishotenketsu", cast=2, seed=1, context=False)
+    chapters = [CHAPTER_ONE, CONTRADICTING, CONTRADICTING, CONTRADICTING, FITTING, FITTING + " Later."]
+    PlanWriter(FakeBackend("scripted", settings, scripts=SCRIPT[:5] + chapters), store.save).run(plan)
+    for base in serve(fabula_home, {"FABULA_ENGINE": "fake"}):
+        page = browser.new_page()  # type: ignore[attr-defined]
+        dialogs, foreign = _watch(page, base)
+        page.goto(base + "/")
+        page.wait_for_selector("#plan-list li")
+        page.click("#plan-list li >> nth=0")
+        found = page.locator("#ledger-contradictions li >> nth=0")
+        expect(found).to_contain_text("dead_acts: Tomas is dead (chapter 1) but smiled in chapter 2")
+        expect(found.locator("blockquote >> nth=0")).to_contain_text("At midnight Tomas drowned off the reef")
+        expect(found.locator("blockquote >> nth=1")).to_contain_text("Tomas smiled at Mara from the doorway")
+        expect(page.locator("#ledger-table tbody")).to_contain_text("no (chapter 1)")
+        page.fill("#pin-entity", "Mara")
+        page.select_option("#pin-attribute", "eyes")
+        page.fill("#pin-value", "grey")
+        page.click("#pin-form button")
+        expect(page.locator("#ledger-pins li")).to_have_text("Mara eyes grey from unit 1 Unpin")
+        if os.environ.get("FABULA_SCREENSHOTS"):  # the README's picture of the ledger
+            shot = Path(os.environ["FABULA_SCREENSHOTS"]) / "studio-ledger.png"
+            page.locator("#plan-ledger").screenshot(path=str(shot))
+        assert [(p.entity, p.value) for p in store.load(plan.id).pins] == [("Mara", "grey")]
+        assert dialogs == [] and foreign == []
+        page.close()

@@ -86,6 +86,9 @@ def check_plan(plan: Plan) -> dict[str, Any]:
         violations.append(
             f"continuity ({c['kind']}): {c['detail']} [{at} vs {second['chapter']}.{second['sentence_number']}]"
         )
+    latest = {entry.get("step"): entry for entry in plan.log}  # a regenerated step's last writing counts
+    for step, entry in latest.items():  # a repeat left after every attempt (contradictions are re-read above)
+        warnings += [f"{step}: {p}" for p in entry.get("unresolved", []) if p.startswith("it repeats")]
     described = {p.name for p in plan.places or ()}
     missing = sorted({s.place for s in plan.scenes or ()} - described) if plan.places is not None else []
     if missing:

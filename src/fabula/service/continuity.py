@@ -38,9 +38,8 @@ def plan_ledger(plan: Plan) -> dict[str, Any]:
     from fabula.plan import continuity
 
     report = continuity.report(plan)
-    unresolved = [
-        {"step": entry["step"], "problems": entry["unresolved"]} for entry in plan.log if entry.get("unresolved")
-    ]
+    latest = {entry.get("step"): entry for entry in plan.log}  # a step written again: its last writing
+    unresolved = [{"step": step, "problems": e["unresolved"]} for step, e in latest.items() if e.get("unresolved")]
     pins = [{"number": i + 1, **p.to_data()} for i, p in enumerate(plan.pins)]
     summaries = {str(i + 1): s["text"] for i, s in sorted(plan.summaries.items())}
     return report | {"pins": pins, "unresolved": unresolved, "summaries": summaries, "context": plan.context}

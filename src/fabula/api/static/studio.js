@@ -291,7 +291,62 @@ async function showPlan(id) {
     });
     section.append(summary, area, save, redo, note); box.appendChild(section);
   }
+  await showLedger(plan.id);
 }
+
+// ---- the continuity ledger beside the plan: contradictions with both sentences, state, pins ----
+
+function cell(row, value) { const td = document.createElement("td"); text(td, value); row.appendChild(td); }
+
+async function showLedger(id) {
+  const ledger = await api(`/api/plans/${encodeURIComponent(id)}/ledger`);
+  const found = $("ledger-contradictions"); found.replaceChildren();
+  const problems = [...ledger.contradictions.map((c) => ({ head: `${c.kind}: ${c.detail}`, c })),
+    ...ledger.unresolved.map((u) => ({ head: `unresolved in ${u.step}: ${u.problems.join("; ")}` }))];
+  for (const { head, c } of problems) {
+    const item = document.createElement("li"); text(item, head);
+    if (c) for (const side of [c.first, c.second]) {
+      const quote = document.createElement("blockquote");
+      text(quote, side.pinned ? `pinned: ${side.sentence}` : `chapter ${side.chapter}: ${side.sentence}`);
+      item.appendChild(quote);
+    }
+    found.appendChild(item);
+  }
+  if (!problems.length) { const item = document.createElement("li"); text(item, "no contradiction found"); found.appendChild(item); }
+  const body = $("ledger-table").tBodies[0]; body.replaceChildren();
+  for (const [name, who] of Object.entries(ledger.ledger.characters)) {
+    const row = document.createElement("tr");
+    cell(row, name);
+    cell(row, who.alive && who.alive.value === false ? `no (chapter ${who.alive.chapter})` : "yes");
+    cell(row, who.place ? who.place.value : "");
+    cell(row, (who.holds || []).map((h) => h.value).join(", "));
+    cell(row, Object.entries(who.attributes || {}).map(([k, v]) => `${k} ${v.value}`).join(", "));
+    cell(row, (who.relations || []).map((r) => r.value).join(", "));
+    body.appendChild(row);
+  }
+  const pins = $("ledger-pins"); pins.replaceChildren();
+  for (const p of ledger.pins) {
+    const item = document.createElement("li");
+    text(item, `${p.entity} ${p.attribute} ${p.value} from unit ${p.unit} `);
+    const drop = document.createElement("button"); drop.type = "button"; text(drop, "Unpin");
+    drop.addEventListener("click", async () => {
+      try { await api(`/api/plans/${encodeURIComponent(id)}/ledger/pins/${p.number}`, { method: "DELETE" }); await showLedger(id); }
+      catch (err) { text($("ledger-status"), err.message); }
+    });
+    item.appendChild(drop); pins.appendChild(item);
+  }
+}
+
+$("pin-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  if (!state.plan) return;
+  try {
+    await api(`/api/plans/${encodeURIComponent(state.plan)}/ledger/pins`, { method: "POST", body: JSON.stringify({
+      entity: $("pin-entity").value, attribute: $("pin-attribute").value, value: $("pin-value").value,
+      from: Number($("pin-from").value) }) });
+    text($("ledger-status"), "pinned"); await showLedger(state.plan);
+  } catch (err) { text($("ledger-status"), err.message); }
+});
 
 $("plan-undo").addEventListener("click", async () => {
   if (!state.plan) return;
