@@ -222,7 +222,7 @@ def main() -> None:
                     {m: {k: v for k, v in row[m].items() if k not in ("chapters", "summaries")} for m in ("off", "on")}
                 )
             )
-        result["model"] = backend.model_info()
+        result["model"] = {k: v for k, v in backend.model_info().items() if k != "path"}  # no local path
         result["table"] = _table(rows)
         result["stories"] = rows
         print(json.dumps(result["table"], indent=1))
