@@ -5,6 +5,8 @@ Each structured level is decoded under a JSON Schema built from the levels above
 is an error that triggers another attempt with the next seed, at most MAX_ATTEMPTS per step, and
 then a clear error: the plan keeps every step already done, so `resume` continues from there.
 Every step records its seed, attempts, the story-bible entries it was given, tokens and time.
+A chapter or scene is also told the story so far and checked against the continuity ledger of
+the units before it (`fabula.plan.continuity`); what no attempt fixes is kept and recorded.
 """
 
 from __future__ import annotations
@@ -165,7 +167,7 @@ class PlanWriter:
             problems = review(value) if review else []
             if problems:
                 failures.append(f"attempt {attempt + 1} (seed {seed}): {'; '.join(problems)}")
-                LOG.info("plan %s, %s: attempt %d contradicts the story (%s)", plan.id, step, attempt + 1, problems[0])
+                LOG.info("plan %s, %s: attempt %d does not fit the story (%s)", plan.id, step, attempt + 1, problems[0])
                 if best is None or len(problems) < len(best[0]):
                     best = (problems, value, seed, attempt)
                 continue
@@ -311,9 +313,7 @@ class PlanWriter:
         present = list(scene.characters)
         about = f"{scene.summary} {' '.join(present)} {scene.place}"
         recap = self._so_far(plan, index)
-        extra = {
-            "so_far": {"units": [u for u in recap.units], "passage_from": recap.passage_from, "tokens": recap.tokens}
-        }
+        extra = {"so_far": {"units": list(recap.units), "passage_from": recap.passage_from, "tokens": recap.tokens}}
 
         def review(value: Any) -> list[str]:
             """Soft problems: another seed is tried, and the attempt with fewest kept if all have some."""
