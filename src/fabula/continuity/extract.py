@@ -314,9 +314,3 @@ class Extractor:
                     year = int(m.group("year") or 0)
                     month = months.index(m.group("month").lower()) + 1
                     add("time", "date", f"{year:04d}-{month:02d}-{day:02d}")
-
-
-def extract(units: list[Unit], names: Iterable[str] | None = None) -> list[Fact]:
-    """Every fact of every unit, in story order."""
-    extractor = Extractor(names if names is not None else find_names(units))
-    return [f for u in units for i, s in enumerate(u.sentences, 1) for f in extractor.facts(u.number, i, s)]

@@ -15,30 +15,17 @@ from typing import Any
 
 from fabula.errors import InvalidParam
 
-# attribute -> what it means; `value` is a plain string for all of them
-ATTRIBUTES = {
-    "alive": "'dead' from this sentence on",
-    "acts": "the character does something (the verb)",
-    "at": "the character is at a place without moving",
-    "moves": "the character goes to a place",
-    "holds": "the character has an object in hand",
-    "state": "an object is 'lost' (gone, broken, destroyed) or 'found' (back again)",
-    "used": "an object is used (the verb)",
-    "eyes": "eye colour",
-    "hair": "hair colour",
-    "age": "age in years",
-    "relation": "'<relation> of <name>', e.g. 'sister of Mara'",
-    "knows": "what the character knows",
-    "time_of_day": "a time of day; the note says whether it is the same day or a new one",
-    "date": "a calendar date as YYYY-MM-DD (year 0 when the text gives none)",
-    "passage": "time passes or the scene moves on (the word)",
-    "name": "a name as written",
-}
 PINNABLE = ("alive", "at", "holds", "state", "eyes", "hair", "age", "relation", "knows")
 
 
 @dataclass(frozen=True)
 class Fact:
+    """One thing the story states. `attribute` is one of: alive ("dead" from here on), acts (the
+    verb), at (a place, not moving), moves (a place gone to), holds (an object), state (an
+    object "lost" or "found"), used (the verb; `note` names who), eyes, hair, age (years),
+    relation ("sister of Mara"), knows, time_of_day (`note`: "same day" or "new day"), date
+    (YYYY-MM-DD, year 0 when none is given), passage (a word of time passing), name."""
+
     entity: str
     attribute: str
     value: str

@@ -13,7 +13,6 @@ from typing import Any
 
 from fabula.continuity.checks import Contradiction, contradictions
 from fabula.continuity.context import SoFar, story_so_far
-from fabula.continuity.ledger import Ledger
 from fabula.continuity.manuscript import Unit, sentences
 from fabula.continuity.repetition import repeats
 from fabula.continuity.report import build_ledger
@@ -61,10 +60,6 @@ def plan_units(plan: Plan, upto: int | None = None, candidate: tuple[int, Any] |
 
 def cast(plan: Plan) -> tuple[str, ...]:
     return tuple(c.name for c in plan.characters or ())
-
-
-def ledger(plan: Plan) -> Ledger:
-    return build_ledger(plan_units(plan), cast(plan), plan.pins)
 
 
 def unit_contradictions(plan: Plan, index: int, candidate: Any) -> list[Contradiction]:
