@@ -225,3 +225,15 @@ def test_a_verb_in_chapter_two_is_told_the_story_so_far(settings: Settings) -> N
     call = VerbCall("shrink", 0, len(FITTING), n=1, backend=fake)
     run_call(two, [], call, SamplingParams(max_tokens=60), settings, recap)
     assert "Story so far:" in fake.requests[0].messages[-1].content
+
+
+def test_a_pin_names_a_unit_the_plan_has() -> None:
+    from fabula.service.continuity import add_pin, remove_pin
+
+    plan = new_plan("story", "A keeper.", template="five-act", cast=2, seed=1)  # no scenes yet: five beats
+    assert add_pin(plan, "Tom", "alive", "dead", 5)["number"] == 1
+    with pytest.raises(InvalidParam, match="from=6 is not allowed: a unit of the plan: 1 to 5"):
+        add_pin(plan, "Tom", "alive", "dead", 6)
+    assert remove_pin(plan, 1)["entity"] == "Tom" and plan.pins == []
+    with pytest.raises(InvalidParam, match="none: the plan has no pinned fact"):
+        remove_pin(plan, 1)

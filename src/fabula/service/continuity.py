@@ -48,10 +48,11 @@ def plan_ledger(plan: Plan) -> dict[str, Any]:
 def add_pin(plan: Plan, entity: str, attribute: str, value: str, unit: int) -> dict[str, Any]:
     """Pin a fact true from unit `unit` on (1-based, a chapter or scene of the plan)."""
     from fabula.continuity.ledger import pin
+    from fabula.plan.model import TOP_LEVELS
 
-    units = len(plan.scenes or ()) or len(plan.steps())
-    if not 1 <= unit <= max(units, 1):
-        raise InvalidParam("from", unit, f"a unit of the plan: 1 to {max(units, 1)}")
+    units = len(plan.steps()) - len(TOP_LEVELS)  # one per scene, or per template beat before scenes exist
+    if not 1 <= unit <= units:
+        raise InvalidParam("from", unit, f"a unit of the plan: 1 to {units}")
     fact = pin(entity, attribute, value, unit)
     plan.pins.append(fact)
     return {"number": len(plan.pins), **fact.to_data()}
