@@ -130,7 +130,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    threads = get_settings().threads
+    threads = get_settings().engine_threads()
     cfg = load_config(args.config)
     data_dir = prepare(cfg.data, get_settings().ensure_home())
     cfg.model.vocab_size = int(json.loads((data_dir / "meta.json").read_text())["vocab_size"])

@@ -6,20 +6,13 @@ default it is the user data directory, so nothing is written into the source tre
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from platformdirs import user_data_dir
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-
-def _default_threads() -> int:
-    # Measured on 2 cores: llama.cpp decode is no faster with 2 threads than 1, prefill is ~1.8x;
-    # using every core is the better default. Capped at 8 beyond which small models gain nothing.
-    return max(1, min(os.cpu_count() or 1, 8))
 
 
 class Settings(BaseSettings):
@@ -29,7 +22,8 @@ class Settings(BaseSettings):
     database_url: str = ""
     engine: str = "llamacpp"
     model: str = ""
-    threads: int = Field(default_factory=_default_threads, ge=1, le=256)
+    # "auto": the cores other work leaves free, measured once per process (fabula/threads.py)
+    threads: Annotated[int, Field(ge=1, le=256)] | Literal["auto"] = "auto"
     n_ctx: int = Field(default=4096, ge=256, le=131072)
     openai_base_url: str = "http://127.0.0.1:8080/v1"
     openai_api_key: str = ""
@@ -87,6 +81,12 @@ class Settings(BaseSettings):
     @property
     def signing_key_path(self) -> Path:
         return Path(self.signing_key).expanduser() if self.signing_key else self.home / "signing.key"
+
+    def engine_threads(self) -> int:
+        """The thread count the engines use (FABULA_THREADS, or measured when it is "auto")."""
+        from fabula.threads import resolve_threads
+
+        return resolve_threads(self.threads)
 
     def ensure_home(self) -> Path:
         self.home.mkdir(parents=True, exist_ok=True)

@@ -99,7 +99,7 @@ class HFBackend:
         self.settings = settings
         self.directory, self.source_gguf = self._resolve(model, settings)
         self.model_name = (self.source_gguf or self.directory).name
-        torch.set_num_threads(settings.threads)
+        torch.set_num_threads(settings.engine_threads())
         dtype = getattr(torch, settings.hf_dtype)
         self.tokenizer = AutoTokenizer.from_pretrained(self.directory)
         self.model = AutoModelForCausalLM.from_pretrained(self.directory, dtype=dtype).eval()

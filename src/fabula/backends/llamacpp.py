@@ -131,8 +131,8 @@ class LlamaCppBackend:
         params.model.path = str(self.path)
         params.n_ctx = settings.n_ctx
         params.n_parallel = 1
-        params.cpuparams.n_threads = settings.threads
-        params.cpuparams_batch.n_threads = settings.threads
+        params.cpuparams.n_threads = settings.engine_threads()
+        params.cpuparams_batch.n_threads = settings.engine_threads()
         params.verbosity = -1
         # llama.cpp's server keeps old prompts' states in host RAM, up to 8 GiB by default: a long
         # live chat grew by 40 MiB per 100 messages. Without prompt caching it is of no use; with

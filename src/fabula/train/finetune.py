@@ -119,7 +119,7 @@ def finetune(cfg: FinetuneConfig, out: Path, settings: Settings, on_event: OnEve
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     torch.manual_seed(cfg.seed)
-    torch.set_num_threads(settings.threads)
+    torch.set_num_threads(settings.engine_threads())
     folder = base_model_folder(cfg.base, settings)
     tokenizer = AutoTokenizer.from_pretrained(folder)
     model: Any = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
