@@ -93,6 +93,25 @@ def check_packaged(path: Path, distribution: str, cache_dir: Path | None) -> Non
         )
 
 
+def check_catalogued(path: Path, home: Path) -> None:
+    """A model `fabula models install` put in place is compared with the upstream SHA-256 its
+    catalogue entry records (the hash is cached by size and modification time)."""
+    from fabula.catalog import catalog, models_dir
+    from fabula.models import file_sha256
+
+    folder = path.parent
+    entry = catalog().get(folder.name)
+    if entry is None or entry.embedded or folder.parent != models_dir(home) or path.name != entry.file:
+        return
+    if file_sha256(path, home / "cache") != entry.sha256:
+        raise _damaged(
+            path,
+            f"does not match the SHA-256 of the upstream {entry.title} (damaged since it was installed)",
+            f"run `fabula models remove {entry.name}` and `fabula models install {entry.name}`",
+        )
+    LOG.info("checked %s against the upstream SHA-256 in the catalogue", path.name)
+
+
 def sidecar(weights: Path) -> Path:
     return weights.with_name(weights.name + ".sha256")
 

@@ -35,13 +35,28 @@ def default_model_path() -> Path:
     return path
 
 
-def resolve_gguf(model: str) -> Path:
-    """A GGUF path from `--model`: empty or the default's name means the embedded model."""
+def resolve_gguf(model: str, home: Path | None = None) -> Path:
+    """A GGUF path from `--model`: empty means the embedded model, a catalogue name (`fabula
+    models`) its installed file, anything else a path to a .gguf file."""
+    from fabula.catalog import find, require_installed
+
     if not model or model == DEFAULT_MODEL_NAME:
         return default_model_path()
+    entry = find(model)
+    if entry is not None:
+        if home is None:
+            from fabula.settings import get_settings
+
+            home = get_settings().home
+        return require_installed(entry, home)
     path = Path(model).expanduser()
     if not path.is_file():
-        raise ConfigError(f"model file {model!r} does not exist; pass a path to a .gguf file")
+        if "/" in model or path.suffix:
+            raise ConfigError(f"model file {model!r} does not exist; pass a path to a .gguf file")
+        raise ConfigError(
+            f"model {model!r} is neither a file nor a model in the catalogue; pass a path to a .gguf file "
+            "or a name that `fabula models list` shows"
+        )
     if path.suffix.lower() != ".gguf":
         raise ConfigError(f"model {model!r} is not a .gguf file; the llamacpp engine needs GGUF")
     return path

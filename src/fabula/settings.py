@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     database_url: str = ""
     engine: str = "llamacpp"
     model: str = ""
+    catalog: str = ""  # a TOML file of more installable models, shaped like fabula/catalog/catalog.toml
     # "auto": the cores other work leaves free, measured once per process (fabula/threads.py)
     threads: Annotated[int, Field(ge=1, le=256)] | Literal["auto"] = "auto"
     n_ctx: int = Field(default=4096, ge=256, le=131072)

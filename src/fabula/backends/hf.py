@@ -65,7 +65,7 @@ def resolve_hf_model(model: str, settings: Settings) -> tuple[Path, Path | None]
         if not (path / "config.json").is_file():
             raise ConfigError(f"{model!r} has no config.json; it is not a Hugging Face model folder")
         return path, None
-    gguf = resolve_gguf(model)
+    gguf = resolve_gguf(model, settings.home)
     return convert_gguf(gguf, settings.ensure_home() / "cache"), gguf
 
 

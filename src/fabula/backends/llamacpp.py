@@ -107,13 +107,17 @@ class LlamaCppBackend:
             import xllamacpp
         except ImportError as exc:  # pragma: no cover - depends on the installation
             raise ConfigError("the llamacpp engine needs `pip install fabula[llamacpp]`") from exc
-        self.path = resolve_gguf(model)
+        self.path = resolve_gguf(model, settings.home)
         self.settings = settings
         if self.path == _embedded_path():
             from fabula.model_files import check_packaged
             from fabula.models import DEFAULT_MODEL_DIST
 
             check_packaged(self.path, DEFAULT_MODEL_DIST, settings.home / "cache")
+        else:
+            from fabula.model_files import check_catalogued
+
+            check_catalogued(self.path, settings.home)
         self.model_name = self.path.name
         self._chat, self.eos_ids, self.vocab_size = gguf_facts(self.path)
         self.capabilities = Capabilities(

