@@ -290,3 +290,13 @@ def test_the_small_qwen_installs_from_its_pinned_packages_and_writes_a_haiku_and
     assert quest.returncode == 0, quest.stderr
     report = check_quest(json.loads(quest.stdout)["text"])
     assert report["ok"], report["violations"]
+    # the tiny test model's tokenizer (tests/tiny_models.py) is the one this model really uses
+    from fabula.backends.llamacpp import LlamaCppBackend
+    from fabula.settings import Settings
+    from tests.test_qwen_tokens import MIXED
+    from tests.tiny_models import qwen_tokenizer
+
+    real = LlamaCppBackend(name, Settings(home=tmp_path / "home", threads=1))
+    ours = qwen_tokenizer()
+    for text in MIXED:
+        assert real.tokenize(text) == ours.encode(text, add_special_tokens=False), text  # type: ignore[attr-defined]

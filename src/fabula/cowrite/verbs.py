@@ -418,6 +418,10 @@ class Resumed:
     def can_end(self, state: Any) -> bool:
         return bool(self.inner.can_end(state))
 
+    def forced(self, state: Any) -> str | None:
+        forced = getattr(self.inner, "forced", None)
+        return forced(state) if forced is not None else None
+
     def token_budget(self) -> int:
         return int(self.inner.token_budget())
 

@@ -57,6 +57,12 @@ class ChineseVerseConstraint(CharacterConstraint):
     def can_end(self, state: ChineseState) -> bool:
         return state.done
 
+    def forced(self, s: ChineseState) -> str | None:
+        """A full line allows its punctuation alone (the decoder then looks for it everywhere)."""
+        if s.punct_due and not s.done:
+            return "，" if s.line % 2 == 0 else "。"
+        return None
+
     def _char(self, s: ChineseState, char: str) -> ChineseState | None:
         if s.done:
             return None
@@ -149,6 +155,11 @@ class ChineseLyricsConstraint(CharacterConstraint):
 
     def can_end(self, state: LyricState) -> bool:
         return state.done
+
+    def forced(self, s: LyricState) -> str | None:
+        if s.punct_due and not s.done:
+            return "。" if s.line in self.section_ends else "，"
+        return None
 
     def _char(self, s: LyricState, char: str) -> LyricState | None:
         if s.done:
