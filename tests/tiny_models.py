@@ -7,6 +7,7 @@ from a hub. Output is gibberish, which is fine: the tests check mechanics, not p
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 CORPUS = [
     "The lighthouse keeper counted ships. The sea returned a shell to her doorstep each morning.",
@@ -18,6 +19,21 @@ CHAT_TEMPLATE = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
+
+
+def _tiny_shape(tokenizer: Any, context: int) -> dict[str, Any]:
+    """Two layers of 32 wide, grouped-query attention: big enough to run every code path."""
+    return {
+        "vocab_size": len(tokenizer),
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "max_position_embeddings": context,
+        "eos_token_id": tokenizer.eos_token_id,
+        "bos_token_id": tokenizer.eos_token_id,
+    }
 
 
 def build_tiny_llama(
@@ -36,18 +52,7 @@ def build_tiny_llama(
     import torch
 
     torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=context,
-        eos_token_id=tokenizer.eos_token_id,
-        bos_token_id=tokenizer.eos_token_id,
-        initializer_range=init_range,
-    )
+    config = LlamaConfig(**_tiny_shape(tokenizer, context), initializer_range=init_range)
     model = LlamaForCausalLM(config)
     target.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(target)
@@ -129,7 +134,7 @@ def _qwen_merges(ranks: dict[bytes, int]) -> list[tuple[bytes, bytes]]:
     return merges
 
 
-def qwen_tokenizer() -> object:
+def qwen_tokenizer() -> Any:
     """Qwen2.5's byte-level BPE as a Hugging Face fast tokenizer (NFC, its split, its ids)."""
     from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
@@ -165,19 +170,8 @@ def build_tiny_qwen(target: Path, context: int = 1024) -> Path:
 
     tokenizer = qwen_tokenizer()
     torch.manual_seed(0)
-    config = Qwen2Config(
-        vocab_size=len(tokenizer),  # type: ignore[arg-type]
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=context,
-        eos_token_id=tokenizer.eos_token_id,  # type: ignore[attr-defined]
-        bos_token_id=tokenizer.eos_token_id,  # type: ignore[attr-defined]
-        tie_word_embeddings=True,
-    )
+    config = Qwen2Config(**_tiny_shape(tokenizer, context), tie_word_embeddings=True)
     target.mkdir(parents=True, exist_ok=True)
     Qwen2ForCausalLM(config).save_pretrained(target)
-    tokenizer.save_pretrained(target)  # type: ignore[attr-defined]
+    tokenizer.save_pretrained(target)
     return target
