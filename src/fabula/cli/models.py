@@ -123,22 +123,26 @@ def catalog_report(settings: Settings) -> list[dict[str, Any]]:
 
 
 def _print_catalog(rows: list[dict[str, Any]]) -> None:
+    from rich import box
     from rich.console import Console
-    from rich.table import Table
+    from rich.table import Column, Table
 
-    table = Table("model", "installed", "size", "licence", "languages", "decode here", "memory")
+    # the name is what `--model` and `fabula models install` take: never cut it short
+    # memory and the packages are in `fabula models show NAME`: the list fits 80 columns
+    heads = ("model", "installed", "size", "licence", "lang", "tok/s")  # tok/s: decode, measured here
+    table = Table(*(Column(h, no_wrap=True) for h in heads), box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     for r in rows:
         state = "yes" if r["installed"] else ("stopped part-way: install resumes" if r["partial"] else "no")
         table.add_row(
-            r["name"] + (" (default)" if r["embedded"] else ""),
+            r["name"] + (" *" if r["embedded"] else ""),
             state,
             _size(r["size"]),
             r["licence"],
             ", ".join(r["languages"]),
-            r["speed"],
-            r["memory"],
+            r["speed"].removesuffix(" tok/s"),
         )
     Console().print(table)
+    print("* the default, embedded model; install another with `fabula models install NAME`")
 
 
 def _print_engines(rows: list[dict[str, Any]]) -> None:
