@@ -43,3 +43,16 @@ def test_a_number_is_used_as_it_is_and_auto_is_measured() -> None:
     assert Settings(threads=5).engine_threads() == 5
     assert 1 <= resolve_threads("auto") <= min(usable_cores(), 8)
     assert Settings.model_fields["threads"].default == "auto"
+
+
+@pytest.mark.parametrize("bad", ["abc", "0", "257", "-2", "2.5", ""])
+def test_a_bad_thread_count_names_both_kinds_of_good_value(bad: str) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match=r"a number of threads from 1 to 256, or auto"):
+        Settings(threads=bad)
+
+
+def test_thread_counts_are_read_from_text_as_the_environment_gives_them() -> None:
+    assert Settings(threads=" Auto ").threads == "auto"
+    assert Settings(threads="3").threads == 3

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
 from platformdirs import user_data_dir
 from pydantic import Field, field_validator
@@ -24,7 +24,7 @@ class Settings(BaseSettings):
     model: str = ""
     catalog: str = ""  # a TOML file of more installable models, shaped like fabula/catalog/catalog.toml
     # "auto": the cores other work leaves free, measured once per process (fabula/threads.py)
-    threads: Annotated[int, Field(ge=1, le=256)] | Literal["auto"] = "auto"
+    threads: int | Literal["auto"] = "auto"
     n_ctx: int = Field(default=4096, ge=256, le=131072)
     openai_base_url: str = "http://127.0.0.1:8080/v1"
     openai_api_key: str = ""
@@ -67,6 +67,21 @@ class Settings(BaseSettings):
     api_jobs_per_user: int = Field(default=4, ge=1, le=1000)
     # safety levels per category, "hate=low,graphic_violence=medium"; floors hold whatever is set here
     safety: str = ""
+
+    @field_validator("threads", mode="before")
+    @classmethod
+    def _thread_count(cls, value: object) -> int | str:
+        """One message for every bad value, naming both kinds of good one (pydantic's own would
+        name a union member, "threads.constrained-int")."""
+        if isinstance(value, str) and value.strip().lower() == "auto":
+            return "auto"
+        try:
+            count = int(str(value).strip()) if not isinstance(value, int) else value
+        except ValueError:
+            count = 0
+        if not 1 <= count <= 256:
+            raise ValueError("use a number of threads from 1 to 256, or auto (the cores other work leaves free)")
+        return count
 
     @field_validator("hf_dtype")
     @classmethod

@@ -49,7 +49,8 @@ def _settings(exc: BaseException) -> str:
     field = ".".join(str(p) for p in first.get("loc", ())) or "?"
     name = f"FABULA_{field.upper()}"
     value = os.environ.get(name, first.get("input"))
-    return f"the setting {name}={value!r} is not valid: {first.get('msg', 'bad value')}; fix or unset it"
+    why = str(first.get("msg", "bad value")).removeprefix("Value error, ")  # our validators' own words
+    return f"the setting {name}={value!r} is not valid: {why}; fix or unset it"
 
 
 def _home() -> str:
