@@ -300,7 +300,8 @@ def test_the_small_qwen_installs_from_its_pinned_packages_and_writes_a_haiku_and
     haiku = fabula("write", "poem", "autumn rain on a tin roof", "--set", "form=haiku", "--model", name, "--json")
     assert haiku.returncode == 0, haiku.stderr
     work = json.loads(haiku.stdout)
-    assert work["provenance"]["model"].startswith("qwen2.5-coder-0.5b-instruct-q4_k_m.gguf")
+    model = work["provenance"]["model"]  # the provenance names the verified file by its upstream hash
+    assert model["name"] == "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf" and model["sha256"] == catalog()[name].sha256
     assert check_poem(work["text"], verse_form("haiku"))["ok"], work["text"]
     quest = fabula("write", "quest", "Smugglers stole the lighthouse lantern.", "--model", name, "--json")
     assert quest.returncode == 0, quest.stderr
