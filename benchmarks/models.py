@@ -122,33 +122,33 @@ def stories(backend: Any, seed: int) -> dict[str, Any]:
     return {"rows": rows}
 
 
+def asked_and_constrained(
+    backend: Any, form: str, inputs: dict[str, str], prompt: str, seed: int, max_tokens: int
+) -> dict[str, Any]:
+    """One prompt written twice with the same seed: only asked ("off"), then constrained ("on")."""
+    row: dict[str, Any] = {"prompt": prompt}
+    for mode in ("off", "on"):
+        params = SamplingParams(seed=seed, max_tokens=max_tokens)
+        work, seconds = _timed(write, backend, form, prompt, inputs, params, constrain=mode == "on")
+        row[mode] = _row(work, seconds)
+    _log(f"{inputs.get('form', form)} {prompt!r} off={row['off']['ok']} on={row['on']['ok']}")
+    return row
+
+
 def verse(backend: Any, seed: int, forms: dict[str, int], titles: list[str]) -> dict[str, Any]:
-    out = {}
-    for form, count in forms.items():
-        rows = []
-        for i, prompt in enumerate(titles[:count]):
-            row: dict[str, Any] = {"prompt": prompt}
-            for mode in ("off", "on"):
-                params = SamplingParams(seed=seed + i, max_tokens=400)
-                work, seconds = _timed(write, backend, "poem", prompt, {"form": form}, params, constrain=mode == "on")
-                row[mode] = _row(work, seconds)
-            rows.append(row)
-            _log(f"{form} {i + 1}/{count} off={row['off']['ok']} on={row['on']['ok']}")
-        out[form] = rows
-    return out
+    return {
+        form: [
+            asked_and_constrained(backend, "poem", {"form": form}, p, seed + i, 400)
+            for i, p in enumerate(titles[:count])
+        ]
+        for form, count in forms.items()
+    }
 
 
 def lyrics(backend: Any, seed: int) -> dict[str, Any]:
-    rows = []
-    for i, prompt in enumerate(PROMPTS[:SONGS]):
-        row: dict[str, Any] = {"prompt": prompt}
-        for mode in ("off", "on"):
-            params = SamplingParams(seed=seed + i, max_tokens=600)
-            work, seconds = _timed(write, backend, "lyrics", prompt, {}, params, constrain=mode == "on")
-            row[mode] = _row(work, seconds)
-        rows.append(row)
-        _log(f"lyrics {i + 1}/{SONGS} off={row['off']['ok']} on={row['on']['ok']}")
-    return {"rows": rows}
+    return {
+        "rows": [asked_and_constrained(backend, "lyrics", {}, p, seed + i, 600) for i, p in enumerate(PROMPTS[:SONGS])]
+    }
 
 
 def quests(backend: Any, seed: int) -> dict[str, Any]:
