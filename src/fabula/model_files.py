@@ -70,6 +70,11 @@ def check_gguf(path: Path, fix: str = "download it again or pass another --model
     return header
 
 
+def wheel_record_hash(hex_sha256: str) -> str:
+    """A SHA-256 as a wheel's RECORD writes it: urlsafe base64 without padding (PEP 376)."""
+    return base64.urlsafe_b64encode(bytes.fromhex(hex_sha256)).rstrip(b"=").decode()
+
+
 def check_packaged(path: Path, distribution: str, cache_dir: Path | None) -> None:
     """Compare an installed package's file with the SHA-256 its wheel's RECORD lists for it."""
     from importlib.metadata import PackageNotFoundError, files
@@ -83,7 +88,7 @@ def check_packaged(path: Path, distribution: str, cache_dir: Path | None) -> Non
     if not listed or listed[0].hash is None or listed[0].hash.mode != "sha256":
         return
     expected = listed[0].hash.value
-    actual = base64.urlsafe_b64encode(bytes.fromhex(file_sha256(path, cache_dir))).rstrip(b"=").decode()
+    actual = wheel_record_hash(file_sha256(path, cache_dir))
     LOG.info("checked %s against the SHA-256 its package %s recorded", path.name, distribution)
     if actual != expected:
         raise _damaged(

@@ -20,7 +20,6 @@ The embedded model is installed into the environment as `make run` does it (pip,
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import importlib
 import json
@@ -39,6 +38,7 @@ from pathlib import Path
 from fabula.catalog import MANIFEST, Entry, Slice, installed_file, models_dir
 from fabula.catalog import PARTIAL_HINT as PARTIAL
 from fabula.errors import ConfigError
+from fabula.model_files import wheel_record_hash
 
 LOG = logging.getLogger(__name__)
 STATE = "joined.json"
@@ -242,7 +242,7 @@ def _append(
                 report(offset + written)
             sink.flush()
             os.fsync(sink.fileno())
-    if listed is not None and base64.urlsafe_b64encode(mine.digest()).rstrip(b"=").decode() != listed:
+    if listed is not None and wheel_record_hash(mine.hexdigest()) != listed:
         with target.open("r+b") as handle:
             handle.truncate(offset)
         raise ConfigError(f"{piece.member} in {wheel.name} does not match the hash its RECORD lists (damaged)")
