@@ -2,18 +2,26 @@
 
     python benchmarks/safety.py --json benchmarks/results/safety.json
 
-The fixture (tests/fixtures/safety.jsonl) has 226 items: 70 of benign dark fiction (villains, war,
-crime), 40 everyday and 20 tricky benign texts, 88 unsafe ones in seven categories, and 8 of gore.
+The fixture (tests/fixtures/safety.jsonl) has 281 items: 81 of benign dark fiction (villains, war,
+crime, drugs), 45 everyday and 27 tricky benign texts, 120 unsafe ones in nine categories, and 8 of
+gore. The same items are then run through the streamer's chat policy (stricter: chat is not fiction),
+and every paragraph of Austen's six novels and of Moby-Dick (installed from Debian packages) through
+the default policy: published prose that no reader would block.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import time
+from collections import Counter
 from pathlib import Path
 
 from fabula.evals.safety import evaluate, read_fixture
+from fabula.responsible.safety import SafetyPolicy
+from fabula.settings import get_settings
+from fabula.stream.live import audience_policy
 
 FIXTURE = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "safety.jsonl"
 
@@ -34,8 +42,36 @@ def main() -> None:
     for kind, row in result["by_kind"].items():
         print(f"{kind}: {row['blocked']} of {row['items']} blocked")
     print(f"{result['ms_per_item']} ms per item")
+    chat = evaluate(rows, audience_policy())
+    result["chat"] = {"block": chat["block"], "by_kind": chat["by_kind"], "mistakes": chat["mistakes"]}
+    print(f"\nin the streamer's chat: block precision {chat['block']['precision']}, recall {chat['block']['recall']}")
+    for kind, row in chat["by_kind"].items():
+        print(f"{kind}: {row['blocked']} of {row['items']} blocked")
+    result["prose"] = prose_false_blocks()
+    for name, row in result["prose"].items():
+        print(f"{name}: {row['blocked']} of {row['paragraphs']} paragraphs blocked {row['categories']}")
     if args.json:
         args.json.write_text(json.dumps(result, ensure_ascii=False, indent=1) + "\n")
+
+
+def prose_false_blocks() -> dict[str, dict[str, object]]:
+    """Paragraphs of published novels blocked by the default policy, per book collection."""
+    from fabula.data.austen import fetch_austen
+    from fabula.data.melville import fetch_mobydick
+
+    home = get_settings().ensure_home() / "data"
+    fetch_austen(home / "austen")
+    fetch_mobydick(home / "mobydick")
+    policy = SafetyPolicy()
+    out: dict[str, dict[str, object]] = {}
+    for name in ("austen", "mobydick"):
+        texts = [f.read_text("utf-8") for f in sorted((home / name).glob("*.txt"))]
+        paragraphs = [p for text in texts for p in re.split(r"\n\s*\n", text) if p.strip()]
+        verdicts = [policy.check(p) for p in paragraphs]
+        categories = Counter(c for v in verdicts for c in v["categories"])
+        blocked = sum(v["blocked"] for v in verdicts)
+        out[name] = {"paragraphs": len(paragraphs), "blocked": blocked, "categories": dict(categories)}
+    return out
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ from fabula.types import Request
 LOG = logging.getLogger(__name__)
 
 
-AUDIENCE_LEVELS = "hate=low,threats=low,sexual_explicit=low,self_harm=low,personal_data=medium"
+AUDIENCE_LEVELS = "hate=low,threats=low,doxxing=low,sexual_explicit=low,self_harm=low,personal_data=medium"
 QUESTION = re.compile(r"\?|^\s*(who|what|when|where|why|how|do|does|did|can|could|would|will|is|are)\b", re.I)
 FALLBACK = "Ooh, let's move on to the next one!"
 
