@@ -214,6 +214,7 @@ def test_a_digest_picks_by_interest_checks_each_summary_and_moves_on(store: Prof
 
     close_all()
     store.add_user("chef", {"genres": "cooking, baking", "tone": "lively"})
+    # the second summary invents a name and a year; sampled again, it gets the first (sound) script
     scripted(["A guide to crusty bread and starters, baked slowly.", "Egg pasta rolled by Marco in 1999."])
     try:
         result = CliRunner().invoke(cli, ["digest", "--user", "chef", "-k", "2", "--engine", "fake", "--json"])
@@ -221,12 +222,32 @@ def test_a_digest_picks_by_interest_checks_each_summary_and_moves_on(store: Prof
         work = json.loads(result.stdout)
         picked = [d["article"] for d in work["provenance"]["digest"]]
         assert set(picked) == {"bread", "pasta"} and work["form"] == "digest"
-        faithful = [v for v in work["candidates"][0]["verdicts"] if v["check"] == "faithful"]
-        assert [v["passed"] for v in faithful].count(False) == 1  # "Marco" and "1999" are not in the article
+        assert work["provenance"]["post"]["passed"] and "Marco" not in work["text"]
+        redone = [d["resampled"] for d in work["provenance"]["digest"] if "resampled" in d]
+        assert len(redone) == 1 and "names Marco" in redone[0][0]["defect"] and "numbers 1999" in redone[0][0]["defect"]
         assert {e.item_id for e in store.history("chef") if e.kind == "view"} == {"bread", "pasta"}
         again = json.loads(
             CliRunner().invoke(cli, ["digest", "--user", "chef", "-k", "2", "--engine", "fake", "--json"]).stdout
         )
         assert not {d["article"] for d in again["provenance"]["digest"]} & {"bread", "pasta"}
+    finally:
+        close_all()
+
+
+def test_a_digest_whose_summaries_keep_inventing_is_saved_shown_and_not_passed(store: ProfileStore) -> None:
+    from fabula.backends import close_all
+    from tests.conftest import scripted
+
+    close_all()
+    store.add_user("chef", {"genres": "cooking, baking", "tone": "lively"})
+    scripted(["By Mark Zuckerberg and Kim Kardashi, forty recipes in 1999."])  # every sample invents
+    try:
+        result = CliRunner().invoke(cli, ["digest", "--user", "chef", "-k", "2", "--engine", "fake"])
+        assert result.exit_code != 0 and "2 of its summaries failed their checks" in result.output
+        assert result.output.count("> Check failed: faithful: not in the article: numbers 1999, forty") == 2
+        (listed,) = json.loads(CliRunner().invoke(cli, ["works", "list", "--json"]).stdout)
+        saved = json.loads(CliRunner().invoke(cli, ["works", "show", listed["id"], "--json"]).stdout)
+        assert saved["form"] == "digest" and saved["provenance"]["post"]["passed"] is False
+        assert [entry["passed"] for entry in saved["provenance"]["digest"]] == [False, False]
     finally:
         close_all()

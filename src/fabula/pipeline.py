@@ -114,9 +114,17 @@ def write(
 
     def defect(completion: Completion) -> str | None:
         """Why this candidate should be sampled again: a loop (JSON repeats its punctuation lines
-        by nature: not checked there) or a leak that cutting cannot mend."""
+        by nature: not checked there), a leak that cutting cannot mend, or a failed check the
+        form names in `resample_when` (a summary's invented fact)."""
         text = clean(completion.text, prompt=rendered.inputs["prompt"], constrained=structured).text
-        return (find_loop(text) if schema is None else None) or first_leak(text)
+        return (find_loop(text) if schema is None else None) or first_leak(text) or _failed_check(text)
+
+    def _failed_check(text: str) -> str | None:
+        if not form.resample_when:
+            return None
+        laid_out = form.assemble(text, rendered.inputs) if form.assemble else text
+        failed = [v for v in form.validate(laid_out, rendered.inputs) if v["check"] in form.resample_when]
+        return next((f"{v['check']}: {v['detail']}" for v in failed if not v["passed"]), None)
 
     completions, resampled = _resample_defects(completions, request, generate, defect)
     elapsed = time.perf_counter() - started

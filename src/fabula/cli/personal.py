@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from fabula.cli.render import notice
+from fabula.errors import Rejected
 from fabula.settings import get_settings
 
 
@@ -265,9 +266,15 @@ def digest(user_id: str, k: int, engine: str | None, model: str | None, seed: in
     work, path = result.work, result.copy
     if as_json:
         click.echo(json.dumps(work.to_json(), ensure_ascii=False))
-        return
-    click.echo(work.text)
-    for entry in work.provenance["digest"]:
-        why = entry["why"]
-        notice(f"{entry['article']}: led by {why['led_by']}, most like {why['most_like']}")
-    notice(f"saved work {work.id} → {path}")
+    else:
+        click.echo(work.text)
+        for entry in work.provenance["digest"]:
+            why = entry["why"]
+            notice(f"{entry['article']}: led by {why['led_by']}, most like {why['most_like']}")
+        notice(f"saved work {work.id} → {path}")
+    if not work.passed:  # like `fabula write`: saved, shown, and not passed off as sound
+        failed = [e for e in work.provenance["digest"] if not e["passed"]]
+        details = "; ".join(f"{e['article']}: {', '.join(e.get('failed', []))}" for e in failed)
+        raise Rejected(
+            f"digest {work.id} was saved, but {len(failed)} of its summaries failed their checks ({details})"
+        )

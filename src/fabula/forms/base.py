@@ -64,6 +64,9 @@ class Form:
     # for an engine that cannot be stepped, so `constrain` cannot apply: mend a generated text after
     # the fact, (backend, request, inputs, text) -> (text, report); a fixed verse form's line repair
     repair: Repair | None = None
+    # checks whose failure is worth another sample, not only a lower rank (a summary that invents a
+    # number): a failing candidate is resampled within the pipeline's bounded retries
+    resample_when: tuple[str, ...] = ()
 
     @property
     def template_id(self) -> str:

@@ -1,4 +1,8 @@
-"""The `product` form: a shop description of a product from its facts."""
+"""The `product` form: a shop description of a product from its facts.
+
+Every number and name in the description must be among the product's facts (`post.facts`): "150+
+drawers" for a three-drawer desk is an error, and the candidate is sampled again within the
+pipeline's bounded retries."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from typing import Any
 
 from fabula.errors import FormError
 from fabula.forms.base import Form, load_form, verdict
+from fabula.post.facts import describe, unsupported
 
 
 def build() -> Form:
@@ -28,4 +33,9 @@ def build() -> Form:
         most = int(inputs["words"]) * 2
         return verdict("length", min_words <= words <= most, f"{words} words ({min_words} to {most})")
 
-    return replace(form, derive=derive, validators=(long_enough,))
+    def facts(text: str, inputs: Mapping[str, str]) -> dict[str, Any]:
+        extra = unsupported(text, inputs["prompt"])
+        detail = f"not in the product's facts: {describe(extra)}" if extra else "every number and name is in the facts"
+        return verdict("facts", not extra, detail)
+
+    return replace(form, derive=derive, validators=(long_enough, facts), resample_when=("facts",))

@@ -1,25 +1,17 @@
-"""The `summary` form: a faithful short summary of an article, checked against it."""
+"""The `summary` form: a faithful short summary of an article, checked against it.
+
+Every number and name in the summary must be in the article (`post.facts`): an invented one is an
+error, and the candidate is sampled again within the pipeline's bounded retries."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
 from fabula.errors import FormError
 from fabula.forms.base import Form, load_form, verdict
-
-NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
-NAME = re.compile(r"\b[A-Z][a-z]{2,}\b")
-
-
-def unsupported(summary: str, article: str) -> list[str]:
-    """Numbers and capitalised names in the summary that the article never mentions."""
-    found = set(NUMBER.findall(summary)) - set(NUMBER.findall(article))
-    words = {w.lower() for w in re.findall(r"[A-Za-z]+", article)}
-    found |= {n for n in NAME.findall(summary) if n.lower() not in words}
-    return sorted(found)
+from fabula.post.facts import describe, unsupported
 
 
 def build() -> Form:
@@ -42,7 +34,7 @@ def build() -> Form:
 
     def faithful(text: str, inputs: Mapping[str, str]) -> dict[str, Any]:
         extra = unsupported(text, inputs["prompt"])
-        detail = f"not in the article: {', '.join(extra[:6])}" if extra else "every number and name is in the article"
-        return verdict("faithful", not extra, detail, severity="warning")
+        detail = f"not in the article: {describe(extra)}" if extra else "every number and name is in the article"
+        return verdict("faithful", not extra, detail)
 
-    return replace(form, derive=derive, validators=(length, faithful))
+    return replace(form, derive=derive, validators=(length, faithful), resample_when=("faithful",))

@@ -51,14 +51,19 @@ def digest(
             {"tone": prefs.get("tone", "plain")},
             params.with_(seed=seed),
         )
-        sections.append(f"## {article['title']}\n\n{work.text.strip()}\n")
-        verdicts += work.candidates[work.provenance["post"]["chosen_index"]].verdicts
+        failed = work.chosen.failures()
+        # a summary that failed its checks says so where it is read, not only in the provenance
+        warning = "".join(f"\n> Check failed: {why}\n" for why in failed)
+        sections.append(f"## {article['title']}\n\n{work.text.strip()}\n{warning}")
+        verdicts += work.chosen.verdicts
         record.append(
             {
                 "article": article["id"],
                 "why": {k: pick[k] for k in ("score", "led_by", "most_like", "signals")},
                 "seed": work.provenance["seed"],
-                "passed": work.provenance["post"]["passed"],
+                "passed": work.passed,
+                **({"failed": failed} if failed else {}),
+                **({"resampled": work.provenance["resampled"]} if "resampled" in work.provenance else {}),
             }
         )
     text = f"# Digest for {user_id}\n\n" + "\n".join(sections)
