@@ -17,6 +17,7 @@ from pathlib import Path
 from fabula.errors import InvalidParam
 from fabula.plan.entities import parse_level, render_level
 from fabula.plan.model import TOP_LEVELS, Plan
+from fabula.plan.rename import rename_character
 from fabula.plan.runner import PlanWriter
 from fabula.sampling import MAX_SEED
 
@@ -89,13 +90,14 @@ def regenerate(writer: PlanWriter, plan: Plan, target: str) -> list[str]:
         old = (plan.characters or ())[index]
         new = writer.rewrite_character(plan, index)
         plan.characters = tuple(new if i == index else c for i, c in enumerate(plan.characters or ()))
-        for i, scene in enumerate(plan.scenes or ()):
-            if old.name in scene.characters:  # scenes built on the old character
-                plan.scenes = tuple(
-                    writer.rewrite_scene(plan, i) if j == i else s for j, s in enumerate(plan.scenes or ())
-                )
-                plan.units.pop(i, None)
-                redone.append(f"scenes[{i}]")
+        built_on = [i for i, scene in enumerate(plan.scenes or ()) if old.name in scene.characters]
+        renamed = rename_character(plan, old.name, new.name)  # nowhere keeps the old name
+        if renamed:
+            redone.append(f"renamed {old.name} to {new.name} in {renamed} texts")
+        for i in built_on:  # scenes built on the old character are written again for the new one
+            plan.scenes = tuple(writer.rewrite_scene(plan, i) if j == i else s for j, s in enumerate(plan.scenes or ()))
+            plan.units.pop(i, None)
+            redone.append(f"scenes[{i}]")
     elif level == "scenes":
         plan.scenes = tuple(
             writer.rewrite_scene(plan, index) if j == index else s for j, s in enumerate(plan.scenes or ())
