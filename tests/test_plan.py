@@ -14,15 +14,19 @@ from xml.etree import ElementTree
 
 import jsonschema
 import pytest
+from click.testing import CliRunner
 
 from fabula.backends.fake import FakeBackend
+from fabula.cli.main import cli
 from fabula.errors import FormError, InvalidParam
 from fabula.plan import book, fountain, schemas
 from fabula.plan.bible import Entry, select
 from fabula.plan.consistency import check_plan
+from fabula.plan.continuity import digest, unit_text
 from fabula.plan.cowrite import edit, editable_text, export, new_plan, regenerate
 from fabula.plan.entities import LEVELS, PlanParseError, parse_level, render_level
 from fabula.plan.model import Plan
+from fabula.plan.rename import rename_character
 from fabula.plan.runner import PlanWriter
 from fabula.plan.store import PlanStore
 from fabula.settings import Settings
@@ -217,6 +221,36 @@ def test_regenerating_one_scene_redoes_its_dialogue_and_undo_restores(fake: Fake
     assert plan.snapshot() == before
 
 
+def test_regenerating_a_character_renames_them_everywhere(fake: FakeBackend, settings: Settings) -> None:
+    from dataclasses import replace
+
+    from fabula.continuity.ledger import Fact
+    from fabula.plan.continuity import stale_summaries
+
+    store = PlanStore(settings.home)
+    plan = _written(fake, store)
+    plan.beats = tuple(replace(b, summary=f"Tomas lies to Mara in {b.name}.") for b in plan.beats or ())
+    plan.add_to_bible(Entry("fact", "The debt", "Tomas owes the harbour master."))
+    plan.pins.append(Fact("Tomas", "holds", "rope", 1, 0, "TOMAS keeps the rope"))
+    plan.summaries[0] = {"text": "Tomas and Mara argue.", "of": digest(unit_text(plan.units[0]))}
+    # his name in the cast, 4 beats, 4 scene summaries and casts, 4 speakers, a summary, the bible, a pin
+    assert rename_character(plan, "Tomas", "Tobias") == 1 + 4 + 8 + 4 + 1 + 1 + 2
+    held = json.dumps([plan.snapshot(), [e.text for e in plan.bible], [f.text for f in plan.pins], plan.summaries])
+    assert "Tomas" not in held and "TOMAS" not in held and "Tobias lies to Mara" in held and "TOBIAS keeps" in held
+    assert stale_summaries(plan, 1) == []  # renamed alike, the summary still describes its chapter
+
+    plan = _written(fake, store)
+    plan.beats = tuple(replace(b, summary=f"Tomas lies to Mara in {b.name}.") for b in plan.beats or ())
+    scene = {**_scene("Ki", "Lamp Room"), "characters": ["Mara", "Tobias"]}
+    fake.scripts = [json.dumps({"name": "Tobias", "description": "A fisherman who owes Mara his life."})]
+    fake.scripts += [json.dumps({**scene, "beat": b}) for b in ("Ki", "Sho", "Ten", "Ketsu")]
+    fake.scripts += [_dialogue(k).replace('"Tomas"', '"Tobias"') for k in range(4)]
+    redone = regenerate(PlanWriter(fake, store.save), plan, "characters[1]")
+    assert redone[:2] == ["characters[1]", "renamed Tomas to Tobias in 16 texts"]  # beats, scenes, dialogue
+    assert all(b.summary.startswith("Tobias lies") for b in plan.beats or ())
+    assert check_plan(plan)["violations"] == []
+
+
 def from_before(snapshot: dict[str, object], index: int) -> object:
     from fabula.plan.entities import from_data
 
@@ -243,6 +277,45 @@ def test_consistency_finds_strangers_and_misspelled_names(fake: FakeBackend, set
     report = check_plan(plan)
     assert report["violations"] == ["scene 2 action: 'Tomass' looks like a misspelling of 'Tomas'"]  # not 'Liar'
     assert "characters who never speak" not in " ".join(report["warnings"])
+
+
+def test_repetition_and_name_only_lines_are_violations_whoever_wrote_them(
+    fake: FakeBackend, settings: Settings
+) -> None:
+    store = PlanStore(settings.home)
+    plan = _written(fake, store)
+    assert check_plan(plan)["ok"]
+    edit(plan, "dialogue[1]", "Action: The lamp turns, slow.\nMARA: Tomas.\nTOMAS: Mara, Mara!")
+    violations = check_plan(plan)["violations"]
+    assert violations == [
+        "scene 2: Mara's line is only a name: 'Tomas.'",
+        "scene 2: Tomas's line is only a name: 'Mara, Mara!'",
+    ]
+    # the logline said as dialogue, and a phrase the work keeps coming back to
+    logline = "A lighthouse keeper must choose between the ships and her brother."
+    phrase = "the cold wind off the grey sea"
+    edit(plan, "dialogue[1]", f"Action: {phrase}.\nMARA: {logline}\nTOMAS: And {phrase}, and {phrase}, and {phrase}.")
+    violations = check_plan(plan)["violations"]
+    assert "scene 2 repeats the logline: 'a lighthouse keeper must choose between the ships'" in violations
+    assert "the screenplay says 'the cold wind off the grey' 4 times, four of them within 2,000 words" in violations
+    store.save(plan)
+    result = CliRunner().invoke(cli, ["plan", "check", plan.id])
+    assert result.exit_code == 3 and "violation: scene 2 repeats the logline" in result.output
+
+
+def test_a_scene_whose_lines_are_only_names_is_written_again(settings: Settings) -> None:
+    names_only = json.dumps(
+        {
+            "action": "The lamp turns.",
+            "lines": [{"character": "Mara", "line": "Tomas!"}, {"character": "Tomas", "line": "Mara."}],
+        }
+    )
+    fake = FakeBackend("scripted", settings, scripts=[*SCRIPT[:5], names_only, *SCRIPT[5:]])
+    plan = _plan()
+    PlanWriter(fake, lambda p: None).run(plan)
+    first = next(entry for entry in plan.log if entry["step"] == "dialogue[0]")
+    assert first["attempts"] == 2 and "Mara's line is only a name: 'Tomas!'" in first["failures"][0]
+    assert plan.units[0].lines[0].text == MARA_SAYS[0] and check_plan(plan)["ok"]
 
 
 def test_the_bible_injects_by_keyword_and_style_under_a_budget() -> None:

@@ -5,6 +5,11 @@ the previous chapter's last paragraph again. A run of `N` words shared with an e
 the logline) is a repeat; short formulae ("she said that she") are far below eight words, and
 eight-word runs shared by chance between two chapters of a few hundred words are rare enough
 that the benchmark counts them per thousand words.
+
+Within a work, a phrase the model keeps coming back to is the other tell: a six-word run said a
+fourth time within 2,000 words. In every 2,000-word stretch of Austen's six novels and Moby-Dick
+(465 stretches) that happens twice; a 135M model's long story did it with phrases said 5 to 11
+times.
 """
 
 from __future__ import annotations
@@ -55,3 +60,26 @@ def repeated_per_thousand(units: list[str], n: int = N) -> float:
         seen |= grams
     total = sum(len(words(t)) for t in units)
     return 1000 * shared / total if total else 0.0
+
+
+PHRASE_N, PHRASE_MOST, PHRASE_WINDOW = 6, 3, 2000
+
+
+def repeated_phrase(
+    text: str, n: int = PHRASE_N, most: int = PHRASE_MOST, window: int = PHRASE_WINDOW
+) -> tuple[str, int] | None:
+    """The `n`-word run said most often when some run is said more than `most` times within
+    `window` words, with how often the whole text says it; None when no run is."""
+    where: dict[tuple[str, ...], list[int]] = {}
+    at = 0
+    for line in text.splitlines():
+        w = words(line)
+        for i in range(len(w) - n + 1):
+            where.setdefault(tuple(w[i : i + n]), []).append(at + i)
+        at += len(w)
+    worst: tuple[str, int] | None = None
+    for run, places in where.items():
+        crowded = any(places[i + most] - places[i] < window for i in range(len(places) - most))
+        if crowded and (worst is None or len(places) > worst[1]):
+            worst = (" ".join(run), len(places))
+    return worst

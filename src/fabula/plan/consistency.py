@@ -51,6 +51,24 @@ def misspellings(plan: Plan) -> list[str]:
     return found
 
 
+def repetitions(plan: Plan) -> list[str]:
+    """What the units repeat, read from the text the plan holds now (hand edits included): a run
+    copied from an earlier unit or the logline, a phrase said too often in the work, and dialogue
+    lines that are only a name."""
+    from fabula.plan import continuity
+
+    label = "scene" if plan.kind == "screenplay" else "chapter"
+    names = [c.name for c in plan.characters or ()]
+    found = []
+    for i, unit in sorted(plan.units.items()):
+        found += [f"{label} {i + 1} repeats {where}: {run!r}" for where, run in continuity.unit_repeats(plan, i, unit)]
+        found += [f"{label} {i + 1}: {problem}" for problem in continuity.name_only_lines(unit, names)]
+    said = continuity.phrase_repeat(plan)
+    if said:
+        found.append(f"the {plan.kind} says {said[0]!r} {said[1]} times, four of them within 2,000 words")
+    return found
+
+
 def check_plan(plan: Plan) -> dict[str, Any]:
     """{"ok", "violations", "warnings", counts} for a plan in any state."""
     cast = [c.name for c in plan.characters or ()]
@@ -75,6 +93,7 @@ def check_plan(plan: Plan) -> dict[str, Any]:
             if absent:
                 warnings.append(f"scene {i + 1}: {absent} speak but are not listed as present")
     violations += misspellings(plan)
+    violations += repetitions(plan)
     from fabula.plan.continuity import report as continuity_report
 
     continuity = continuity_report(plan)["contradictions"] if plan.units else []
@@ -86,9 +105,6 @@ def check_plan(plan: Plan) -> dict[str, Any]:
         violations.append(
             f"continuity ({c['kind']}): {c['detail']} [{at} vs {second['chapter']}.{second['sentence_number']}]"
         )
-    latest = {entry.get("step"): entry for entry in plan.log}  # a regenerated step's last writing counts
-    for step, entry in latest.items():  # a repeat left after every attempt (contradictions are re-read above)
-        warnings += [f"{step}: {p}" for p in entry.get("unresolved", []) if p.startswith("it repeats")]
     described = {p.name for p in plan.places or ()}
     missing = sorted({s.place for s in plan.scenes or ()} - described) if plan.places is not None else []
     if missing:

@@ -9,12 +9,13 @@ each line: what is said is speech, not narration, but the speaker is there and a
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any
 
 from fabula.continuity.checks import Contradiction, contradictions
 from fabula.continuity.context import SoFar, story_so_far
 from fabula.continuity.manuscript import Unit, sentences
-from fabula.continuity.repetition import repeats
+from fabula.continuity.repetition import repeated_phrase, repeats
 from fabula.continuity.report import build_ledger
 from fabula.plan.entities import SceneScript
 from fabula.plan.model import Plan
@@ -76,6 +77,25 @@ def unit_repeats(plan: Plan, index: int, candidate: Any) -> list[tuple[str, str]
     earlier = [("the logline", plan.logline)]
     earlier += [(f"{_label(plan).lower()} {i + 1}", raw_text(u)) for i, u in sorted(plan.units.items()) if i < index]
     return repeats(raw_text(candidate), earlier)
+
+
+def phrase_repeat(plan: Plan, candidate: tuple[int, Any] | None = None) -> tuple[str, int] | None:
+    """A six-word run the work (with a candidate in its place) says too often, and how often."""
+    units = dict(plan.units) | (dict([candidate]) if candidate else {})
+    return repeated_phrase("\n".join(raw_text(u) for _, u in sorted(units.items())))
+
+
+def name_only_lines(candidate: Any, names: list[str]) -> list[str]:
+    """Dialogue lines that are nothing but a name ("Mara."): a small model's filler, not a line."""
+    if not isinstance(candidate, SceneScript):
+        return []
+    known = {word.lower() for name in names for word in name.split()}
+    out = []
+    for line in candidate.lines:
+        said = re.sub(r"[\W_]+", " ", line.text).strip().lower().split()
+        if said and all(word in known for word in said):
+            out.append(f"{line.character}'s line is only a name: {line.text!r}")
+    return out
 
 
 def so_far(plan: Plan, index: int, budget: int) -> SoFar:

@@ -318,7 +318,11 @@ class PlanWriter:
         def review(value: Any) -> list[str]:
             """Soft problems: another seed is tried, and the attempt with fewest kept if all have some."""
             copied = [f"it repeats {where}: {run!r}" for where, run in continuity.unit_repeats(plan, index, value)]
-            return copied + [c.detail for c in continuity.unit_contradictions(plan, index, value)]
+            said = continuity.phrase_repeat(plan, (index, value))
+            again = [f"it says {said[0]!r} {said[1]} times in the work"] if said else []
+            names = continuity.name_only_lines(value, [c.name for c in plan.characters or ()])
+            contradicted = [c.detail for c in continuity.unit_contradictions(plan, index, value)]
+            return copied + again + names + contradicted
 
         if plan.kind == "screenplay":
 
