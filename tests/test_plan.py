@@ -484,3 +484,10 @@ def test_a_story_plan_writes_chapters_to_markdown_and_epub(settings: Settings, t
     with pytest.raises(InvalidParam, match="no written chapter"):
         export(empty, tmp_path / "empty.epub")
     assert not (tmp_path / "empty.epub").exists()
+
+
+def test_a_scene_that_drifts_out_of_english_is_a_violation(fake: FakeBackend, settings: Settings) -> None:
+    plan = _written(fake, PlanStore(settings.home))
+    edit(plan, "dialogue[2]", "Action: El faro gira.\nMARA: Lindi ala kesinci sakala, bir yolda gitti ve eve döndü.")
+    (violation,) = check_plan(plan)["violations"]
+    assert violation.startswith("scene 3 is not in English: passage 1 reads as tr")

@@ -21,6 +21,7 @@ from fabula.errors import InvalidParam
 from fabula.forms import get_form
 from fabula.forms.base import RenderedPrompt, verdict
 from fabula.post.clean import Cleaned, clean
+from fabula.post.language import check_language, expected_language
 from fabula.post.leaks import check as check_leaks
 from fabula.post.leaks import first_leak
 from fabula.post.loops import MAX_RESAMPLES, find_loop
@@ -108,6 +109,7 @@ def write(
             return _with_bans(stepped, req, stream)
         return backend.complete(req, stream)
 
+    language = expected_language(form.name, rendered.inputs)
     started = time.perf_counter()
     completions = generate(request, on_text)
     structured = steerable or schema is not None  # built token by token: only whitespace is cleaned
@@ -117,7 +119,12 @@ def write(
         by nature: not checked there), a leak that cutting cannot mend, or a failed check the
         form names in `resample_when` (a summary's invented fact)."""
         text = clean(completion.text, prompt=rendered.inputs["prompt"], constrained=structured).text
-        return (find_loop(text) if schema is None else None) or first_leak(text) or _failed_check(text)
+        loop = find_loop(text) if schema is None else None
+        return loop or first_leak(text) or _failed_check(text) or _wrong_language(text)
+
+    def _wrong_language(text: str) -> str | None:
+        ok, detail = check_language(text, language)
+        return None if ok else f"language: {detail}"
 
     def _failed_check(text: str) -> str | None:
         if not form.resample_when:
@@ -159,6 +166,7 @@ def write(
         if schema is None:
             loop = find_loop(cleaned.text)
             verdicts.append(verdict("no_loop", loop is None, loop or "no repeated lines or trailing phrase loop"))
+        verdicts.append(verdict("language", *check_language(text, language)))
         verdicts.append(_safety_verdict(safety, text))
         checks = form.report(text, rendered.inputs) if form.report else None
         scores = score(cleaned.text, completion)

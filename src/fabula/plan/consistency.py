@@ -12,6 +12,7 @@ from typing import Any
 
 from fabula.continuity.checks import edit_distance
 from fabula.plan.model import Plan
+from fabula.post.language import check_language
 
 WORD = re.compile(r"\b[A-Z][a-z]{2,}\b")
 
@@ -51,10 +52,10 @@ def misspellings(plan: Plan) -> list[str]:
     return found
 
 
-def repetitions(plan: Plan) -> list[str]:
-    """What the units repeat, read from the text the plan holds now (hand edits included): a run
-    copied from an earlier unit or the logline, a phrase said too often in the work, and dialogue
-    lines that are only a name."""
+def what_a_reader_rejects(plan: Plan) -> list[str]:
+    """What a reader would reject in the units, read from the text the plan holds now (hand edits
+    included): a run copied from an earlier unit or the logline, a phrase said too often in the
+    work, dialogue lines that are only a name, and a unit that has drifted out of English."""
     from fabula.plan import continuity
 
     label = "scene" if plan.kind == "screenplay" else "chapter"
@@ -63,6 +64,9 @@ def repetitions(plan: Plan) -> list[str]:
     for i, unit in sorted(plan.units.items()):
         found += [f"{label} {i + 1} repeats {where}: {run!r}" for where, run in continuity.unit_repeats(plan, i, unit)]
         found += [f"{label} {i + 1}: {problem}" for problem in continuity.name_only_lines(unit, names)]
+        english, language = check_language(continuity.raw_text(unit), "en")
+        if not english:
+            found.append(f"{label} {i + 1} is not in English: {language}")
     said = continuity.phrase_repeat(plan)
     if said:
         found.append(f"the {plan.kind} says {said[0]!r} {said[1]} times, four of them within 2,000 words")
@@ -93,7 +97,7 @@ def check_plan(plan: Plan) -> dict[str, Any]:
             if absent:
                 warnings.append(f"scene {i + 1}: {absent} speak but are not listed as present")
     violations += misspellings(plan)
-    violations += repetitions(plan)
+    violations += what_a_reader_rejects(plan)
     from fabula.plan.continuity import report as continuity_report
 
     continuity = continuity_report(plan)["contradictions"] if plan.units else []

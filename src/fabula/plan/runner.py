@@ -30,6 +30,7 @@ from fabula.plan.bible import DEFAULT_BUDGET, Entry, select
 from fabula.plan.entities import Beat, Character, Line, Place, PlanParseError, Scene, SceneScript
 from fabula.plan.model import TOP_LEVELS, Plan, template_beats
 from fabula.post.clean import clean
+from fabula.post.language import check_language
 from fabula.post.loops import find_loop
 from fabula.sampling import MAX_SEED, SamplingParams
 from fabula.types import Message, Request
@@ -322,7 +323,8 @@ class PlanWriter:
             again = [f"it says {said[0]!r} {said[1]} times in the work"] if said else []
             names = continuity.name_only_lines(value, [c.name for c in plan.characters or ()])
             contradicted = [c.detail for c in continuity.unit_contradictions(plan, index, value)]
-            return copied + again + names + contradicted
+            english, language = check_language(continuity.raw_text(value), "en")
+            return copied + again + names + contradicted + ([] if english else [f"language: {language}"])
 
         if plan.kind == "screenplay":
 
