@@ -9,11 +9,16 @@ Every message gets exactly one verdict:
   10 seconds;
 - `answered`: it was in a batch the character replied to;
 - `skipped`: it waited longer than `max_wait_s` without being picked (others ranked higher), so
-  every reply is to something said recently and latency stays bounded;
-- `dropped`: the queue was full (`queue_limit`) and it ranked lowest: memory stays bounded.
+  every reply is to something said recently and latency stays bounded; never a donation;
+- `dropped`: the queue was full (`queue_limit`) and it ranked lowest: memory stays bounded; never
+  a donation while anything else can go.
 
 Ranking: a donation first, then a mention of the character's name, then a question, then a
 regular viewer; ties go to the oldest. A batch is up to `max_batch` messages answered in one reply.
+A message that gives the character orders (`injection.gives_orders`) is a batch of its own and
+is answered with the character's deflection, never by the model, so it can neither be obeyed nor
+touch the reply another viewer gets. A reply that recites the character's memory of viewers is
+not spoken.
 """
 
 from __future__ import annotations
@@ -28,9 +33,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fabula.sampling import SamplingParams
+from fabula.stream.injection import deflection, gives_orders
 from fabula.stream.memory import StreamMemory
 from fabula.stream.persona import Persona
-from fabula.stream.prompting import Incoming, assemble, leaks
+from fabula.stream.prompting import Incoming, assemble, leaks, recites
 from fabula.types import Request
 
 # A live audience is public: chat is held to stricter levels than fiction (threats and hate at
@@ -52,6 +58,7 @@ class ChatMessage:
     arrived: float = 0.0  # monotonic seconds
     priority: float = 0.0
     regular: bool = False  # looked up once, at intake
+    orders: str | None = None  # the words that make it an order to the character, found at intake
 
 
 @dataclass
@@ -136,6 +143,7 @@ class LiveChat:
             LOG.info("blocked a message from %s: %s", message.user, ", ".join(verdict["categories"]))
             return Outcome(message, "blocked", reason=", ".join(verdict["categories"]))
         message.regular = self.memory is not None and self.memory.is_regular(message.user)
+        message.orders = gives_orders(message.text) or gives_orders(message.user)
         with self._lock:
             self._prune(now)
             key = dedupe_key(message.text)
@@ -153,7 +161,7 @@ class LiveChat:
             message.priority = self._priority(message)
             self._queue.append(message)
             if len(self._queue) > self.queue_limit:
-                lowest = min(self._queue, key=lambda m: (m.priority, -m.arrived))
+                lowest = min(self._queue, key=lambda m: (m.donation > 0, m.priority, -m.arrived))
                 self._queue.remove(lowest)
                 return Outcome(lowest, "dropped", reason="the queue was full and it ranked lowest")
         if self.memory is not None:
@@ -191,16 +199,30 @@ class LiveChat:
         """The best messages to answer now, and the outcomes of those that waited too long."""
         now = self.clock()
         with self._lock:
-            expired = [m for m in self._queue if now - m.arrived > self.max_wait_s]
-            self._queue = [m for m in self._queue if now - m.arrived <= self.max_wait_s]
+            stale = [m for m in self._queue if now - m.arrived > self.max_wait_s and not m.donation]
+            expired = set(map(id, stale))
+            self._queue = [m for m in self._queue if id(m) not in expired]
             self._queue.sort(key=lambda m: (-m.priority, m.arrived))
-            batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
-        skipped = [Outcome(m, "skipped", reason=f"not picked within {self.max_wait_s:g} s") for m in expired]
+            batch = self._pick()
+            picked = set(map(id, batch))
+            self._queue = [m for m in self._queue if id(m) not in picked]
+        skipped = [Outcome(m, "skipped", reason=f"not picked within {self.max_wait_s:g} s") for m in stale]
         return batch, skipped
+
+    def _pick(self) -> list[ChatMessage]:
+        """The first `max_batch` of the ranked queue, except that an order goes alone."""
+        if self._queue and self._queue[0].orders:
+            return self._queue[:1]
+        return [m for m in self._queue if not m.orders][: self.max_batch]
 
     def answer(self, batch: list[ChatMessage]) -> list[Outcome]:
         """One reply to the whole batch, checked before it is spoken."""
         self.batches += 1
+        if len(batch) == 1 and batch[0].orders:  # never in a prompt, so never obeyed
+            said = deflection(self.persona.name, batch[0].user, self.persona.catchphrases)
+            LOG.info("batch %d: an order to the character (%r) deflected", self.batches, batch[0].orders)
+            why = f"an order to the character ({batch[0].orders}): deflected, not sent to the model"
+            return [Outcome(batch[0], "answered", said, why, self.clock() - batch[0].arrived, self.batches)]
         incoming = [Incoming(m.user, m.text, m.donation, m.regular) for m in batch]
         memories = self.memory.recall([m.user for m in batch], " ".join(m.text for m in batch)) if self.memory else []
         messages = assemble(self.persona, incoming, memories)
@@ -214,6 +236,8 @@ class LiveChat:
             reply, reason = FALLBACK, "the reply was blocked by the safety policy"
         elif leaks(reply, self.persona, self.secrets):
             reply, reason = FALLBACK, "the reply repeated the character's instructions"
+        elif recites(reply, memories):
+            reply, reason = FALLBACK, "the reply recited the character's memory of viewers"
         done = self.clock()
         LOG.info(
             "batch %d: one reply to %d message(s)%s",

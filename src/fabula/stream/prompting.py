@@ -126,5 +126,18 @@ def leaks(reply: str, persona: Persona, secrets: Sequence[str] = (), window: int
     return any(" " + " ".join(words[i : i + window]) + " " in said for i in range(max(0, len(words) - window + 1)))
 
 
+def recites(reply: str, memories: Sequence[str], window: int = 4) -> bool:
+    """Does the reply read out a memory (any `window` words of one in a row)? Memories are notes
+    in a fixed shape ("viewer since ..., 12 messages; talks about instructions, dan, mod"), so
+    four of their words in a row in a spoken reply are a recital, not a coincidence; a trial
+    heard exactly that."""
+    said = " " + " ".join(re.findall(r"\w+", reply.casefold())) + " "
+    for memory in memories:
+        words = re.findall(r"\w+", memory.casefold())
+        if any(" " + " ".join(words[i : i + window]) + " " in said for i in range(len(words) - window + 1)):
+            return True
+    return False
+
+
 def describe(messages: Sequence[Message]) -> list[dict[str, Any]]:
     return [{"role": m.role, "content": m.content} for m in messages]
