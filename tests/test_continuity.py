@@ -237,3 +237,13 @@ def test_a_pin_names_a_unit_the_plan_has() -> None:
     assert remove_pin(plan, 1)["entity"] == "Tom" and plan.pins == []
     with pytest.raises(InvalidParam, match="none: the plan has no pinned fact"):
         remove_pin(plan, 1)
+
+
+def test_a_phrase_said_a_fourth_time_within_two_thousand_words_is_crowded() -> None:
+    from fabula.continuity.repetition import crowded_phrases
+
+    phrase = "she walked to the edge of the cliff"
+    assert crowded_phrases(f"{phrase}. " * 4)[0] == ("she walked to the edge of", 4)
+    assert crowded_phrases(f"{phrase}. " * 3) == []  # three times is style
+    spread = (f"{phrase}. " + "and then the tide came in " * 400) * 4  # 2,400 words apart
+    assert [p for p, _ in crowded_phrases(spread) if "cliff" in p or "walked" in p] == []

@@ -116,8 +116,8 @@ def write(
 
     def defect(completion: Completion) -> str | None:
         """Why this candidate should be sampled again: a loop (JSON repeats its punctuation lines
-        by nature: not checked there), a leak that cutting cannot mend, or a failed check the
-        form names in `resample_when` (a summary's invented fact)."""
+        by nature: not checked there), a leak that cutting cannot mend, a failed check the form
+        names in `resample_when` (a summary's invented fact), or a drift out of its language."""
         text = clean(completion.text, prompt=rendered.inputs["prompt"], constrained=structured).text
         loop = find_loop(text) if schema is None else None
         return loop or first_leak(text) or _failed_check(text) or _wrong_language(text)

@@ -65,11 +65,11 @@ def repeated_per_thousand(units: list[str], n: int = N) -> float:
 PHRASE_N, PHRASE_MOST, PHRASE_WINDOW = 6, 3, 2000
 
 
-def repeated_phrase(
+def crowded_phrases(
     text: str, n: int = PHRASE_N, most: int = PHRASE_MOST, window: int = PHRASE_WINDOW
-) -> tuple[str, int] | None:
-    """The `n`-word run said most often when some run is said more than `most` times within
-    `window` words, with how often the whole text says it; None when no run is."""
+) -> list[tuple[str, int]]:
+    """The `n`-word runs said more than `most` times within `window` words, each with how often
+    the whole text says it, most repeated first."""
     where: dict[tuple[str, ...], list[int]] = {}
     at = 0
     for line in text.splitlines():
@@ -77,9 +77,9 @@ def repeated_phrase(
         for i in range(len(w) - n + 1):
             where.setdefault(tuple(w[i : i + n]), []).append(at + i)
         at += len(w)
-    worst: tuple[str, int] | None = None
-    for run, places in where.items():
-        crowded = any(places[i + most] - places[i] < window for i in range(len(places) - most))
-        if crowded and (worst is None or len(places) > worst[1]):
-            worst = (" ".join(run), len(places))
-    return worst
+    crowded = [
+        (" ".join(run), len(places))
+        for run, places in where.items()
+        if any(places[i + most] - places[i] < window for i in range(len(places) - most))
+    ]
+    return sorted(crowded, key=lambda found: -found[1])

@@ -15,7 +15,7 @@ from typing import Any
 from fabula.continuity.checks import Contradiction, contradictions
 from fabula.continuity.context import SoFar, story_so_far
 from fabula.continuity.manuscript import Unit, sentences
-from fabula.continuity.repetition import repeated_phrase, repeats
+from fabula.continuity.repetition import crowded_phrases, repeats, words
 from fabula.continuity.report import build_ledger
 from fabula.plan.entities import SceneScript
 from fabula.plan.model import Plan
@@ -80,9 +80,14 @@ def unit_repeats(plan: Plan, index: int, candidate: Any) -> list[tuple[str, str]
 
 
 def phrase_repeat(plan: Plan, candidate: tuple[int, Any] | None = None) -> tuple[str, int] | None:
-    """A six-word run the work (with a candidate in its place) says too often, and how often."""
+    """A six-word run the work says too often, and how often; with a candidate in its place, only
+    a run the candidate itself says (earlier units' repeats are not its fault, nor mended by it)."""
     units = dict(plan.units) | (dict([candidate]) if candidate else {})
-    return repeated_phrase("\n".join(raw_text(u) for _, u in sorted(units.items())))
+    found = crowded_phrases("\n".join(raw_text(u) for _, u in sorted(units.items())))
+    if candidate is not None:
+        own = f" {' '.join(words(raw_text(candidate[1])))} "
+        found = [(phrase, count) for phrase, count in found if f" {phrase} " in own]
+    return found[0] if found else None
 
 
 def name_only_lines(candidate: Any, names: list[str]) -> list[str]:
