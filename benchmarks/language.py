@@ -12,25 +12,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import time
 from collections import Counter
 from pathlib import Path
 
+import novels
 from leaks import stored_texts
 
-from fabula.data.austen import fetch_austen
-from fabula.data.melville import fetch_mobydick
 from fabula.post.language import HAN, check_language, passages, probabilities
-from fabula.settings import get_settings
-
-
-def novels() -> list[str]:
-    home = get_settings().ensure_home() / "data"
-    fetch_austen(home / "austen")
-    fetch_mobydick(home / "mobydick")
-    texts = [f.read_text("utf-8") for name in ("austen", "mobydick") for f in sorted((home / name).glob("*.txt"))]
-    return [p for text in texts for p in re.split(r"\n\s*\n", text) if p.strip()]
 
 
 def main() -> None:
@@ -46,7 +35,7 @@ def main() -> None:
             flagged.append({"source": source, "detail": detail})
     seconds = time.perf_counter() - started
     by_source = Counter(f["source"] for f in flagged)
-    paragraphs = novels()
+    paragraphs = [p for book in novels.paragraphs().values() for p in book]
     false_alarms = [p[:120] for p in paragraphs if not check_language(p, "en")[0]]
     timed = [p for _, text in english[:200] for p in passages(text)][:300]
     tick = time.perf_counter()

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import time
 from collections import Counter
 from pathlib import Path
 
+import novels
+
 from fabula.evals.safety import evaluate, read_fixture
 from fabula.responsible.safety import SafetyPolicy
-from fabula.settings import get_settings
 from fabula.stream.live import audience_policy
 
 FIXTURE = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "safety.jsonl"
@@ -56,17 +56,9 @@ def main() -> None:
 
 def prose_false_blocks() -> dict[str, dict[str, object]]:
     """Paragraphs of published novels blocked by the default policy, per book collection."""
-    from fabula.data.austen import fetch_austen
-    from fabula.data.melville import fetch_mobydick
-
-    home = get_settings().ensure_home() / "data"
-    fetch_austen(home / "austen")
-    fetch_mobydick(home / "mobydick")
     policy = SafetyPolicy()
     out: dict[str, dict[str, object]] = {}
-    for name in ("austen", "mobydick"):
-        texts = [f.read_text("utf-8") for f in sorted((home / name).glob("*.txt"))]
-        paragraphs = [p for text in texts for p in re.split(r"\n\s*\n", text) if p.strip()]
+    for name, paragraphs in novels.paragraphs().items():
         verdicts = [policy.check(p) for p in paragraphs]
         categories = Counter(c for v in verdicts for c in v["categories"])
         blocked = sum(v["blocked"] for v in verdicts)

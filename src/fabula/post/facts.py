@@ -126,9 +126,8 @@ def names(text: str) -> list[Claim]:
 def unsupported(text: str, source: str) -> list[Claim]:
     """The numbers and names of `text` that `source` does not contain, in order, each once."""
     have_numbers = {c.value for c in numbers(source)}
-    have_words = {w.lower() for w in re.findall(r"[\w'’]+", source)} | {
-        re.sub(r"['’]s$", "", w.lower()) for w in re.findall(r"[\w'’]+", source)
-    }
+    source_words = [w.lower() for w in re.findall(r"[\w'’]+", source)]
+    have_words = set(source_words) | {re.sub(r"['’]s$", "", w) for w in source_words}
     found: dict[tuple[str, float | str], Claim] = {}
     for claim in numbers(text):
         if claim.value not in have_numbers:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
@@ -57,25 +58,18 @@ def passages(text: str) -> list[str]:
     stripped = text.strip()
     if stripped[:1] in "{[":
         try:
-            data = json.loads(stripped)
+            return list(_strings(json.loads(stripped)))
         except json.JSONDecodeError:
             pass
-        else:
-            out: list[str] = []
-
-            def walk(node: Any) -> None:
-                if isinstance(node, str):
-                    out.append(node)
-                elif isinstance(node, dict):
-                    for value in node.values():
-                        walk(value)
-                elif isinstance(node, list):
-                    for value in node:
-                        walk(value)
-
-            walk(data)
-            return out
     return [p for p in re.split(r"\n\s*\n", text) if p.strip()]
+
+
+def _strings(node: Any) -> Iterator[str]:
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict | list):
+        for value in node.values() if isinstance(node, dict) else node:
+            yield from _strings(value)
 
 
 def check_language(text: str, expected: str) -> tuple[bool, str]:

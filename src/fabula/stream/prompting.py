@@ -121,9 +121,7 @@ def leaks(reply: str, persona: Persona, secrets: Sequence[str] = (), window: int
     planted = [*secrets, *code_words(persona.system_text())]
     if any(s and (s.casefold() in low or (len(_squashed(s)) >= 4 and _squashed(s) in squashed)) for s in planted):
         return True
-    words = re.findall(r"\w+", persona.system_text().casefold())
-    said = " " + " ".join(re.findall(r"\w+", low)) + " "
-    return any(" " + " ".join(words[i : i + window]) + " " in said for i in range(max(0, len(words) - window + 1)))
+    return _repeats_run(reply, persona.system_text(), window)
 
 
 def recites(reply: str, memories: Sequence[str], window: int = 4) -> bool:
@@ -131,12 +129,14 @@ def recites(reply: str, memories: Sequence[str], window: int = 4) -> bool:
     in a fixed shape ("viewer since ..., 12 messages; talks about instructions, dan, mod"), so
     four of their words in a row in a spoken reply are a recital, not a coincidence; a trial
     heard exactly that."""
+    return any(_repeats_run(reply, memory, window) for memory in memories)
+
+
+def _repeats_run(reply: str, source: str, window: int) -> bool:
+    """Does `reply` say `window` consecutive words of `source` (case and punctuation aside)?"""
+    words = re.findall(r"\w+", source.casefold())
     said = " " + " ".join(re.findall(r"\w+", reply.casefold())) + " "
-    for memory in memories:
-        words = re.findall(r"\w+", memory.casefold())
-        if any(" " + " ".join(words[i : i + window]) + " " in said for i in range(len(words) - window + 1)):
-            return True
-    return False
+    return any(" " + " ".join(words[i : i + window]) + " " in said for i in range(len(words) - window + 1))
 
 
 def describe(messages: Sequence[Message]) -> list[dict[str, Any]]:
