@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from fabula.backends.llamacpp import LlamaCppBackend
+from fabula.backends.llamacpp import LlamaCppBackend, seed_groups
 from fabula.errors import BackendError, ConfigError
 from fabula.forms import get_form
 from fabula.models import DEFAULT_MODEL_FILE
-from fabula.sampling import SamplingParams
+from fabula.sampling import MAX_SEED, SamplingParams
 from fabula.settings import Settings
 from fabula.types import Request
 
@@ -91,3 +92,52 @@ def test_an_exception_in_the_stream_callback_stops_generation_and_propagates(bac
         backend.complete(story_request(max_tokens=200, seed=2), on_text)
     assert len(seen) == 3  # llama.cpp stopped at once instead of finishing 200 tokens
     assert backend.complete(story_request(max_tokens=5, seed=2))[0].completion_tokens == 5  # still usable
+
+
+def test_seed_groups_keep_each_candidates_seed() -> None:
+    assert seed_groups([5, 6, 7, 8, 9], 2) == [(0, [5, 6]), (2, [7, 8]), (4, [9])]
+    assert seed_groups([MAX_SEED - 1, MAX_SEED, 0, 1], 8) == [(0, [MAX_SEED - 1, MAX_SEED]), (2, [0, 1])]
+    assert seed_groups([None, None, None], 2) == [(0, [None, None]), (2, [None])]
+
+
+def test_candidates_decoded_together_are_each_candidate_run_alone(backend: LlamaCppBackend) -> None:
+    """One request of n shares the prefill and the decode steps, yet gives the texts and the very
+    log-probabilities of each seed alone, run after run."""
+    assert backend.slots >= 4
+    together = backend.complete(story_request(max_tokens=48, seed=30, n=4))
+    again = backend.complete(story_request(max_tokens=48, seed=30, n=4))
+    alone = [backend.complete(story_request(max_tokens=48, seed=30 + i))[0] for i in range(4)]
+    assert [c.seed for c in together] == [30, 31, 32, 33]
+    assert len({c.text for c in together}) == 4
+    assert [(c.text, c.token_logprobs) for c in together] == [(c.text, c.token_logprobs) for c in again]
+    assert [(c.text, c.token_logprobs) for c in together] == [(c.text, c.token_logprobs) for c in alone]
+    assert all(c.prompt_tokens == alone[0].prompt_tokens > 0 for c in together)
+
+
+def test_streamed_candidates_are_told_apart(backend: LlamaCppBackend) -> None:
+    deltas: dict[int, list[str]] = {}
+    done = backend.complete(story_request(max_tokens=24, seed=4, n=3), lambda i, d: deltas.setdefault(i, []).append(d))
+    assert {i: "".join(d) for i, d in deltas.items()} == {i: c.text for i, c in enumerate(done)}
+
+
+def test_concurrent_requests_share_the_slots_without_changing_a_text(backend: LlamaCppBackend) -> None:
+    """The server's requests arrive on several threads; decoded in one batch, each is still the
+    text its seed gives alone."""
+    alone = [backend.complete(story_request(max_tokens=40, seed=60 + i))[0].text for i in range(4)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        together = list(
+            pool.map(lambda i: backend.complete(story_request(max_tokens=40, seed=60 + i))[0].text, range(4))
+        )
+    assert together == alone
+
+
+def test_more_candidates_than_slots_go_in_groups(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path, threads=2, n_ctx=1024, llamacpp_slots=2)
+    small = LlamaCppBackend(model="", settings=settings)
+    try:
+        three = small.complete(story_request(max_tokens=16, seed=9, n=3))
+        alone = small.complete(story_request(max_tokens=16, seed=11))[0]
+    finally:
+        small.close()
+    assert [c.seed for c in three] == [9, 10, 11]
+    assert three[2].text == alone.text and len({c.text for c in three}) == 3

@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     # and its logits differ in the last bits, so the same seed could give another text; on, a
     # request that shares a prefix with the last one skips its prefill (about 80 ms on the default model)
     llamacpp_cache_prompt: bool = False
+    # sequences llama.cpp decodes together: a request's candidates share one prefill and one read of
+    # the weights per step, and the server's concurrent requests share the engine. Each slot has its
+    # own n_ctx (its own KV cache, allocated as it is used), so a candidate reads the same logits
+    # whether it runs alone or beside others
+    llamacpp_slots: int = Field(default=8, ge=1, le=64)
     # the HTTP API: requests running or waiting per process before a 429 (like OLLAMA_MAX_QUEUE)
     api_max_queue: int = Field(default=8, ge=1, le=1024)
     # names besides the loopback ones that the server answers to (comma-separated): other Host

@@ -38,6 +38,9 @@ class Capabilities:
     logit_bias: bool = False
     # can go on past the end-of-text token (`Request.ignore_eos`)
     ignore_eos: bool = False
+    # sequences the engine decodes together when called from that many threads at once (llama.cpp's
+    # slots): the pipeline then steps a request's candidates side by side, one weight read per step
+    parallel: int = 1
 
 
 @runtime_checkable

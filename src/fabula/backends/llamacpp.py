@@ -8,11 +8,13 @@ applied by llama.cpp; GGUFs without one are prompted as plain continuations.
 
 from __future__ import annotations
 
+import queue
 import secrets
 import threading
 import time
+import weakref
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
@@ -99,6 +101,68 @@ def sampling_fields(request: Request, seed: int | None) -> dict[str, Any]:
     return body
 
 
+def seed_groups(seeds: list[int | None], size: int) -> list[tuple[int, list[int | None]]]:
+    """(index of the first candidate, its seeds) for runs of at most `size` candidates whose seeds
+    llama.cpp's `n` reproduces: consecutive integers (it adds k to the first seed), or all random."""
+    groups: list[tuple[int, list[int | None]]] = []
+    for index, seed in enumerate(seeds):
+        if groups:
+            first, group = groups[-1]
+            last = group[-1]
+            follows = (seed is None and last is None) or (seed is not None and last is not None and seed == last + 1)
+            if follows and len(group) < size:
+                group.append(seed)
+                continue
+        groups.append((index, [seed]))
+    return groups
+
+
+class _ChoiceStream:
+    """One candidate's share of a streamed llama.cpp reply: chunks are indexed by choice."""
+
+    def __init__(self) -> None:
+        self.pieces: list[str] = []
+        self.logprobs: list[float] = []
+        self.tokens: list[dict[str, Any]] = []
+        self.finish = "length"
+        self.first: float | None = None
+        self.last = 0.0
+        self.usage: dict[str, Any] = {}
+
+    def take(self, choice: dict[str, Any], chunk: dict[str, Any], delta: str | None, top: int, at: float) -> bool:
+        """Record one chunk; True when it carried text to pass on."""
+        for item in (choice.get("logprobs") or {}).get("content") or []:
+            self.logprobs.append(float(item["logprob"]))
+            if top:
+                self.tokens.append(_token_entry(item, top))
+        if choice.get("finish_reason"):
+            self.finish = choice["finish_reason"]
+        if "timings" in chunk:
+            self.usage = chunk["timings"]
+        self.last = at
+        if not delta:
+            return False
+        if self.first is None:
+            self.first = at
+        self.pieces.append(delta)
+        return True
+
+    def completion(self, seed: int | None, top: int, mode: Literal["chat", "completion"]) -> Completion:
+        usage = self.usage
+        return Completion(
+            text="".join(self.pieces),
+            finish_reason="length" if self.finish == "length" else "stop",
+            seed=seed,
+            prompt_tokens=int(usage.get("prompt_n", 0)) + int(usage.get("cache_n", 0)),
+            completion_tokens=int(usage.get("predicted_n", len(self.logprobs))),
+            token_logprobs=tuple(self.logprobs) or None,
+            tokens=tuple(self.tokens) if top else None,
+            first_token_s=self.first,
+            total_s=self.last,
+            prompt_mode=mode,
+        )
+
+
 class LlamaCppBackend:
     name = ENGINE
 
@@ -130,11 +194,17 @@ class LlamaCppBackend:
             top_logprobs=True,
             logit_bias=True,
             ignore_eos=True,
+            parallel=settings.llamacpp_slots,
         )
         params = xllamacpp.CommonParams()
         params.model.path = str(self.path)
-        params.n_ctx = settings.n_ctx
-        params.n_parallel = 1
+        # every slot gets its own KV stream of n_ctx cells (kv_unified off): a sequence's attention
+        # then reads the same cells in the same order whether it runs alone or beside others
+        self.slots = settings.llamacpp_slots
+        params.n_ctx = settings.n_ctx * self.slots
+        params.n_parallel = self.slots
+        self.step_slots = SlotPool(self.slots)
+        params.kv_unified = False
         params.cpuparams.n_threads = settings.engine_threads()
         params.cpuparams_batch.n_threads = settings.engine_threads()
         params.verbosity = -1
@@ -148,7 +218,6 @@ class LlamaCppBackend:
             self._server = xllamacpp.Server(params)
         except Exception as exc:
             raise BackendError(f"could not load {self.path}: {exc}", engine=ENGINE) from exc
-        self._lock = threading.Lock()
         self._hash: str | None = None
 
     def model_info(self) -> dict[str, object]:
@@ -157,15 +226,24 @@ class LlamaCppBackend:
         return {"name": self.model_name, "path": str(self.path), "sha256": self._hash}
 
     def complete(self, request: Request, on_text: OnText | None = None) -> list[Completion]:
-        results = []
-        for index, seed in enumerate(candidate_seeds(request.params.seed, request.params.n)):
-            results.append(self._one(request, seed, index, on_text))
+        """The request's candidates, up to `slots` of them decoded together in one llama.cpp request.
+
+        llama.cpp's `n` prefills the prompt once, copies its KV cache to the other slots and seeds
+        the copies seed+1, seed+2, ...: the seeds `candidate_seeds` gives, so candidate i is the
+        text that seed+i gives alone (tested). Seeds that wrap, or more candidates than slots, go
+        in several such groups, one after another."""
+        seeds = candidate_seeds(request.params.seed, request.params.n)
+        results: list[Completion] = []
+        for first, group in seed_groups(seeds, self.slots):
+            results.extend(self._group(request, group, first, on_text))
         return results
 
-    def _one(self, request: Request, seed: int | None, index: int, on_text: OnText | None) -> Completion:
-        body = sampling_fields(request, seed)
+    def _group(self, request: Request, seeds: list[int | None], first: int, on_text: OnText | None) -> list[Completion]:
+        body = sampling_fields(request, seeds[0])
         body["cache_prompt"] = self.settings.llamacpp_cache_prompt
         body["stream"] = True
+        if len(seeds) > 1:
+            body["n"] = len(seeds)
         chat = self._chat and not request.raw
         if chat:
             body["messages"] = request.chat_dicts()
@@ -176,10 +254,8 @@ class LlamaCppBackend:
             # legacy field): `true` there meant one, whatever `top_logprobs` asked for
             body["logprobs"] = max(1, request.top_logprobs)
             handler = self._server.handle_completions
-        pieces: list[str] = []
-        logprobs: list[float] = []
-        tokens: list[dict[str, Any]] = []
-        state: dict[str, Any] = {"finish": "length", "first": None, "usage": {}, "error": None, "raised": None}
+        streams = [_ChoiceStream() for _ in seeds]
+        state: dict[str, Any] = {"error": None, "raised": None}
         start = time.perf_counter()
 
         def on_chunk(chunk: dict[str, Any]) -> bool | None:
@@ -197,47 +273,26 @@ class LlamaCppBackend:
                 state["error"] = chunk["error"]
                 return True
             choice = (chunk.get("choices") or [{}])[0]
+            index = int(choice.get("index") or 0)
             delta = choice.get("delta", {}).get("content") if chat else choice.get("text")
-            for item in (choice.get("logprobs") or {}).get("content") or []:
-                logprobs.append(float(item["logprob"]))
-                if request.top_logprobs:
-                    tokens.append(_token_entry(item, request.top_logprobs))
-            if delta:
-                if state["first"] is None:
-                    state["first"] = time.perf_counter() - start
-                pieces.append(delta)
+            if streams[index].take(choice, chunk, delta, request.top_logprobs, time.perf_counter() - start):
                 if on_text is not None:
-                    on_text(index, delta)
-            if choice.get("finish_reason"):
-                state["finish"] = choice["finish_reason"]
-            if "timings" in chunk:
-                state["usage"] = chunk["timings"]
+                    on_text(first + index, delta)
             return None
 
-        with self._lock:
-            try:
-                reply = handler(body, on_chunk)
-            except ValueError as exc:  # llama.cpp rejects a request it cannot parse (e.g. a schema)
-                raise BackendError(f"llama.cpp refused the request: {exc}", engine=ENGINE) from exc
+        try:
+            reply = handler(body, on_chunk)
+        except ValueError as exc:  # llama.cpp rejects a request it cannot parse (e.g. a schema)
+            raise BackendError(f"llama.cpp refused the request: {exc}", engine=ENGINE) from exc
         if state["raised"] is not None:
             raise state["raised"]
         error = state["error"] or (reply.get("error") if isinstance(reply, dict) else None)
         if error:
             message = error.get("message", error) if isinstance(error, dict) else error
             raise BackendError(f"llama.cpp refused the request: {message}", engine=ENGINE)
-        usage = state["usage"]
-        return Completion(
-            text="".join(pieces),
-            finish_reason="length" if state["finish"] == "length" else "stop",
-            seed=seed,
-            prompt_tokens=int(usage.get("prompt_n", 0)) + int(usage.get("cache_n", 0)),
-            completion_tokens=int(usage.get("predicted_n", len(logprobs))),
-            token_logprobs=tuple(logprobs) or None,
-            tokens=tuple(tokens) if request.top_logprobs else None,
-            first_token_s=state["first"],
-            total_s=time.perf_counter() - start,
-            prompt_mode="chat" if chat else "completion",
-        )
+        mode: Literal["chat", "completion"] = "chat" if chat else "completion"
+        pairs = zip(streams, seeds, strict=True)
+        return [stream.completion(seed, request.top_logprobs, mode) for stream, seed in pairs]
 
     def prompt_ids(self, request: Request) -> list[int]:
         """The prompt as token ids, chat template applied, through the server's own endpoints."""
@@ -276,13 +331,45 @@ class LlamaCppBackend:
         closer.join(timeout=10)
 
 
+class SlotPool:
+    """The llama.cpp slots steppers hold, one each for a stepper's whole life.
+
+    A stepper's steps reuse the KV cache of its slot. Left to choose, llama.cpp may hand a step
+    to another idle slot whose cache shares the prompt, and the tokens it lacks are then
+    evaluated as a batch, whose logits differ in the last bits from one token at a time: three
+    haiku candidates stepped side by side on a busy machine came out two ways in six runs of the
+    same seeds. Pinned, every step lands on the cache its stepper built, and 16 runs came out one
+    way. A plain request's extra candidates still choose their own slots, and may take a
+    stepper's between two of its steps; that stepper's text can then differ in the same way."""
+
+    def __init__(self, slots: int) -> None:
+        self._free: queue.Queue[int] = queue.Queue()
+        for slot in range(slots):
+            self._free.put(slot)
+
+    def take(self, wait_s: float = 600.0) -> int:
+        try:
+            return self._free.get(timeout=wait_s)
+        except queue.Empty:
+            raise BackendError(
+                f"no llama.cpp slot came free in {wait_s:.0f} s; raise FABULA_LLAMACPP_SLOTS", engine=ENGINE
+            ) from None
+
+    def give(self, slot: int) -> None:
+        self._free.put(slot)
+
+
 class LlamaCppStepper:
     """Steps llama.cpp one token per call: the prompt grows by the chosen id and llama.cpp keeps
     the KV cache, so each step costs one token's decode (about 100 steps/s on 2 cores). The first
-    step prefills cold, as `complete` does, so a candidate is reproducible on its own."""
+    step prefills cold, as `complete` does, so a candidate is reproducible on its own. Steppers on
+    several threads are decoded in the same engine passes, each on the slot it holds (`SlotPool`),
+    given back when the stepper is dropped."""
 
     def __init__(self, backend: LlamaCppBackend, prompt: list[int]) -> None:
         self.backend = backend
+        self.slot = backend.step_slots.take()
+        weakref.finalize(self, backend.step_slots.give, self.slot)
         self.ids = list(prompt)
         self._prompt_length = len(prompt)
         self.eos_ids = backend.eos_ids
@@ -293,9 +380,15 @@ class LlamaCppStepper:
         k = min(k, self.backend.vocab_size)
         if len(self._top) >= k:
             return self._top[:k]
-        body = {"prompt": self.ids, "max_tokens": 1, "n_probs": k, "temperature": 0, "cache_prompt": not self._first}
-        with self.backend._lock:
-            reply = self.backend._server.handle_completions(body)
+        body = {
+            "prompt": self.ids,
+            "max_tokens": 1,
+            "n_probs": k,
+            "temperature": 0,
+            "cache_prompt": not self._first,
+            "id_slot": self.slot,
+        }
+        reply = self.backend._server.handle_completions(body)
         if "error" in reply:
             raise BackendError(f"llama.cpp refused a step: {reply['error']}", engine=ENGINE)
         self._first = False
