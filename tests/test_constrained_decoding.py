@@ -68,11 +68,18 @@ def test_llamacpp_writes_a_compliant_reproducible_haiku(settings: Settings) -> N
     from fabula.backends.llamacpp import LlamaCppBackend
 
     backend = LlamaCppBackend("", settings)
-    params = SamplingParams(seed=11, n=2)
+    assert backend.capabilities.parallel > 1  # the candidates are stepped side by side
+    params = SamplingParams(seed=11, n=3)
     first = write(backend, "poem", "autumn rain", {"form": "haiku"}, params)
     again = write(backend, "poem", "autumn rain", {"form": "haiku"}, params)
     assert first.provenance["constrained"] is True
     assert [c.text for c in first.candidates] == [c.text for c in again.candidates]
+    alone = [
+        write(backend, "poem", "autumn rain", {"form": "haiku"}, SamplingParams(seed=11 + i)).candidates[0]
+        for i in range(3)
+    ]
+    assert [c.text for c in first.candidates] == [c.text for c in alone]
+    assert len({c.text for c in first.candidates}) == 3
     for cand in first.candidates:
         assert cand.checks is not None and cand.checks["ok"], (cand.text, cand.checks)
         assert cand.passed
@@ -85,6 +92,10 @@ def test_cli_json_carries_each_candidates_checks_and_fluency_is_bounded() -> Non
     runner = CliRunner()
     args = ["write", "poem", "a lighthouse at night", "--set", "form=limerick", "--seed", "4", "--json", "--no-stream"]
     result = runner.invoke(cli, args, catch_exceptions=False)
+    from fabula.backends import _cache
+
+    # one candidate, one llama.cpp slot: no KV cache is allocated for candidates nobody asked for
+    assert [getattr(b, "slots", None) for b in _cache.values()] == [1]
     close_all()
     data = json.loads(result.stdout)
     checks = data["candidates"][0]["checks"]

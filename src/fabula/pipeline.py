@@ -7,10 +7,13 @@ into the Work's provenance, so a reader can see how a text came to be and reprod
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import secrets
+import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -265,14 +268,33 @@ SampleOne = Callable[[Any, int | None, Callable[[str], None] | None], Completion
 def _stepped(
     backend: SteppableBackend, request: Request, on_text: OnText | None, sample: SampleOne
 ) -> list[Completion]:
-    """Each candidate sampled token by token on its own stepper, seeds as in `Backend.complete`."""
+    """Each candidate sampled token by token on its own stepper, seeds as in `Backend.complete`.
+
+    An engine that decodes several sequences together (`capabilities.parallel`) gets the
+    candidates on as many threads: while one thread's sampler works in Python, the others' steps
+    are decoded in the same engine pass. Each stepper is its own sequence, so a candidate's text
+    does not depend on the company it keeps (tested against each candidate run alone)."""
     from fabula.backends.base import candidate_seeds
 
-    out = []
-    for index, seed in enumerate(candidate_seeds(request.params.seed, request.params.n)):
-        emit = (lambda delta, i=index: on_text(i, delta)) if on_text else None
-        out.append(sample(backend.stepper(request), seed, emit))
-    return out
+    seeds = candidate_seeds(request.params.seed, request.params.n)
+    lock = threading.Lock()
+
+    def one(index: int, seed: int | None) -> Completion:
+        def emit(delta: str) -> None:
+            assert on_text is not None
+            with lock:  # one candidate's delta at a time, whatever thread wrote it
+                on_text(index, delta)
+
+        return sample(backend.stepper(request), seed, emit if on_text else None)
+
+    workers = min(len(seeds), backend.capabilities.parallel)
+    if workers <= 1:
+        return [one(index, seed) for index, seed in enumerate(seeds)]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fabula-candidate") as pool:
+        # each candidate runs in a copy of this context: a cancel token set around the request
+        # reaches every thread
+        futures = [pool.submit(contextvars.copy_context().run, one, i, seed) for i, seed in enumerate(seeds)]
+        return [future.result() for future in futures]
 
 
 def _with_bans(backend: SteppableBackend, request: Request, on_text: OnText | None) -> list[Completion]:
