@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -108,3 +109,12 @@ def test_explain_shows_every_candidate_and_the_reason() -> None:
     assert result.exit_code == 0  # type: ignore[attr-defined]
     assert "candidates" in result.stderr and "why: highest rank_score" in result.stderr  # type: ignore[attr-defined]
     assert result.stderr.count("★") == 1  # type: ignore[attr-defined]
+
+
+def test_a_bad_form_input_is_refused_before_any_model_loads(fabula_home: Path) -> None:
+    """The model named does not exist: loading it first would fail on that, not on the input."""
+    missing = fabula_home / "missing.gguf"
+    args = ["write", "poem", "a pond", "--set", "form=villanelle", "--model", str(missing), "--no-stream"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2, result.output
+    assert "villanelle" in result.output and "does not exist" not in result.output

@@ -190,6 +190,10 @@ def write(
         export=o["export_file"],
         melody=MelodyFiles(o["melody_path"], o["abc_path"], o["wav_path"], o["musicxml_path"]),
     )
+    if engine_for(job, settings)[0] == "llamacpp" and "llamacpp_slots" not in settings.model_fields_set:
+        # one work in this process: as many llama.cpp slots as it has candidates, since every slot's
+        # KV cache costs memory and start-up time (8 slots: +630 MiB, +0.5 s on the default model)
+        settings = settings.model_copy(update={"llamacpp_slots": max(1, min(params.n, settings.llamacpp_slots))})
     # a song, and Chinese verse (one line per clause), is laid out only when complete; a quest or an
     # NPC tree (JSON under a schema) shows a progress bar instead of half-written JSON
     structured = get_form(form).json_schema is not None

@@ -117,6 +117,7 @@ def check_job(job: WriteJob) -> None:
     from fabula.forms import get_form
 
     form = get_form(job.form)
+    form.render(job.prompt, job.inputs)  # an unknown input or value (form=villanelle) fails here, not after a load
     if job.export is not None:
         from fabula.service.exports import GENERIC
 
