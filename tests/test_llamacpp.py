@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -141,3 +143,19 @@ def test_more_candidates_than_slots_go_in_groups(tmp_path: Path) -> None:
         small.close()
     assert [c.seed for c in three] == [9, 10, 11]
     assert three[2].text == alone.text and len({c.text for c in three}) == 3
+
+
+def test_a_request_beside_a_longer_one_keeps_its_seeds_text(backend: LlamaCppBackend) -> None:
+    """Two requests a second apart share decode batches while their lengths straddle 256 cells:
+    with flash attention this is where their logits used to change (token 240 of 300)."""
+    long = replace(story_request(max_tokens=300, seed=70), ignore_eos=True)
+    later = replace(story_request(max_tokens=300, seed=71), ignore_eos=True)
+    alone = [backend.complete(r)[0].token_logprobs for r in (long, later)]
+
+    def staggered(pair: tuple[Request, float]) -> tuple[float, ...] | None:
+        time.sleep(pair[1])
+        return backend.complete(pair[0])[0].token_logprobs
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        together = list(pool.map(staggered, [(long, 0.0), (later, 1.0)]))
+    assert together == alone and len(alone[0] or ()) == 300

@@ -205,6 +205,14 @@ class LlamaCppBackend:
         params.n_parallel = self.slots
         self.step_slots = SlotPool(self.slots)
         params.kv_unified = False
+        # flash attention reads as many KV cells as the longest sequence in the batch needs, padded
+        # to 256: a sequence beside a longer one then sums its attention over another span and its
+        # logits change in the last bits (tested); the plain kernels give the same bits either way
+        params.flash_attn_type = (
+            xllamacpp.llama_flash_attn_type.LLAMA_FLASH_ATTN_TYPE_ENABLED
+            if settings.llamacpp_flash_attention
+            else xllamacpp.llama_flash_attn_type.LLAMA_FLASH_ATTN_TYPE_DISABLED
+        )
         params.cpuparams.n_threads = settings.engine_threads()
         params.cpuparams_batch.n_threads = settings.engine_threads()
         params.verbosity = -1
