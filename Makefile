@@ -40,6 +40,7 @@ lint: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/decode.py --markdown benchmarks/results/decode.md
+	$(BIN)/python benchmarks/candidates.py --json benchmarks/results/candidates.json
 	$(BIN)/python benchmarks/threads.py
 	$(BIN)/python benchmarks/verse.py --json benchmarks/results/verse.json
 

@@ -2,12 +2,15 @@
 
     python benchmarks/serve.py --json benchmarks/results/serve.json
 
-Each server runs alone in its own process on the embedded model with one slot and 2 threads
-(fabula's llamacpp engine runs one generation at a time; llama.cpp's server is given the same, and
-32 HTTP threads: with its default few it drops connections it has no thread for).
-For 1, 4 and 16 concurrent clients, 16 streaming chat requests (64 tokens, temperature 0.8, one
-seed each) are sent through one HTTP client; we record each request's time to first token and the
-requests per second of the whole batch. Safety checks and validation are on for fabula, as served.
+Each server runs alone in its own process on the embedded model with 2 threads and the same
+number of slots (`--slots`, 8 by default: fabula's default; each slot with its own 4,096-token KV
+cache) and flash attention off, as fabula runs it; and llama.cpp's server once more as its
+defaults have it, flash attention on, at `--best-slots` (16). llama.cpp's server is given 32 HTTP
+threads: with its default few it drops connections it has no thread for.
+For 1, 4 and 16 concurrent clients, `--requests` streaming chat requests (64 tokens, temperature
+0.8, one seed each) are sent through one HTTP client; we record each request's time to first token
+and the requests per second of the whole batch. Safety checks and validation are on for fabula, as
+served. A fresh server is waited for until it answers (a busy machine makes it slow to start).
 """
 
 from __future__ import annotations
@@ -31,7 +34,11 @@ LLAMA = """
 import sys, xllamacpp
 from fabula.models import default_model_path
 p = xllamacpp.CommonParams()
-p.model.path = str(default_model_path()); p.n_ctx = 4096; p.n_parallel = 1; p.n_threads_http = 32
+slots, flash = int(sys.argv[1]), sys.argv[2] == "on"
+if not flash:
+    p.flash_attn_type = xllamacpp.llama_flash_attn_type.LLAMA_FLASH_ATTN_TYPE_DISABLED
+p.model.path = str(default_model_path()); p.n_ctx = 4096 * slots; p.n_parallel = slots; p.kv_unified = False
+p.n_threads_http = 32
 p.cpuparams.n_threads = 2; p.cpuparams_batch.n_threads = 2; p.verbosity = -1; p.model_alias = "smollm2"
 s = xllamacpp.Server(p)
 print(s.listening_address, flush=True)
@@ -60,7 +67,7 @@ def free_port() -> int:
 SAME = {"fabula": {"repetition_penalty": 1.0}, "llama.cpp": {"repeat_penalty": 1.0}}
 # fabula turns llama.cpp's prompt cache off by default (bitwise reproducibility by seed); each
 # server is measured both ways: fabula through FABULA_LLAMACPP_CACHE_PROMPT, llama.cpp per request
-CONFIGS = [("fabula", False), ("fabula", True), ("llama.cpp", False), ("llama.cpp", True)]
+CACHES = (False, True)
 
 
 async def one(client: httpx.AsyncClient, url: str, model: str, seed: int, server: str, cache: bool) -> float | None:
@@ -129,29 +136,34 @@ async def load(url: str, model: str, concurrency: int, requests: int, server: st
     }
 
 
-def run_fabula(concurrency: list[int], requests: int, cache: bool) -> list[dict[str, Any]]:
+def run_fabula(concurrency: list[int], requests: int, cache: bool, slots: int) -> list[dict[str, Any]]:
     port = free_port()
     home = tempfile.mkdtemp(prefix="fabula-bench-")
     env = os.environ | {"FABULA_HOME": home, "FABULA_THREADS": "2", "FABULA_API_MAX_QUEUE": "64"}
+    env["FABULA_LLAMACPP_SLOTS"] = str(slots)
     env["FABULA_LLAMACPP_CACHE_PROMPT"] = "true" if cache else "false"
     server = subprocess.Popen([sys.executable, "-m", "fabula.cli.main", "serve", "--port", str(port)], env=env)
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(600):
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
             try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                if httpx.get(f"{url}/healthz", timeout=30).status_code == 200:
                     break
             except httpx.HTTPError:
-                time.sleep(0.1)
-        model = httpx.get(f"{url}/v1/models").json()["data"][0]["id"]
+                time.sleep(0.2)
+        else:
+            raise SystemExit(f"fabula serve did not answer on {url} within 300 s")
+        model = httpx.get(f"{url}/v1/models", timeout=120).json()["data"][0]["id"]
         return [asyncio.run(load(f"{url}/v1", model, c, requests, "fabula", cache)) for c in concurrency]
     finally:
         server.terminate()
         server.wait(timeout=30)
 
 
-def run_llama(concurrency: list[int], requests: int, cache: bool) -> list[dict[str, Any]]:
-    server = subprocess.Popen([sys.executable, "-c", LLAMA], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+def run_llama(concurrency: list[int], requests: int, cache: bool, slots: int, flash: bool) -> list[dict[str, Any]]:
+    command = [sys.executable, "-c", LLAMA, str(slots), "on" if flash else "off"]
+    server = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert server.stdout is not None
         address = server.stdout.readline().strip()
@@ -164,35 +176,40 @@ def run_llama(concurrency: list[int], requests: int, cache: bool) -> list[dict[s
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--requests", type=int, default=16)
+    parser.add_argument("--requests", type=int, default=32)
+    parser.add_argument("--slots", type=int, default=8)
+    parser.add_argument("--best-slots", type=int, default=16)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     levels = [1, 4, 16]
-    runs = {
-        (server, cache): (run_fabula if server == "fabula" else run_llama)(levels, args.requests, cache)
-        for server, cache in CONFIGS
-    }
     rows = []
     print("| prompt cache | streams | fabula req/s | llama.cpp req/s | ratio | fabula TTFT p50 / p95 |", end="")
-    print(" llama.cpp TTFT p50 / p95 | dropped (fabula / llama.cpp) |")
+    print(f" llama.cpp TTFT p50 / p95 | llama.cpp, {args.best_slots} slots, flash attention: req/s, TTFT p50 / p95 |")
     print("|---|---:|---:|---:|---:|---|---|---|")
-    for cache in (False, True):
-        for f, ll in zip(runs[("fabula", cache)], runs[("llama.cpp", cache)], strict=True):
+    for cache in CACHES:
+        ours = run_fabula(levels, args.requests, cache, args.slots)
+        theirs = run_llama(levels, args.requests, cache, args.slots, flash=False)  # like for like
+        best = run_llama(levels, args.requests, cache, args.best_slots, flash=True)  # its defaults
+        for f, ll, b in zip(ours, theirs, best, strict=True):
             ratio = round(f["rps"] / ll["rps"], 3)
             rows.append(
                 {
                     "cache_prompt": cache,
                     "concurrency": f["concurrency"],
+                    "slots": args.slots,
                     "fabula": f,
                     "llama.cpp": ll,
+                    f"llama.cpp, {args.best_slots} slots": b,
                     "rps_ratio": ratio,
                 }
             )
             print(
                 f"| {'on' if cache else 'off'} | {f['concurrency']} | {f['rps']} | {ll['rps']} | {ratio} "
                 f"| {f['ttft_p50_s']} / {f['ttft_p95_s']} s | {ll['ttft_p50_s']} / {ll['ttft_p95_s']} s "
-                f"| {f['dropped']} / {ll['dropped']} |"
+                f"| {b['rps']}, {b['ttft_p50_s']} / {b['ttft_p95_s']} s |"
             )
+            if f["dropped"] or ll["dropped"] or b["dropped"]:
+                print(f"dropped: fabula {f['dropped']}, llama.cpp {ll['dropped']} and {b['dropped']}", file=sys.stderr)
     if args.json:
         args.json.write_text(json.dumps({"rows": rows}, indent=1) + "\n")
 

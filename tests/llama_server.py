@@ -27,6 +27,8 @@ def start_llama_server(api_key: str = "test-key", threads: int = 2) -> LlamaServ
     params.cpuparams.n_threads = threads
     params.cpuparams_batch.n_threads = threads
     params.verbosity = -1
+    # as the llamacpp engine runs: with flash attention the bits, and so a seed's text, differ
+    params.flash_attn_type = xllamacpp.llama_flash_attn_type.LLAMA_FLASH_ATTN_TYPE_DISABLED
     params.api_keys = [api_key]
     params.model_alias = "smollm2"
     server = xllamacpp.Server(params)

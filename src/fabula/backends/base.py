@@ -39,7 +39,8 @@ class Capabilities:
     # can go on past the end-of-text token (`Request.ignore_eos`)
     ignore_eos: bool = False
     # sequences the engine decodes together when called from that many threads at once (llama.cpp's
-    # slots): the pipeline then steps a request's candidates side by side, one weight read per step
+    # slots, where a core is left for the samplers' Python): the pipeline then steps a request's
+    # candidates side by side
     parallel: int = 1
 
 
