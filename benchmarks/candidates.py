@@ -16,6 +16,9 @@ seeds give the same texts on every path (checked here and by the tests), so the 
 work. Then constrained verse: 20 haiku and 20 sonnets written as 5 requests of n = 4 and as 20
 requests of n = 1 on the same seeds; the poems must be identical and all keep their form.
 
+The prompt, seed and sampling are decode.py's (the story form, temperature 0.8, top-k 40, top-p
+0.95, min-p 0.05, repetition penalty 1.1).
+
 The arithmetic of the limit: a decode step of a batch of b reads the weights once (their bytes in
 the GGUF) and does about 2 x parameters x b multiply-adds; the step time measured at b = 1 and
 b = 8 says which of the two bounds this CPU meets.
@@ -39,21 +42,13 @@ from pathlib import Path
 
 os.environ.setdefault("FABULA_HOME", tempfile.mkdtemp(prefix="fabula-bench-"))
 
+from decode import PROMPT, SAMPLING, SEED, form_messages  # noqa: E402 - the decode benchmark's request
+
 from fabula.models import default_model_path  # noqa: E402
 
-PROMPT = "A lighthouse keeper finds a message in a bottle addressed to her."
-SEED = 1234
-SAMPLING = {"temperature": 0.8, "top_k": 40, "top_p": 0.95, "min_p": 0.05, "repetition_penalty": 1.1}
 COUNTS = (1, 2, 4, 8)
 
 Run = Callable[[int], tuple[float, list[str]]]  # n -> (wall seconds, the n texts)
-
-
-def form_messages() -> list[dict[str, str]]:
-    from fabula.forms import get_form
-
-    rendered = get_form("story").render(PROMPT, {})
-    return [{"role": m.role, "content": m.content} for m in rendered.messages]
 
 
 def raw_server(threads: int, slots: int, flash_attention: bool = True):  # noqa: ANN201 - xllamacpp.Server
