@@ -44,10 +44,10 @@ class Settings(BaseSettings):
     originality_min_overlap: int = Field(default=13, ge=5)
     originality_min_score: float = Field(default=0.0, ge=0.0, le=1.0)
     originality_block: Literal["off", "export", "save"] = "off"
-    # llama.cpp prompt cache: off by default, because a cached prompt's last token is evaluated alone
-    # and its logits differ in the last bits, so the same seed could give another text; on, a
-    # request that shares a prefix with the last one skips its prefill (about 80 ms on the default model)
-    llamacpp_cache_prompt: bool = False
+    # reuse a llama.cpp slot's cached prompt prefix where that keeps every logit of a cold prefill
+    # (backends/prompt_reuse.py): a request sharing a long prefix with an earlier one (the same
+    # chapter, verb after verb) skips its prefill; off, every request prefills cold
+    llamacpp_cache_prompt: bool = True
     # sequences llama.cpp decodes together: a request's candidates share one prefill and one read of
     # the weights per step, and the server's concurrent requests share the engine. Each slot has its
     # own n_ctx (its own KV cache, allocated as it is used), so a candidate reads the same logits

@@ -52,6 +52,7 @@ class Completion:
     seed: int | None
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_tokens: int = 0  # of prompt_tokens, those a cached prefix supplied (OpenAI's usage field)
     token_logprobs: tuple[float, ...] | None = None
     first_token_s: float | None = None
     total_s: float = 0.0

@@ -8,23 +8,28 @@ applied by llama.cpp; GGUFs without one are prompted as plain continuations.
 The server has `FABULA_LLAMACPP_SLOTS` slots: a request's candidates are one llama.cpp request of
 `n` (one prefill, every decode step shared), and requests from several threads (the HTTP server's)
 are decoded in the same batches. Each candidate stays the text its seed gives alone, because each
-slot has its own KV stream and flash attention is off (see `__init__`).
+slot has its own KV stream and flash attention is off (see `__init__`). A prompt that shares a
+long prefix with one a slot still holds skips that prefix's prefill, under the rules that keep
+every logit of a cold prefill (`prompt_reuse.py`).
 """
 
 from __future__ import annotations
 
+import http.client
+import json
+import logging
 import os
-import queue
 import secrets
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
-
-import httpx
+from urllib.parse import urlsplit
 
 from fabula.backends.base import Capabilities, OnText, candidate_seeds
+from fabula.backends.prompt_reuse import Plan, SlotPool, clean_prefix
 from fabula.cancel import check as check_cancelled
 from fabula.errors import BackendError, ConfigError
 from fabula.models import file_sha256, resolve_gguf
@@ -33,6 +38,7 @@ from fabula.settings import Settings
 from fabula.types import Completion, Request
 
 ENGINE = "llamacpp"
+LOG = logging.getLogger(__name__)
 
 
 def _token_entry(item: dict[str, Any], top: int) -> dict[str, Any]:
@@ -90,10 +96,7 @@ def sampling_fields(request: Request, seed: int | None) -> dict[str, Any]:
         "dry_allowed_length": p.dry_allowed_length,
         "xtc_probability": p.xtc_probability,
         "xtc_threshold": p.xtc_threshold,
-        # Reusing a cached prompt re-evaluates its last token alone, whose logits differ in the
-        # last bits from a batched prefill: the same seed would then give another text. A cold
-        # prefill costs ~0.1 s for a form prompt and makes every candidate reproducible alone
-        # (FABULA_LLAMACPP_CACHE_PROMPT=true trades that for speed on the plain completion path).
+        # a cold prefill unless the engine plans a reuse that keeps the logits (prompt_reuse.py)
         "cache_prompt": False,
     }
     if seed is not None:
@@ -160,6 +163,7 @@ class _ChoiceStream:
             finish_reason="length" if self.finish == "length" else "stop",
             seed=seed,
             prompt_tokens=int(usage.get("prompt_n", 0)) + int(usage.get("cache_n", 0)),
+            cached_tokens=int(usage.get("cache_n", 0)),
             completion_tokens=int(usage.get("predicted_n", len(self.logprobs))),
             token_logprobs=tuple(self.logprobs) or None,
             tokens=tuple(self.tokens) if top else None,
@@ -212,7 +216,8 @@ class LlamaCppBackend:
         self.slots = settings.llamacpp_slots
         params.n_ctx = settings.n_ctx * self.slots
         params.n_parallel = self.slots
-        self.step_slots = SlotPool(self.slots)
+        self.slot_pool = SlotPool(self.slots, ubatch=params.n_ubatch)
+        self.reuse_prompts = settings.llamacpp_cache_prompt
         params.kv_unified = False
         # flash attention reads as many KV cells as the longest sequence in the batch needs, padded
         # to 256: a sequence beside a longer one then sums its attention over another span and its
@@ -225,12 +230,20 @@ class LlamaCppBackend:
         params.cpuparams.n_threads = threads
         params.cpuparams_batch.n_threads = threads
         params.verbosity = -1
-        # llama.cpp's server keeps old prompts' states in host RAM, up to 8 GiB by default: a long
-        # live chat grew by 40 MiB per 100 messages. Without prompt caching it is of no use; with
-        # it, 256 MiB is plenty for one slot.
-        params.cache_ram_mib = 256 if settings.llamacpp_cache_prompt else 0
+        # llama.cpp's server keeps old prompts' states in host RAM (up to 8 GiB by default: a long
+        # live chat grew by 40 MiB per 100 messages) and loads one into a slot when it matches a
+        # new prompt better. Off: what a slot holds is then what SlotPool recorded there.
+        params.cache_ram_mib = 0
+        # every request names its slot; a request's extra candidates go where llama.cpp puts them
+        # (with this setting, measured: the lowest-numbered idle slots, cleared after), which
+        # SlotPool holds for them; never chosen by the prefix they share with a cache worth keeping
+        params.slot_prompt_similarity = 0.0
         self._api_key = secrets.token_hex(16)
         params.api_keys = [self._api_key]
+        # one kept HTTP connection per thread to the server's own endpoints, all closed with the engine
+        self._connections = threading.local()
+        self._opened: list[http.client.HTTPConnection] = []
+        weakref.finalize(self, _close_all, self._opened)
         try:
             self._server = xllamacpp.Server(params)
         except Exception as exc:
@@ -256,8 +269,60 @@ class LlamaCppBackend:
         return results
 
     def _group(self, request: Request, seeds: list[int | None], first: int, on_text: OnText | None) -> list[Completion]:
+        """One llama.cpp request for these seeds, on a slot held for its whole run: the free slot
+        whose cache offers the prompt the longest prefix that keeps the logits (prompt_reuse.py)."""
+        ids = self.prompt_ids(request) if self.reuse_prompts else None
+        plan = self.slot_pool.take(ids, extra=len(seeds) - 1)
+        record: list[int] = []
+        try:
+            with self.slot_pool.prefill(plan) as prefilled:
+                if plan.cut:
+                    self._cut_back(plan, ids or [])
+                completions = self._run(request, seeds, first, on_text, plan, prefilled)
+            if ids is not None:
+                head = completions[0]
+                record = self._checked_record(plan, ids, head.cached_tokens, head.prompt_tokens)
+            return completions
+        finally:
+            self.slot_pool.give(plan, record)
+
+    def _cut_back(self, plan: Plan, ids: list[int]) -> None:
+        """Make the slot hold exactly `ids[:plan.reuse]` (and one token more): a request that
+        shares just that much and evaluates one other token, generating nothing."""
+        other = 0 if ids[plan.reuse] != 0 else 1
+        body = {"prompt": ids[: plan.reuse] + [other], "max_tokens": 0, "cache_prompt": True, "id_slot": plan.slot}
+        reply = self._server.handle_completions(body)
+        if isinstance(reply, dict) and "error" in reply:
+            raise BackendError(f"llama.cpp refused a request: {reply['error']}", engine=ENGINE)
+
+    def _checked_record(self, plan: Plan, ids: list[int], reused: int, total: int) -> list[int]:
+        """What the slot may offer the next prompt, if llama.cpp reused `reused` of `total` prompt
+        tokens as planned; where it did not (the slot was another request's extra candidate
+        meanwhile, or the chat template tokenized otherwise), nothing, and a cold prefill next time."""
+        if total == len(ids) and reused == plan.reuse:
+            return clean_prefix(ids, self.slot_pool.ubatch)
+        if reused > 0:
+            LOG.warning(
+                "llama.cpp reused %d prompt tokens of %d where %d were planned; this text may differ in its last "
+                "bits from a cold run of the same seed",
+                reused,
+                len(ids),
+                plan.reuse,
+            )
+        return []
+
+    def _run(
+        self,
+        request: Request,
+        seeds: list[int | None],
+        first: int,
+        on_text: OnText | None,
+        plan: Plan,
+        prefilled: Callable[[], None],
+    ) -> list[Completion]:
         body = sampling_fields(request, seeds[0])
-        body["cache_prompt"] = self.settings.llamacpp_cache_prompt
+        body["cache_prompt"] = plan.reuse > 0
+        body["id_slot"] = plan.slot
         body["stream"] = True
         if len(seeds) > 1:
             body["n"] = len(seeds)
@@ -285,6 +350,7 @@ class LlamaCppBackend:
                 return True
 
         def consume(chunk: dict[str, Any]) -> bool | None:
+            prefilled()  # the prompt is in: other requests may start
             check_cancelled()  # a request nobody waits for any more stops at its next token
             if "error" in chunk:
                 state["error"] = chunk["error"]
@@ -314,7 +380,7 @@ class LlamaCppBackend:
     def prompt_ids(self, request: Request) -> list[int]:
         """The prompt as token ids, chat template applied, through the server's own endpoints."""
         text = request.completion_prompt
-        if self._chat:
+        if self._chat and not request.raw:
             text = self._post("/apply-template", {"messages": request.chat_dicts()})["prompt"]
         return self.tokenize(text, add_special=True)
 
@@ -324,14 +390,32 @@ class LlamaCppBackend:
         return [int(t) for t in reply["tokens"]]
 
     def _post(self, path: str, body: dict[str, Any]) -> Any:
-        headers = {"Authorization": f"Bearer {self._api_key}"}
-        try:
-            with httpx.Client(base_url=self._server.listening_address, headers=headers, timeout=30) as client:
-                reply = client.post(path, json=body)
-                reply.raise_for_status()
-                return reply.json()
-        except (httpx.HTTPError, KeyError, ValueError) as exc:
-            raise BackendError(f"could not tokenize the prompt: {exc}", engine=ENGINE) from exc
+        """POST to the server's own endpoints over this thread's kept connection: opening a
+        client per call (httpx) cost 20-40 ms, more than the tokenizing it asked for."""
+        headers = {"Authorization": f"Bearer {self._api_key}", "Content-Type": "application/json"}
+        data = json.dumps(body)
+        for attempt in (1, 2):  # a kept connection the server has closed fails once, then reopens
+            connection = getattr(self._connections, "open", None)
+            if connection is None:
+                address = urlsplit(self._server.listening_address)
+                connection = http.client.HTTPConnection(address.hostname or "127.0.0.1", address.port, timeout=30)
+                self._connections.open = connection
+                self._opened.append(connection)
+            try:
+                connection.request("POST", path, data, headers)
+                reply = connection.getresponse()
+                payload = reply.read()
+                if reply.status != 200:
+                    raise BackendError(
+                        f"llama.cpp answered {path} with {reply.status}: {payload[:200]!r}", engine=ENGINE
+                    )
+                return json.loads(payload)
+            except (OSError, http.client.HTTPException, ValueError) as exc:
+                connection.close()
+                self._connections.open = None
+                if attempt == 2:
+                    raise BackendError(f"could not tokenize the prompt: {exc}", engine=ENGINE) from exc
+        raise AssertionError("unreachable")
 
     def stepper(self, request: Request) -> LlamaCppStepper:
         """A one-token-at-a-time view of this model, for constrained decoding."""
@@ -341,6 +425,7 @@ class LlamaCppBackend:
         """Free the model. llama.cpp's server is destroyed on a thread of its own: its destructor
         joins its workers, and once in a long test run it never returned; waiting at most 10 s
         keeps a stuck shutdown from stopping the process."""
+        _close_all(self._opened)
         holder = [self._server]
         self._server = None
         closer = threading.Thread(target=holder.clear, name="fabula-llamacpp-close", daemon=True)
@@ -348,45 +433,20 @@ class LlamaCppBackend:
         closer.join(timeout=10)
 
 
-class SlotPool:
-    """The llama.cpp slots steppers hold, one each for a stepper's whole life.
-
-    A stepper's steps reuse the KV cache of its slot. Left to choose, llama.cpp may hand a step
-    to another idle slot whose cache shares the prompt, and the tokens it lacks are then
-    evaluated as a batch, whose logits differ in the last bits from one token at a time: three
-    haiku candidates stepped side by side on a busy machine came out two ways in six runs of the
-    same seeds. Pinned, every step lands on the cache its stepper built, and 16 runs came out one
-    way. A plain request's extra candidates still choose their own slots, and may take a
-    stepper's between two of its steps; that stepper's text can then differ in the same way."""
-
-    def __init__(self, slots: int) -> None:
-        self._free: queue.Queue[int] = queue.Queue()
-        for slot in range(slots):
-            self._free.put(slot)
-
-    def take(self, wait_s: float = 600.0) -> int:
-        try:
-            return self._free.get(timeout=wait_s)
-        except queue.Empty:
-            raise BackendError(
-                f"no llama.cpp slot came free in {wait_s:.0f} s; raise FABULA_LLAMACPP_SLOTS", engine=ENGINE
-            ) from None
-
-    def give(self, slot: int) -> None:
-        self._free.put(slot)
-
-
 class LlamaCppStepper:
     """Steps llama.cpp one token per call: the prompt grows by the chosen id and llama.cpp keeps
     the KV cache, so each step costs one token's decode (about 100 steps/s on 2 cores). The first
-    step prefills cold, as `complete` does, so a candidate is reproducible on its own. Steppers on
-    several threads are decoded in the same engine passes, each on the slot it holds (`SlotPool`),
-    given back when the stepper is dropped."""
+    step evaluates the prompt as `complete` does (cold, or from a prefix that keeps the logits), so
+    a candidate is reproducible on its own. Steppers on several threads are decoded in the same
+    engine passes, each on the slot it holds (`SlotPool`), given back when the stepper is dropped
+    with its prompt on offer to the next one (the next candidate of the same poem)."""
 
     def __init__(self, backend: LlamaCppBackend, prompt: list[int]) -> None:
         self.backend = backend
-        self.slot = backend.step_slots.take()
-        weakref.finalize(self, backend.step_slots.give, self.slot)
+        self._plan = backend.slot_pool.take(prompt if backend.reuse_prompts else None)
+        self.slot = self._plan.slot
+        self._record: list[int] = []  # filled once the first step has checked what it reused
+        weakref.finalize(self, backend.slot_pool.give, self._plan, self._record)
         self.ids = list(prompt)
         self._prompt_length = len(prompt)
         self.eos_ids = backend.eos_ids
@@ -402,12 +462,23 @@ class LlamaCppStepper:
             "max_tokens": 1,
             "n_probs": k,
             "temperature": 0,
-            "cache_prompt": not self._first,
+            "cache_prompt": self._plan.reuse > 0 or not self._first,
             "id_slot": self.slot,
         }
-        reply = self.backend._server.handle_completions(body)
+        if self._first:
+            with self.backend.slot_pool.prefill(self._plan):
+                if self._plan.cut:
+                    self.backend._cut_back(self._plan, self.ids)
+                reply = self.backend._server.handle_completions(body)
+        else:
+            reply = self.backend._server.handle_completions(body)
         if "error" in reply:
             raise BackendError(f"llama.cpp refused a step: {reply['error']}", engine=ENGINE)
+        if self._first and self.backend.reuse_prompts:
+            timings = reply.get("timings") or {}
+            prompt = self.ids[: self._prompt_length]
+            cached, evaluated = int(timings.get("cache_n", -1)), int(timings.get("prompt_n", -1))
+            self._record[:] = self.backend._checked_record(self._plan, prompt, cached, cached + evaluated)
         self._first = False
         items = reply["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
         self._top = [(int(i["id"]), _decode(i.get("bytes")), float(i["logprob"])) for i in items]
@@ -420,6 +491,12 @@ class LlamaCppStepper:
     def rewind(self, length: int) -> None:
         del self.ids[self._prompt_length + length :]
         self._top = []
+
+
+def _close_all(connections: list[http.client.HTTPConnection]) -> None:
+    """Close them, keeping the list: a connection used again reopens, and is closed again later."""
+    for connection in connections:
+        connection.close()
 
 
 def _decode(raw: list[int] | None) -> str | None:
