@@ -111,6 +111,16 @@ def test_json_schema_output_is_valid_json_on_the_embedded_model(llama_client: Te
     assert isinstance(json.loads(content), dict), content
 
 
+def test_usage_reports_the_cached_prompt_tokens_and_the_text_stays_the_same(llama_client: TestClient) -> None:
+    ask = [{"role": "user", "content": "Write two lines about a harbour at night, the boats and the lamps."}]
+    body = {"messages": ask, "seed": 9, "max_tokens": 12}
+    first, again = (llama_client.post("/v1/chat/completions", json=body).json() for _ in range(2))
+    assert again["choices"][0]["message"] == first["choices"][0]["message"]
+    assert again["usage"]["prompt_tokens"] == first["usage"]["prompt_tokens"]
+    # the whole prompt again: llama.cpp's reuse is cut back by two tokens to keep the logits
+    assert again["usage"]["prompt_tokens_details"]["cached_tokens"] == first["usage"]["prompt_tokens"] - 2
+
+
 def test_the_official_client_sync_async_and_streaming(fabula_home: Path) -> None:
     from openai import AsyncOpenAI, OpenAI
 

@@ -369,7 +369,9 @@ def _from_work(work: Work) -> Generated:
         "originality": {k: work.provenance["originality"][k] for k in ("score", "flagged", "longest_span_tokens")},
     }
     c = chosen.completion
-    return Generated([Completion(work.text, c.finish_reason, c.seed, c.prompt_tokens, c.completion_tokens)], info)
+    return Generated(
+        [Completion(work.text, c.finish_reason, c.seed, c.prompt_tokens, c.completion_tokens, c.cached_tokens)], info
+    )
 
 
 @dataclass(frozen=True)
@@ -421,12 +423,24 @@ def _response(
         elif result.work is not None:
             choice["fabula"] = result.work
         choices.append(choice)
-    prompt = completions[0].prompt_tokens if completions else 0
-    generated = sum(c.completion_tokens for c in completions)
     return meta | {
         "object": "chat.completion" if chat else "text_completion",
         "choices": choices,
-        "usage": {"prompt_tokens": prompt, "completion_tokens": generated, "total_tokens": prompt + generated},
+        "usage": _usage(completions),
+    }
+
+
+def _usage(completions: list[Completion]) -> dict[str, Any]:
+    """OpenAI's usage: the prompt counted once, the candidates' tokens summed, and how many prompt
+    tokens a cached prefix supplied (`prompt_tokens_details.cached_tokens`, as OpenAI reports it)."""
+    prompt = completions[0].prompt_tokens if completions else 0
+    generated = sum(c.completion_tokens for c in completions)
+    cached = completions[0].cached_tokens if completions else 0
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": generated,
+        "total_tokens": prompt + generated,
+        "prompt_tokens_details": {"cached_tokens": cached},
     }
 
 
@@ -504,9 +518,7 @@ async def _sse(
                 yield _event(chunk(index, delta, None))
             elif kind == "done":
                 completions = value.completions
-                prompt = completions[0].prompt_tokens if completions else 0
-                generated = sum(c.completion_tokens for c in completions)
-                usage = {"prompt_tokens": prompt, "completion_tokens": generated, "total_tokens": prompt + generated}
+                usage = _usage(completions)
                 for index, completion in enumerate(completions):
                     last = index == len(completions) - 1
                     # the usage goes once: in its own last chunk when asked for, else with the finish
