@@ -34,8 +34,8 @@ def test_a_candidate_that_breaks_the_contract_is_resampled_and_never_offered() -
         "A bottle in March; unopened, by the kettle.",
         "She left the March bottle shut.",
     }
-    assert len(engine.requests) == 3  # the wordy one was asked again, with the next seed
-    assert [r.params.seed for r in engine.requests] == [10, 11, 12]
+    # both candidates in one request (seeds 10 and 11), then the wordy one asked again with seed 12
+    assert [(r.params.seed, r.params.n) for r in engine.requests] == [(10, 2), (12, 1)]
     with pytest.raises(Rejected, match="none of 3 candidates kept the contract"):
         run_verb(_engine(wordy.strip()), VerbRequest("shrink", TEXT, START, END, n=1), PARAMS, seed=1)
     # a long answer cannot grow: shrink's budget is capped below the passage, so it is cut at a sentence

@@ -61,7 +61,8 @@ BRAINSTORM_KINDS = {
 CRITERIA = ("fluency", "flexibility", "originality", "elaboration")
 MIN_ITEMS = 5
 MAX_ROUNDS = 3  # resampling rounds for candidates that break their contract
-BEFORE_CHARS = 1600  # about 400 tokens of the text before the selection
+BEFORE_CHARS = 1600  # about 400 tokens of the text before the selection (and up to ANCHOR_STEP more)
+ANCHOR_STEP = 1600  # windows of 1,600 to 3,200 characters: neighbouring paragraphs share a start
 AFTER_CHARS = 400
 BIBLE_BUDGET = 120  # tokens
 
@@ -137,12 +138,16 @@ class VerbResult:
 
 
 def _tail(text: str, limit: int) -> str:
-    """The last `limit` characters, starting at a sentence (else a word) boundary."""
+    """About the last `limit` characters (up to ANCHOR_STEP more), starting at the first sentence
+    (else word) boundary after an anchor on a fixed grid of the text. Selections near each other
+    then get windows that start at the same place, so their prompts share a prefix that the engine
+    need not evaluate again (llama.cpp's prompt reuse); a window ending at the cursor would start
+    one character later for every character typed."""
     if len(text) <= limit:
         return text
-    cut = text[-limit:]
+    cut = text[(len(text) - limit) // ANCHOR_STEP * ANCHOR_STEP :]
     sentence = re.search(r"(?<=[.!?\"”])\s+", cut)
-    if sentence and sentence.end() < len(cut) // 2:
+    if sentence and sentence.end() < ANCHOR_STEP // 2:
         return cut[sentence.end() :]
     space = cut.find(" ")
     return cut[space + 1 :] if 0 <= space < 40 else cut
@@ -159,18 +164,20 @@ def _head(text: str, limit: int) -> str:
 
 
 def context(req: VerbRequest) -> tuple[str, list[dict[str, Any]]]:
-    """The bible, the story so far, the text before and the text after the selection, for a chat prompt."""
+    """The story so far, the text before the selection, the bible and the text after it, for a chat prompt."""
     from fabula.plan.bible import select
 
     before = _tail(req.text[: req.start], BEFORE_CHARS).strip()
     after = _head(req.text[req.end :], AFTER_CHARS).strip()
     about = req.passage or before[-400:]
     bible, record = select(req.entries, about, BIBLE_BUDGET) if req.entries else ("", [])
-    parts = [bible] if bible else []
-    if req.so_far:
-        parts.append(req.so_far)
+    # what stays the same from one selection to the next comes first (the story so far, the text
+    # before), so consecutive prompts share the longest prefix; the bible entries follow the passage
+    parts = [req.so_far] if req.so_far else []
     if before:
         parts.append(f"Text before the passage (context, do not repeat it):\n{before}\n")
+    if bible:
+        parts.append(bible)
     if after:
         parts.append(f"Text after the passage (context):\n{after}\n")
     return ("\n".join(parts) + "\n") if parts else "", record
@@ -193,6 +200,17 @@ def _emitter(req: VerbRequest) -> Callable[[str], None] | None:
     req.attempts += 1
     tell = req.on_text
     return None if tell is None else (lambda delta: tell(attempt, delta))
+
+
+def _many(backend: Backend, request: Request, req: VerbRequest) -> list[Completion]:
+    """All of a request's candidates in one engine call (seed, seed+1, ...: the engine decodes them
+    together where it can), candidate i's text streamed to `req.on_text` as attempt `req.attempts + i`."""
+    base = req.attempts
+    req.attempts += request.params.n
+    tell = req.on_text
+    if tell is None:
+        return backend.complete(request)
+    return backend.complete(request, lambda index, delta: tell(base + index, delta))
 
 
 def _one(backend: Backend, request: Request, req: VerbRequest) -> Completion:
@@ -333,9 +351,9 @@ def _edit(backend: Backend, req: VerbRequest, params: SamplingParams, seed: int)
         missing = req.n - len(kept)
         if missing <= 0:
             break
-        for s in _seeds(seed, missing, offset):
-            request = Request(messages, messages[-1].content + "\n", params.with_(seed=s, n=1, max_tokens=budget))
-            completion = _one(backend, request, req)
+        first = _seeds(seed, 1, offset)[0]
+        request = Request(messages, messages[-1].content + "\n", params.with_(seed=first, n=missing, max_tokens=budget))
+        for completion in _many(backend, request, req):
             text = _cleaned(completion, req.passage)
             ok, why = _contract(req, text)
             (kept if ok else broken).append(_candidate(_keep_edges(req.passage, text), completion, ok, why))
@@ -371,9 +389,8 @@ def _continue(backend: Backend, req: VerbRequest, params: SamplingParams, seed: 
     candidates: list[dict[str, Any]] = []
     max_tokens = min(params.max_tokens, 120)
     top = req.alternatives if backend.capabilities.top_logprobs else 0
-    for s in _seeds(seed, req.n, 0):
-        request = Request((), prompt, params.with_(seed=s, n=1, max_tokens=max_tokens), raw=True, top_logprobs=top)
-        completion = _one(backend, request, req)
+    request = Request((), prompt, params.with_(seed=seed, n=req.n, max_tokens=max_tokens), raw=True, top_logprobs=top)
+    for completion in _many(backend, request, req):
         # the model's own spacing is kept: " on the mat" after "sat", "s raged" after a lead " storm"
         spacing = completion.text[: len(completion.text) - len(completion.text.lstrip())]
         body = clean(completion.text, truncated=completion.finish_reason == "length", drop_title=False).text.strip()
