@@ -9,7 +9,7 @@ import json
 import pytest
 
 from fabula.backends.fake import FakeBackend
-from fabula.cowrite.verbs import VerbRequest, parse_items, run_verb
+from fabula.cowrite.verbs import ANCHOR_STEP, BEFORE_CHARS, VerbRequest, context, parse_items, run_verb
 from fabula.errors import InvalidParam, Rejected
 from fabula.sampling import SamplingParams
 from fabula.settings import Settings
@@ -46,6 +46,23 @@ def test_a_candidate_that_breaks_the_contract_is_resampled_and_never_offered() -
         _engine(PASSAGE, "It came in March, the bottle."), VerbRequest("rewrite", TEXT, START, END, n=1), PARAMS, 3
     )
     assert unchanged.candidates[0]["text"] == "It came in March, the bottle."
+
+
+def test_neighbouring_selections_share_the_start_of_their_window() -> None:
+    """The text before a selection starts on a fixed grid, so the prompts of selections near each
+    other share a prefix (the engine's prompt reuse skips it); a short text is taken whole."""
+    sentences = [f"Sentence {i} tells of the lighthouse and the sea." for i in range(200)]
+    text = " ".join(sentences)
+    starts = []
+    for cursor in range(5000, 5400, 40):
+        req = VerbRequest("rewrite", text, cursor, cursor + 20, n=1)
+        window = context(req)[0].split(":\n", 1)[1]
+        starts.append(text.index(window[:60]))
+        assert BEFORE_CHARS - ANCHOR_STEP // 2 <= len(text[: req.start]) - starts[-1] <= BEFORE_CHARS + ANCHOR_STEP
+        assert text[starts[-1] :].startswith("Sentence")  # at a sentence
+    assert len(set(starts)) == 1
+    short = VerbRequest("rewrite", TEXT, START, END, n=1)
+    assert "Mara kept the light." in context(short)[0]
 
 
 def test_the_prompt_carries_the_bible_and_the_text_around_the_selection() -> None:

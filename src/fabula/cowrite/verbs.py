@@ -143,9 +143,10 @@ def _tail(text: str, limit: int) -> str:
     then get windows that start at the same place, so their prompts share a prefix that the engine
     need not evaluate again (llama.cpp's prompt reuse); a window ending at the cursor would start
     one character later for every character typed."""
-    if len(text) <= limit:
+    anchor = max(0, len(text) - limit) // ANCHOR_STEP * ANCHOR_STEP
+    if anchor == 0:  # the text from its beginning
         return text
-    cut = text[(len(text) - limit) // ANCHOR_STEP * ANCHOR_STEP :]
+    cut = text[anchor:]
     sentence = re.search(r"(?<=[.!?\"”])\s+", cut)
     if sentence and sentence.end() < ANCHOR_STEP // 2:
         return cut[sentence.end() :]
