@@ -6,6 +6,14 @@ unchanged, brainstorm items distinct (at least five). Prints a Markdown
 table and writes the JSON beside the results.
 
     python benchmarks/cowrite.py [--runs 5] [--json benchmarks/results/cowrite.json]
+
+`--session` times a writing session instead: twenty verb calls working down the same chapter
+(four paragraphs, each rewritten, expanded, shrunk and described, then two continuations at the
+end, a brainstorm and feedback), 3 candidates a call, on two engines loaded side by side, one
+with llama.cpp prompt reuse and one prefilling every prompt cold, the calls interleaved; every
+candidate's text must come out the same on both.
+
+    python benchmarks/cowrite.py --session [--json benchmarks/results/cowrite_session.json]
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ import argparse
 import json
 import statistics
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from fabula.backends import get_backend
@@ -47,11 +56,67 @@ def selection(text: str, run: int) -> tuple[int, int]:
     return start, end
 
 
+def session_calls(text: str) -> list[VerbRequest]:
+    """The session: four consecutive paragraphs from a third of the way in, each through the
+    four editing verbs, then continue twice at the end, a brainstorm and feedback on the last."""
+    calls = []
+    for run in range(4):
+        start, end = selection(text, run)
+        for verb in ("rewrite", "expand", "shrink", "describe"):
+            calls.append(VerbRequest(verb, text, start, end, instruction="tense" if verb == "rewrite" else "", n=3))
+    calls += [VerbRequest("continue", text, len(text), len(text), n=3) for _ in range(2)]
+    calls.append(VerbRequest("brainstorm", text, len(text), len(text), instruction="next", n=3))
+    calls.append(VerbRequest("feedback", text, start, end, n=3))
+    return calls
+
+
+def outputs(result: object) -> list[object]:
+    """Everything a call gives the writer: each candidate's text, the list, the critique."""
+    return [[c["text"] for c in result.candidates], result.items, result.feedback]  # type: ignore[attr-defined]
+
+
+def session(args: argparse.Namespace) -> None:
+    from fabula.backends.llamacpp import LlamaCppBackend
+
+    settings = get_settings()
+    engines = {
+        "cold": LlamaCppBackend("", settings.model_copy(update={"llamacpp_cache_prompt": False})),
+        "reuse": LlamaCppBackend("", settings.model_copy(update={"llamacpp_cache_prompt": True})),
+    }
+    text = chapter()
+    params = SamplingParams(max_tokens=120)
+    rows = []
+    for i, req in enumerate(session_calls(text)):
+        row: dict[str, object] = {"call": i + 1, "verb": req.verb, "selection": [req.start, req.end]}
+        results = {}
+        for name in ("cold", "reuse") if i % 2 == 0 else ("reuse", "cold"):  # interleaved
+            began = time.perf_counter()
+            result = run_verb(engines[name], replace(req), params, seed=200 + i)
+            row[f"{name}_s"] = round(time.perf_counter() - began, 2)
+            results[name] = outputs(result)
+        row["same"] = results["cold"] == results["reuse"]
+        rows.append(row)
+        print(f"{i + 1:2} {req.verb:10} cold {row['cold_s']:6.2f} s  reuse {row['reuse_s']:6.2f} s  same {row['same']}")
+    cold = sum(float(r["cold_s"]) for r in rows)  # type: ignore[arg-type]
+    reuse = sum(float(r["reuse_s"]) for r in rows)  # type: ignore[arg-type]
+    same = sum(bool(r["same"]) for r in rows)
+    words = len(text.split())
+    print(f"\n{len(rows)} calls on a {words}-word chapter: cold {cold:.1f} s, with prompt reuse {reuse:.1f} s")
+    print(f"({reuse / cold:.2f} of the time); outputs identical in {same}/{len(rows)} calls")
+    if args.json:
+        summary = {"cold_s": round(cold, 1), "reuse_s": round(reuse, 1), "ratio": round(reuse / cold, 3)}
+        args.json.write_text(json.dumps({"words": len(text.split()), "rows": rows, **summary}, indent=1) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--session", action="store_true", help="time a twenty-call session with and without reuse")
     args = parser.parse_args()
+    if args.session:
+        session(args)
+        return
     settings = get_settings()
     backend = get_backend("llamacpp", "", settings)
     text = chapter()

@@ -65,8 +65,9 @@ def free_port() -> int:
 # The same sampling on both servers, spelled as each names it: no repetition penalty (fabula's
 # default is 1.1; llama.cpp's server default is 1.0), top-k 40, top-p 0.95, min-p 0.05.
 SAME = {"fabula": {"repetition_penalty": 1.0}, "llama.cpp": {"repeat_penalty": 1.0}}
-# fabula turns llama.cpp's prompt cache off by default (bitwise reproducibility by seed); each
-# server is measured both ways: fabula through FABULA_LLAMACPP_CACHE_PROMPT, llama.cpp per request
+# each server is measured with its prompt cache off and on: fabula through
+# FABULA_LLAMACPP_CACHE_PROMPT (on by default: it reuses a prefix only where the logits stay those
+# of a cold prefill, and only while no other request runs), llama.cpp per request
 CACHES = (False, True)
 
 
