@@ -6,8 +6,9 @@ But a seed must keep fixing the text bit for bit, and llama.cpp does not evaluat
 same way in every batch: a token evaluated alone (a ubatch of one) gets other logits, in the last
 bits, than the same token evaluated with others, and the int8 activations turn that into another
 sampled text. Measured on the embedded model, with flash attention off (68 random pairs of
-prompts of 20 to 1,800 tokens, a random shared prefix each, `tests/test_prompt_reuse.py` keeps a
-sample of them), a reused prefix gives exactly the logits of a cold prefill when
+prompts of 20 to 1,800 tokens, a random shared prefix each; `tests/test_prompt_reuse.py` checks
+the engine against a cold one on the cases that matter), a reused prefix gives exactly the
+logits of a cold prefill when
 
 1. the cached prefix holds only prompt tokens evaluated as a cold prefill evaluates them: never
    tokens the model generated (each was decoded alone), and never a prompt's last token where
@@ -17,12 +18,12 @@ sample of them), a reused prefix gives exactly the logits of a cold prefill when
 
 Where the boundaries of the other ubatches fall does not matter (a cold prefill of 1,334 tokens
 runs 512 + 512 + 310; reusing 1,301 runs 33; the logits are equal). Breaking rule 2 changed the
-logits in 8 of 8 cases tried, whole-prompt matches among them (llama.cpp then re-evaluates the
-last token alone).
+logits in 11 of 20 cases tried, and a whole-prompt match breaks it (llama.cpp then re-evaluates
+the last token alone).
 
 Both rules hold for a request evaluated alone. Beside another sequence they do not: llama.cpp
-puts the tokens of concurrent slots in shared ubatches, split evenly between the sequences, and a
-reused suffix of 2 to 20 tokens evaluated while another slot decoded gave other logits in 4 of 7
+puts the tokens of concurrent slots in shared ubatches, which changes how a short rest is split,
+and a reused rest of 1 to 100 tokens evaluated while another slot decoded gave other logits in 4 of 8
 lengths tried (a cold prefill beside it kept them, as `tests/test_llamacpp.py` checks). So a
 prefix is reused only while no other request holds a slot (rule 3), and until that request's
 first token no other request starts (`SlotPool.prefill`); under concurrent load every request
