@@ -61,10 +61,12 @@ def test_the_pool_gives_the_slot_that_offers_most_and_cuts_where_llama_cpp_would
     # whose cache offers it most all the same
     assert pool.take(a[:90] + [-1] * 10) == Plan(1, 0, False)
     assert pool.take().slot == 2  # a stepper takes what is left
+    assert not pool.idle()
     with pytest.raises(BackendError, match="FABULA_LLAMACPP_SLOTS"):
         pool.take(wait_s=0.05)
     for slot in range(3):
         pool.give(Plan(slot, 0, False))
+    assert pool.idle()
     assert pool.take(a).reuse == 0  # every record was dropped when its slot was taken
 
 

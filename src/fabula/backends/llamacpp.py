@@ -271,7 +271,8 @@ class LlamaCppBackend:
     def _group(self, request: Request, seeds: list[int | None], first: int, on_text: OnText | None) -> list[Completion]:
         """One llama.cpp request for these seeds, on a slot held for its whole run: the free slot
         whose cache offers the prompt the longest prefix that keeps the logits (prompt_reuse.py)."""
-        ids = self.prompt_ids(request) if self.reuse_prompts else None
+        # tokenized only where a reuse could follow: beside other requests it would be refused
+        ids = self.prompt_ids(request) if self.reuse_prompts and self.slot_pool.idle() else None
         plan = self.slot_pool.take(ids, extra=len(seeds) - 1)
         record: list[int] = []
         try:

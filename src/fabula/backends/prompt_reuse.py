@@ -145,6 +145,11 @@ class SlotPool:
             exact = reuse == shared and shared < len(record)
             return Plan(slot, reuse, not exact, children)
 
+    def idle(self) -> bool:
+        """No request or stepper holds a slot: a prompt could be reused now (rule 3)."""
+        with self._changed:
+            return len(self._free) == self._slots
+
     @contextmanager
     def prefill(self, plan: Plan) -> Iterator[Callable[[], None]]:
         """Around a request's launch, yielding `done` to call at its first token: a plan that
