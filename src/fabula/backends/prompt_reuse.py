@@ -129,12 +129,10 @@ class SlotPool:
 
             slot = max(self._free, key=offer)
             alone = len(self._free) == self._slots  # rule 3: no other request holds a slot
-            self._free.discard(slot)
-            children = tuple(sorted(self._free)[:extra])
-            for taken in (slot, *children):
-                self._free.discard(taken)
+            children = tuple(sorted(self._free - {slot})[:extra])
             record = self._records[slot]
             for taken in (slot, *children):
+                self._free.discard(taken)
                 self._records[taken] = []  # unknown until the request reports what it left there
             reuse = reusable_prefix(prompt, record, self.ubatch) if prompt and alone else 0
             if reuse < MIN_REUSE:

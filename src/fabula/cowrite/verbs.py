@@ -352,7 +352,7 @@ def _edit(backend: Backend, req: VerbRequest, params: SamplingParams, seed: int)
         missing = req.n - len(kept)
         if missing <= 0:
             break
-        first = _seeds(seed, 1, offset)[0]
+        first = (seed + offset) % (MAX_SEED + 1)
         request = Request(messages, messages[-1].content + "\n", params.with_(seed=first, n=missing, max_tokens=budget))
         for completion in _many(backend, request, req):
             text = _cleaned(completion, req.passage)
