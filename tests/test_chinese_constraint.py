@@ -8,27 +8,11 @@ import pytest
 
 from fabula.verse.chinese import check_chinese
 from fabula.verse.chinese_constraint import ChineseVerseConstraint
-
-# a few hundred common characters of classical verse, both tones, many rhymes
-POOL = (
-    "春花秋月山水风云江天人心日夜长空明光来归时年中东西南北青白红黄金玉清寒香深城楼台门路"
-    "家乡客行远近高低飞落开流声色烟雨雪霜霞星河海湖舟船草木林松竹梅柳桃鸟雁鹤马龙朝暮晚晓"
-    "千万里一三五百两独孤相思别离愁梦醒酒歌舞琴诗书画看听问知见望登过入出上下前后去留生死"
-    "老少新旧古今多少满半无有不可能何处谁家君我尔此彼自应须欲将犹更还又已未莫休谁堪怜"
-)
+from tests.verse_walk import POOL, walk
 
 
 def _random_poem(form: str, rng: random.Random) -> str | None:
-    constraint = ChineseVerseConstraint(form)
-    state = constraint.initial()
-    text = ""
-    while not constraint.can_end(state):
-        options = [(c, after) for c in POOL + "，。！\n" if (after := constraint.advance(state, c)) is not None]
-        if not options:
-            return None  # a dead end (the rhyme ran out in this small pool): the sampler backtracks
-        char, state = rng.choice(options)
-        text += char
-    return text
+    return walk(ChineseVerseConstraint(form), rng)
 
 
 @pytest.mark.parametrize("form", ["wujue", "qijue", "wulv", "qilv"])

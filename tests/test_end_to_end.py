@@ -38,7 +38,7 @@ def test_write_json_is_reproducible_by_seed(fabula_home: Path) -> None:
     assert first["text"] and first["text"] == second["text"]
     assert first["id"] != second["id"]
     prov = first["provenance"]
-    assert prov["engine"] == "llamacpp" and prov["seed"] == 3 and prov["template"] == "poem@2"
+    assert prov["engine"] == "llamacpp" and prov["seed"] == 3 and prov["template"] == "poem@3"
     assert prov["model"]["sha256"] and prov["params"]["max_tokens"] == 60
     listed = json.loads(fabula(fabula_home, "works", "list", "--json").stdout)
     assert {row["id"] for row in listed} == {first["id"], second["id"]}

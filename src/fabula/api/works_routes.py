@@ -129,6 +129,12 @@ async def export_work(state: State, owner: Owner, work_id: str, format: str = "m
 
 
 CHECKS = ("originality", "safety", "verse")
+VERSE_OPTIONS = {
+    "cipai": "a ci's tune (form ci): 如梦令, 浣溪沙, ...",
+    "head": "an acrostic's heads (form acrostic): 春风得意 or MOON",
+    "shape": "the form an acrostic is written in: wujue, qijue, wulv, qilv, haiku, quatrain, ...",
+    "first": "a couplet's first line (form couplet)",
+}
 
 
 @router.post(
@@ -138,7 +144,12 @@ CHECKS = ("originality", "safety", "verse")
             ["check", "text"],
             check={"type": "string", "enum": list(CHECKS)},
             text={"type": "string"},
-            form={"type": "string", "description": "for verse: haiku, limerick, sonnet, quatrain, wujue, qijue, ..."},
+            form={
+                "type": "string",
+                "description": "for verse: haiku, sonnet, wujue, qijue, ci, acrostic, ...",
+            },
+            scheme={"type": "string", "description": "a quatrain's rhyme scheme: ABAB or AABB"},
+            **{name: {"type": "string", "description": what} for name, what in VERSE_OPTIONS.items()},
         )
     ),
 )
@@ -158,7 +169,9 @@ async def check(request: Request, state: State, _owner: Owner) -> dict[str, Any]
     if kind == "verse":
         from fabula.verse.check import check_verse
 
-        return {"check": kind, "report": await asyncio.to_thread(check_verse, text, data.get("form"))}
+        options = {name: str(data[name]) for name in VERSE_OPTIONS if data.get(name)}
+        report = await asyncio.to_thread(check_verse, text, data.get("form"), data.get("scheme"), **options)
+        return {"check": kind, "report": report}
     from fabula.responsible.originality import check_text as originality
 
     home = state.settings.ensure_home()

@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 VERSE_FORMS = ("haiku", "limerick", "quatrain", "sonnet", "free", "wujue", "qijue", "wulv", "qilv")
+NEW_FORMS = ("ci", "acrostic", "couplet")
 
 
 @click.group()
@@ -21,7 +22,7 @@ def check() -> None:
 
 @check.command("poem")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path))
-@click.option("--form", "form_name", type=click.Choice(VERSE_FORMS), required=True)
+@click.option("--form", "form_name", type=click.Choice(VERSE_FORMS + NEW_FORMS), required=True)
 @click.option(
     "--scheme",
     type=click.Choice(["ABAB", "AABB"]),
@@ -29,14 +30,25 @@ def check() -> None:
     show_default=True,
     help="Rhyme scheme of a quatrain.",
 )
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="What the form needs: cipai=如梦令 (ci), head=春风得意 and shape=qijue (acrostic), first=LINE (couplet).",
+)
 @click.option("--json", "as_json", is_flag=True)
-def check_poem_command(file: Path, form_name: str, scheme: str, as_json: bool) -> None:
+def check_poem_command(file: Path, form_name: str, scheme: str, sets: tuple[str, ...], as_json: bool) -> None:
     """Syllables per line, rhyme scheme, stress, and every violation of the form."""
-    from fabula.verse.check import CHINESE_FORMS, check_verse
+    from fabula.cli.write import parse_sets
+    from fabula.verse.check import check_verse
+    from fabula.verse.kinds import verse_kind
 
     text = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
-    report = check_verse(text, form_name, scheme)
-    if form_name in CHINESE_FORMS:
+    options = parse_sets(sets)
+    report = check_verse(text, form_name, scheme, **options)
+    kind = verse_kind({"form": form_name, **options})
+    if kind is not None and (kind.chinese or form_name in NEW_FORMS):
         _print_report(report, as_json)
         return
     if as_json:

@@ -14,8 +14,9 @@ wider rewind would write again (word bans took sonnets from 1.95 to 1.12 engine 
 token).
 
 A constraint may also say that one text alone can come next (`forced`: a Chinese line's closing
-"，" or "。"). When that token is not among the WIDE candidates, the whole vocabulary is searched
-for it before anything is rewound, since a line that only lacks its punctuation is no dead end.
+"，" or "。", a ci's repeated clause). When no allowed token is among the WIDE candidates, the whole
+vocabulary is searched for it before anything is rewound, since a line that only lacks its
+punctuation is no dead end; the no-repeat rule does not veto it (如梦令 repeats "知否，知否").
 On Qwen's 151,646-token vocabulary with random weights the comma is outside the top 2,048 about
 99% of the time, and Chinese verse failed without this; on a trained model it is nearly always in
 the top 64, so the search costs nothing there.
@@ -233,8 +234,9 @@ def constrained_sample(
         if not options:
             options = _allowed(constraint, state, stepper.top(WIDE)[NARROW:], stepper.eos_ids, tokens, here)
         if not options and (must := _forced(constraint, state)):
-            exact = [c for c in stepper.top(EVERY)[WIDE:] if c[1] == must]
-            options = _allowed(constraint, state, exact, stepper.eos_ids, tokens, here)
+            # the one text allowed is taken even where it repeats a trigram (a 叠句 repeats by rule)
+            exact = [c for c in stepper.top(EVERY) if c[1] == must]
+            options = _allowed(constraint, state, exact, stepper.eos_ids, None, here)
         if not options:
             begun = word_starts[-1][0]
             if len(tokens) > begun and (begun != ban_at or len(bans) < WORD_BANS):

@@ -1,4 +1,4 @@
-"""The `poem` form: free verse, or a fixed English form (haiku, limerick, quatrain, sonnet).
+"""The `poem` form: free verse, or a fixed form (`fabula.verse.kinds`: English, shi, ci, acrostic, couplet).
 
 Fixed forms are kept by construction where the engine can be stepped token by token (llamacpp,
 hf): a verse constraint allows only tokens that keep syllables and rhymes on course. Every
@@ -8,15 +8,13 @@ the candidate's `checks`.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
 from fabula.forms.base import Form, load_form, verdict
 from fabula.verse.forms import VerseForm, verse_form
-
-CHINESE = ("wujue", "qijue", "wulv", "qilv")
+from fabula.verse.kinds import verse_kind
 
 
 def chosen_form(inputs: Mapping[str, str]) -> VerseForm:
@@ -30,28 +28,18 @@ def build() -> Form:
     max_line_words = int(checks.get("max_line_words", 20))
 
     def derive(inputs: dict[str, str]) -> dict[str, str]:
-        if inputs.get("form") in CHINESE:
-            from fabula.verse.chinese import FORMS as CHINESE_FORMS
-
-            length, count, title = CHINESE_FORMS[inputs["form"]]
-            return {
-                "title": title,
-                "instruction": (
-                    f"Write a {title} in classical Chinese: {count} lines of {length} characters, the even lines "
-                    "rhyming on level-tone characters, following the regulated tone pattern."
-                ),
-            }
-        form = chosen_form(inputs)
-        if not form.lines:
+        kind = verse_kind(inputs)
+        if kind is None:
             return {
                 "instruction": f"Write a free-verse poem of about {inputs.get('lines', '8')} lines.",
-                "title": form.title,
+                "title": chosen_form(inputs).title,
             }
-        return {"instruction": form.instruction, "title": form.title}
+        return {"instruction": kind.instruction, "title": kind.title}
 
     def has_lines(text: str, inputs: Mapping[str, str]) -> dict[str, Any]:
         lines = [line for line in text.splitlines() if line.strip()]
-        if inputs.get("form") in CHINESE:
+        kind = verse_kind(inputs)
+        if kind is not None and kind.chinese:
             return verdict("min_lines", bool(lines), f"{len(lines)} lines")
         return verdict("min_lines", len(lines) >= min_lines, f"{len(lines)} lines (at least {min_lines})")
 
@@ -70,39 +58,24 @@ def build() -> Form:
         return verdict("verse_form", report["ok"], detail)
 
     def check(text: str, inputs: Mapping[str, str]) -> dict[str, Any]:
-        if inputs.get("form") in CHINESE:
-            from fabula.verse.chinese import check_chinese
+        kind = verse_kind(inputs)
+        if kind is None:
+            from fabula.verse.check import check_poem
 
-            return check_chinese(text, inputs["form"])
-        from fabula.verse.check import check_poem
-
-        return check_poem(text, chosen_form(inputs))
+            return check_poem(text, chosen_form(inputs))
+        return kind.check(text)
 
     def constrain(inputs: Mapping[str, str]) -> Any:
-        if inputs.get("form") in CHINESE:
-            from fabula.verse.chinese_constraint import ChineseVerseConstraint
-
-            return ChineseVerseConstraint(inputs["form"])
-        form = chosen_form(inputs)
-        if not form.lines:
-            return None
-        from fabula.settings import get_settings
-        from fabula.verse.constraint import VerseConstraint
-        from fabula.verse.lexicon import load_lexicon
-
-        return VerseConstraint(form, load_lexicon(get_settings().home / "cache"))
+        kind = verse_kind(inputs)
+        return kind.constraint() if kind is not None else None
 
     def continuation(inputs: Mapping[str, str]) -> str:
-        # our Tang-poem model was trained on "《title》poem" lines: the prompt becomes the title
-        if inputs.get("form") in CHINESE:
-            return f"《{inputs['prompt'].strip().strip('《》')}》"
-        return inputs["prompt"]
+        kind = verse_kind(inputs)
+        return kind.continuation(inputs["prompt"]) if kind is not None else inputs["prompt"]
 
     def assemble(text: str, inputs: Mapping[str, str]) -> str:
-        if inputs.get("form") not in CHINESE or "\n" in text.strip():
-            return text
-        # one line of verse per line, each with its punctuation
-        return re.sub(r"(?<=[，。！？；])(?=.)", "\n", text.strip())
+        kind = verse_kind(inputs)
+        return kind.assemble(text) if kind is not None else text
 
     def repair(backend: Any, request: Any, inputs: Mapping[str, str], text: str) -> tuple[str, dict[str, Any]]:
         """On an engine that cannot be stepped: regenerate the lines that break the form (bounded)."""

@@ -105,8 +105,8 @@ def _plainly_english(passage: str) -> bool:
 def expected_language(form: str, inputs: dict[str, str]) -> str:
     """What a work is asked to be in: Chinese for Chinese verse and Chinese lyrics, else English
     (the language every other form's template is written in)."""
-    from fabula.forms.poem import CHINESE
+    from fabula.verse.kinds import written_in_chinese
 
-    if (form == "poem" and inputs.get("form") in CHINESE) or (form == "lyrics" and inputs.get("language") == "zh"):
+    if written_in_chinese(form, inputs):
         return "zh"
     return "en"

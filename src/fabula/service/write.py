@@ -82,9 +82,9 @@ class WriteResult:
 
 def chinese_verse(form: str, inputs: Mapping[str, str]) -> bool:
     """Classical Chinese verse (or Chinese lyrics): laid out by clause, written by the Tang model."""
-    from fabula.forms.poem import CHINESE
+    from fabula.verse.kinds import written_in_chinese
 
-    return (form == "poem" and inputs.get("form") in CHINESE) or (form == "lyrics" and inputs.get("language") == "zh")
+    return written_in_chinese(form, inputs)
 
 
 def engine_for(job: WriteJob, settings: Settings) -> tuple[str, str]:

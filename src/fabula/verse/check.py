@@ -101,26 +101,25 @@ def _rhyme_violations(form: VerseForm, reports: list[dict[str, Any]]) -> list[st
     return problems
 
 
-CHINESE_FORMS = ("wujue", "qijue", "wulv", "qilv")
-
-
 def verse_forms() -> tuple[str, ...]:
-    """Every form `check_verse` knows: the English ones, then the Chinese regulated forms."""
+    """Every form `check_verse` knows: the English ones, the Chinese ones, and the acrostic."""
     from fabula.verse.forms import FORMS
+    from fabula.verse.kinds import CHINESE_FORMS
 
-    return (*FORMS, *CHINESE_FORMS)
+    return (*FORMS, *CHINESE_FORMS, "acrostic")
 
 
-def check_verse(text: str, form: object, scheme: str | None = None) -> dict[str, Any]:
+def check_verse(text: str, form: object, scheme: str | None = None, **options: str) -> dict[str, Any]:
     """A poem's report against a named form, English (syllables, rhyme, stress) or Chinese
-    (characters per line, 平仄, rhyme): the one dispatch every surface uses."""
+    (characters per line, 平仄, rhyme), with what the form needs in `options` (cipai, head, shape,
+    first): the one dispatch every surface uses, the same `fabula.verse.kinds` that writes them."""
     from fabula.errors import InvalidParam
     from fabula.verse.forms import verse_form
+    from fabula.verse.kinds import verse_kind
 
     if form not in verse_forms():
         raise InvalidParam("form", form, f"verse forms: {', '.join(verse_forms())}")
-    if form in CHINESE_FORMS:
-        from fabula.verse.chinese import check_chinese
-
-        return check_chinese(text, str(form))
-    return check_poem(text, verse_form(str(form), scheme if form == "quatrain" else None))
+    kind = verse_kind({"form": str(form), "scheme": scheme or "", **options})
+    if kind is None:
+        return check_poem(text, verse_form(str(form)))
+    return kind.check(text)

