@@ -84,14 +84,38 @@ def check_poem_command(file: Path, form_name: str, scheme: str, sets: tuple[str,
 @click.option("--chorus", default="4x6:AABB", show_default=True)
 @click.option("--bridge", default="2x8:AA", show_default=True)
 @click.option("--prechorus", default="2x6:AA", show_default=True)
+@click.option(
+    "--melody",
+    "tune_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The melody (MIDI or ABC) the words are sung to: a line per phrase, a syllable per note, stress on "
+    "strong beats (Chinese: tones following the pitch). The section options are then not used.",
+)
+@click.option("--scheme", help="With --melody: rhyme letters per phrase with words of its own, e.g. AABB.")
 @click.option("--json", "as_json", is_flag=True)
 def check_lyrics_command(
-    file: Path, structure: str, verse: str, chorus: str, bridge: str, prechorus: str, as_json: bool
+    file: Path,
+    structure: str,
+    verse: str,
+    chorus: str,
+    bridge: str,
+    prechorus: str,
+    tune_path: Path | None,
+    scheme: str | None,
+    as_json: bool,
 ) -> None:
     """Sections, lines, syllables and rhymes of a song; the chorus must repeat verbatim."""
     from fabula.verse.lyrics import check_lyrics, song_sections
 
     text = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
+    if tune_path is not None:
+        from fabula.music.setting import check_setting
+        from fabula.music.tune import read_tune
+        from fabula.verse.chinese import HAN
+
+        language = "zh" if HAN.search(text) else "en"
+        _print_report(check_setting(text, read_tune(tune_path, scheme), language), as_json)
+        return
     sections = song_sections(structure, {"V": verse, "C": chorus, "B": bridge, "P": prechorus})
     report = check_lyrics(text, sections)
     _print_report(report, as_json)

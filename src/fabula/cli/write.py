@@ -56,6 +56,12 @@ OPTIONS = [
         help="lyrics: also compose a melody and write it here as MIDI (lyrics embedded).",
     ),
     click.option(
+        "--from-melody",
+        "tune_path",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="lyrics: write the words to this melody (MIDI or ABC), one syllable per note, a line per phrase.",
+    ),
+    click.option(
         "--abc",
         "abc_path",
         type=click.Path(dir_okay=False, path_type=Path),
@@ -152,6 +158,10 @@ def write(
     params = build_params(pop_sampling(options))
     inputs = parse_sets(sets)
     o = options
+    if o["tune_path"] is not None:
+        if form != "lyrics":
+            raise InvalidParam("--from-melody", str(o["tune_path"]), "only lyrics are written to a melody")
+        inputs["tune"] = str(o["tune_path"].resolve())
     if form == "stream-script":
         from fabula.cli.stream import write_stream_script
 
@@ -189,6 +199,7 @@ def write(
         safety=o["safety_spec"],
         export=o["export_file"],
         melody=MelodyFiles(o["melody_path"], o["abc_path"], o["wav_path"], o["musicxml_path"]),
+        local_files=True,
     )
     if engine_for(job, settings)[0] == "llamacpp" and "llamacpp_slots" not in settings.model_fields_set:
         # one work in this process: as many llama.cpp slots as it has candidates, since every slot's
@@ -250,8 +261,11 @@ def _show(result: Any, as_json: bool, stream: bool, explain: bool, db_url: str) 
     if result.exported is not None:
         notice(f"exported → {result.exported} (provenance beside it)")
     if melody:
-        notice(
-            f"melody: {melody['notes']} notes in {melody['key']} major, {melody['meter']}, "
-            f"{melody['tempo']} bpm; stressed syllables on {melody['strong_beat_stress']:.0%} of strong beats"
-            f" → {', '.join(str(p) for p in melody['files'])}"
+        fit = (
+            f"stressed syllables on {melody['strong_beat_stress']:.0%} of strong beats"
+            if "strong_beat_stress" in melody
+            else f"tones follow {melody['tone_pitch_agreement']:.0%} of pitch steps"
         )
+        files = f" → {', '.join(str(p) for p in melody['files'])}" if melody["files"] else ""
+        facts = f"{melody['notes']} notes in {melody['key']}, {melody['meter']}, {melody['tempo']} bpm"
+        notice(f"melody: {facts}; {fit}{files}")

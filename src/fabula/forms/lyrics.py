@@ -2,6 +2,8 @@
 
 The distinct sections (each verse, the chorus once, the bridge) are written in one constrained
 pass; the song is then assembled with the chorus repeated verbatim, and checked section by section.
+Given a melody (`tune`, from `--from-melody`), its phrases are the lines instead
+(`fabula.music.setting`): one syllable per note, stress on strong beats, a chorus sung again.
 """
 
 from __future__ import annotations
@@ -26,6 +28,17 @@ def language_of(inputs: Mapping[str, str]) -> str:
     return inputs.get("language", "en") or "en"
 
 
+def tune_of(inputs: Mapping[str, str]) -> Any:
+    """The melody the words are written to (`--from-melody`), or None."""
+    if not inputs.get("tune"):
+        return None
+    from pathlib import Path
+
+    from fabula.music.tune import read_tune
+
+    return read_tune(Path(inputs["tune"]), inputs.get("scheme") or None)
+
+
 def sections_of(inputs: Mapping[str, str]) -> list[Section]:
     shapes = {
         "V": inputs.get("verse", ""),
@@ -40,6 +53,12 @@ def sections_of(inputs: Mapping[str, str]) -> list[Section]:
 
 def build() -> Form:
     def derive(inputs: dict[str, str]) -> dict[str, str]:
+        tune = tune_of(inputs)
+        if tune is not None:
+            from fabula.music.setting import instruction
+
+            text = instruction(tune)
+            return {"instruction": text.replace("syllables", "characters") if language_of(inputs) == "zh" else text}
         parts = [
             f"{s.label}: {s.lines} lines of {s.syllables} syllables rhyming {s.scheme}"
             for s in distinct_sections(sections_of(inputs))
@@ -58,9 +77,25 @@ def build() -> Form:
         return verdict("song_shape", report["ok"], "; ".join(report["violations"][:6]) or "keeps its shape")
 
     def check(text: str, inputs: Mapping[str, str]) -> dict[str, Any]:
+        tune = tune_of(inputs)
+        if tune is not None:
+            from fabula.music.setting import check_setting
+
+            return check_setting(text, tune, language_of(inputs))
         return check_lyrics(text, sections_of(inputs), language_of(inputs))
 
     def constrain(inputs: Mapping[str, str]) -> Any:
+        from fabula.settings import get_settings
+        from fabula.verse.lexicon import load_lexicon
+
+        tune = tune_of(inputs)
+        if tune is not None:
+            from fabula.music.setting import constraint_for
+
+            english = language_of(inputs) != "zh"
+            return constraint_for(
+                tune, language_of(inputs), load_lexicon(get_settings().home / "cache") if english else None
+            )
         if language_of(inputs) == "zh":
             from fabula.verse.chinese_constraint import ChineseLyricsConstraint
 
@@ -71,13 +106,16 @@ def build() -> Form:
                 lines += [(section.syllables, f"{len(ends)}{letter}") for letter in section.scheme]
                 ends.add(len(lines) - 1)
             return ChineseLyricsConstraint(lines, ends)
-        from fabula.settings import get_settings
         from fabula.verse.constraint import VerseConstraint
-        from fabula.verse.lexicon import load_lexicon
 
         return VerseConstraint(generation_form(sections_of(inputs)), load_lexicon(get_settings().home / "cache"))
 
     def layout(text: str, inputs: Mapping[str, str]) -> str:
+        tune = tune_of(inputs)
+        if tune is not None:
+            from fabula.music.setting import layout as tune_layout
+
+            return tune_layout(text, tune)
         if language_of(inputs) == "zh" and "[" not in text:
             text = zh_lines(text)
         return assemble(text, sections_of(inputs))

@@ -10,7 +10,6 @@ from fabula.files import replaced
 from fabula.music.melody import KEYS, Melody
 
 TICKS_PER_BEAT = 480
-EIGHTH = TICKS_PER_BEAT // 2
 # Lyric and name events are written as UTF-8 (mido's default, Latin-1, cannot hold ’ or 中);
 # typographic punctuation becomes ASCII so every reader shows it.
 ASCII_PUNCTUATION = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "—": "-", "–": "-", "…": "..."})
@@ -25,31 +24,34 @@ def write_midi(melody: Melody, path: Path, title: str = "fabula song") -> Path:
 
     song = mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_BEAT, charset="utf-8")
     meta = mido.MidiTrack()
-    numerator = int(melody.meter.split("/")[0])
+    numerator, denominator = (int(x) for x in melody.meter.split("/"))
+    slot = TICKS_PER_BEAT // melody.unit
     meta.append(mido.MetaMessage("track_name", name=_text(title[:60]), time=0))
     meta.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(melody.tempo), time=0))
-    meta.append(mido.MetaMessage("time_signature", numerator=numerator, denominator=4, time=0))
+    meta.append(mido.MetaMessage("time_signature", numerator=numerator, denominator=denominator, time=0))
     meta.append(mido.MetaMessage("key_signature", key=melody.key, time=0))
     voice = mido.MidiTrack()
     voice.append(mido.MetaMessage("track_name", name="melody", time=0))
     voice.append(mido.Message("program_change", program=0, channel=0, time=0))
     now = 0
     for note in melody.notes:
-        start = note.start * EIGHTH
+        start = note.start * slot
         voice.append(mido.MetaMessage("lyrics", text=_text(note.syllable.lyric), time=start - now))
         voice.append(
             mido.Message("note_on", note=note.pitch, velocity=96 if note.syllable.stressed else 72, channel=0, time=0)
         )
-        voice.append(mido.Message("note_off", note=note.pitch, velocity=0, channel=0, time=note.length * EIGHTH))
-        now = start + note.length * EIGHTH
+        voice.append(mido.Message("note_off", note=note.pitch, velocity=0, channel=0, time=note.length * slot))
+        now = start + note.length * slot
     song.tracks.extend([meta, voice])
     return _atomic(path, lambda tmp: song.save(str(tmp)))
 
 
 def abc_text(melody: Melody, title: str = "fabula song") -> str:
-    """ABC with L:1/8: one line of music per lyric line, its syllables on a `w:` line below."""
+    """ABC with one grid slot as the unit length (L:1/8 for a composed tune): one line of music per
+    lyric line, its syllables on a `w:` line below."""
     bar = melody.slots_per_bar
-    lines = ["X:1", f"T:{title}", f"M:{melody.meter}", "L:1/8", f"Q:1/4={melody.tempo}", f"K:{melody.key}"]
+    lines = ["X:1", f"T:{title}", f"M:{melody.meter}", f"L:1/{4 * melody.unit}", f"Q:1/4={melody.tempo}"]
+    lines.append(f"K:{melody.key}")
     music: list[str] = []
     words = ""
     section = None

@@ -44,13 +44,16 @@ class Melody:
     meter: str
     notes: tuple[Note, ...]
     bars: int
+    unit: int = 2  # grid slots per quarter note: eighths for a composed tune, finer for a given one
 
     @property
     def slots_per_bar(self) -> int:
-        return METERS[self.meter][0] * 2
+        beats, value = (int(x) for x in self.meter.split("/"))
+        return beats * 4 * self.unit // value
 
     def on_strong_beat(self, note: Note) -> bool:
-        return note.start % self.slots_per_bar in METERS[self.meter][1]
+        strong = METERS.get(self.meter, (0, (0,)))[1]  # in eighths; a meter we do not compose in: beat 1
+        return (note.start % self.slots_per_bar) * 2 in {slot * self.unit for slot in strong}
 
     def strong_beat_stress(self) -> float:
         """Share of notes on strong beats that carry a stressed syllable."""

@@ -56,8 +56,8 @@ def score(melody: Melody, title: str = "fabula song") -> Any:
     cursor = 0
     for note in melody.notes:
         if note.start > cursor:
-            part.append(m21.note.Rest(quarterLength=(note.start - cursor) / 2))
-        sounding = m21.note.Note(midi=note.pitch, quarterLength=note.length / 2)
+            part.append(m21.note.Rest(quarterLength=(note.start - cursor) / melody.unit))
+        sounding = m21.note.Note(midi=note.pitch, quarterLength=note.length / melody.unit)
         syllable = note.syllable
         sounding.lyrics.append(
             m21.note.Lyric(text=syllable.text, syllabic=_syllabic(syllable.word_start, syllable.word_end))
@@ -66,7 +66,7 @@ def score(melody: Melody, title: str = "fabula song") -> Any:
         cursor = note.start + note.length
     bar = melody.slots_per_bar
     if cursor % bar:
-        part.append(m21.note.Rest(quarterLength=(bar - cursor % bar) / 2))  # fill the last bar
+        part.append(m21.note.Rest(quarterLength=(bar - cursor % bar) / melody.unit))  # fill the last bar
     piece = m21.stream.Score()
     piece.metadata = m21.metadata.Metadata()
     piece.metadata.title = title

@@ -91,12 +91,20 @@ def line_syllables(line: str) -> list[Syllable]:
         return chinese_syllables(line)
     out: list[Syllable] = []
     for word in words_of(line):
-        count, _known = syllables(word)
-        pattern = stress_pattern(word) or ("1" + "0" * (count - 1))
-        if len(pattern) != count:
-            pattern = ("1" + "0" * count)[:count]
+        stresses = word_stresses(word)
+        count = len(stresses)
         parts = split_word(word, count)
-        for i, (part, stress) in enumerate(zip(parts, pattern, strict=True)):
-            stressed = stress in "12" and not (count == 1 and word.lower() in FUNCTION_WORDS)
+        for i, (part, stressed) in enumerate(zip(parts, stresses, strict=True)):
             out.append(Syllable(part or "~", stressed, i == 0, i == count - 1))
     return out
+
+
+@cache
+def word_stresses(word: str) -> tuple[bool, ...]:
+    """Whether each syllable of an English word is sung stressed: the dictionary's primary and
+    secondary stress (the first syllable of an unknown word), a one-syllable function word never."""
+    count, _known = syllables(word)
+    pattern = stress_pattern(word) or ("1" + "0" * (count - 1))
+    if len(pattern) != count:
+        pattern = ("1" + "0" * count)[:count]
+    return tuple(stress in "12" and not (count == 1 and word.lower() in FUNCTION_WORDS) for stress in pattern)

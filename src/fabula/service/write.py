@@ -66,6 +66,9 @@ class WriteJob:
     client_user: str | None = None
     keep_copy: bool = True  # a Markdown copy and its manifest in FABULA_HOME/works
     save: bool = True  # False: reviewed like any work, but neither saved nor exported (a dry batch)
+    # inputs may name files on this machine (lyrics' `tune`): true only for the command line, whose
+    # user owns the machine; a client over HTTP must never make the server read a path it names
+    local_files: bool = False
 
     @property
     def saved_for(self) -> str | None:
@@ -112,11 +115,18 @@ def job_settings(job: WriteJob, settings: Settings) -> Settings:
     return settings.model_copy(update=update) if update else settings
 
 
+FILE_INPUTS = {"lyrics": ("tune",)}  # inputs that name a file to read
+
+
 def check_job(job: WriteJob) -> None:
     """Refuse what cannot be done before anything slow starts."""
     from fabula.forms import get_form
 
     form = get_form(job.form)
+    for name in FILE_INPUTS.get(job.form, ()):
+        if job.inputs.get(name) and not job.local_files:
+            where = "a melody file is read on the command line only: fabula write lyrics --from-melody"
+            raise InvalidParam(name, job.inputs[name], where)
     form.render(job.prompt, job.inputs)  # an unknown input or value (form=villanelle) fails here, not after a load
     if job.export is not None:
         from fabula.service.exports import GENERIC
@@ -213,7 +223,8 @@ def finish(work: Work, job: WriteJob, settings: Settings, store: Any) -> WriteRe
     from fabula.responsible.review import export_manifest, gate
 
     copy = keep_copy(work, settings, store) if job.keep_copy else None
-    melody = compose_melody(work, job.melody) if job.melody else None
+    given_tune = job.form == "lyrics" and bool(job.inputs.get("tune"))
+    melody = compose_melody(work, job.melody) if job.melody or given_tune else None
     for path in (melody or {}).get("files", []):
         export_manifest(store.get(work.id), Path(path), settings)  # every exported file has its manifest
     exported = None
@@ -258,6 +269,13 @@ def melody_of(song: str, provenance: dict[str, Any]) -> tuple[Any, str]:
     from fabula.music.melody import compose
 
     inputs = provenance["prompt"]["inputs"]
+    if inputs.get("tune"):  # words written to a given melody: that melody, with them
+        from fabula.music.setting import sung_melody
+        from fabula.music.tune import read_tune
+
+        return sung_melody(read_tune(Path(inputs["tune"]), inputs.get("scheme") or None), song), Path(
+            inputs["tune"]
+        ).stem[:60]
     try:
         tempo = int(inputs.get("tempo", "96"))
     except ValueError:
@@ -283,6 +301,15 @@ def compose_melody(work: Work, files: MelodyFiles) -> dict[str, Any]:
         with tempfile.TemporaryDirectory() as scratch:
             source = files.midi or write_midi(tune, Path(scratch) / "song.mid", title)
             written.append(render_wav(source, files.wav))
+    inputs = work.provenance["prompt"]["inputs"]
+    if inputs.get("tune"):  # the given tune's phrases and notes, and how the words fit them
+        from fabula.music.setting import check_setting, melody_json
+        from fabula.music.tune import read_tune
+
+        given = read_tune(Path(inputs["tune"]), inputs.get("scheme") or None)
+        fit = check_setting(work.text, given, inputs.get("language", "en") or "en")
+        measures = {k: fit[k] for k in ("syllables_per_note", "strong_beat_stress", "tone_pitch_agreement") if k in fit}
+        return melody_json(given) | {"files": [str(f) for f in written], "notes": len(tune.notes)} | measures
     return {
         "files": [str(f) for f in written],
         "key": tune.key,

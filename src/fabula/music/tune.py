@@ -1,0 +1,194 @@
+"""A melody someone else wrote, read for setting words to it: notes, strong beats, phrases, repeats.
+
+music21 reads MIDI and ABC alike; the first part is the tune (a chord gives its top note, tied
+notes are one note). Each note knows whether it falls on a strong beat (music21's beat strength
+of 1, and 4/4's beat 3 and 6/8's second dotted quarter), so a stressed syllable can be put there.
+
+Phrases end where a singer breathes: before a rest, after a long note (at least twice the tune's
+median note and at least a quarter) that ends its bar, and at the end. A phrase longer than `MAX_PHRASE` notes is
+split after its longest note in the middle half. Two or more phrases in a row whose notes
+(intervals and rhythm) are those of an earlier run are a chorus: they are sung to its words.
+
+Rhymes fall on phrase ends: by a given scheme (one letter per distinct phrase, cycled, e.g. AABB),
+or, by default, distinct phrases rhyme in pairs (AABB...), a last odd one left unrhymed.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from fractions import Fraction
+from functools import cache
+from pathlib import Path
+
+from fabula.errors import FormError
+
+MAX_PHRASE = 16
+MIN_NOTES = 2
+SUFFIXES = (".mid", ".midi", ".abc")
+
+
+@dataclass(frozen=True)
+class TuneNote:
+    pitch: int  # MIDI note number
+    onset: Fraction  # quarter notes from the start
+    length: Fraction  # quarter notes
+    strong: bool  # on a strong beat
+
+
+@dataclass(frozen=True)
+class Phrase:
+    notes: tuple[TuneNote, ...]
+    repeat_of: int | None = None  # index of the earlier phrase whose words this one sings again
+    rhyme: str | None = None  # rhyme letter of its last syllable
+
+    @property
+    def shape(self) -> tuple[tuple[int, Fraction, bool], ...]:
+        """What makes two phrases the same tune: intervals, lengths, strong beats."""
+        first = self.notes[0].pitch
+        return tuple((n.pitch - first, n.length, n.strong) for n in self.notes)
+
+
+@dataclass(frozen=True)
+class Tune:
+    phrases: tuple[Phrase, ...]
+    meter: str
+    tempo: int
+    key: str
+    source: str = ""
+    rests: tuple[tuple[Fraction, Fraction], ...] = field(default=())  # (onset, length) of every rest
+
+    @property
+    def notes(self) -> tuple[TuneNote, ...]:
+        return tuple(n for p in self.phrases for n in p.notes)
+
+    @property
+    def distinct(self) -> list[int]:
+        """Indexes of the phrases that get words of their own (the first time each tune comes)."""
+        return [i for i, p in enumerate(self.phrases) if p.repeat_of is None]
+
+
+def read_tune(path: Path, scheme: str | None = None) -> Tune:
+    """The tune of a MIDI or ABC file, its phrases found and its rhymes given out."""
+    path = Path(path)
+    if path.suffix.lower() not in SUFFIXES:
+        raise FormError(f"melody {str(path)!r}: a MIDI (.mid) or ABC (.abc) file is needed")
+    if not path.is_file():
+        raise FormError(f"melody {str(path)!r} does not exist")
+    stat = path.stat()
+    return _read(str(path.resolve()), stat.st_mtime_ns, stat.st_size, (scheme or "").strip().upper())
+
+
+@cache
+def _read(path: str, _mtime: int, _size: int, scheme: str) -> Tune:
+    import music21
+
+    data = Path(path).read_bytes()  # read here: music21 leaves a file it fails on open
+    midi = not path.lower().endswith(".abc")
+    try:
+        score = music21.converter.parseData(
+            data if midi else data.decode("utf-8", "replace"), format="midi" if midi else "abc"
+        )
+    except Exception as exc:  # music21 raises many kinds for a damaged file
+        raise FormError(f"melody {path!r} could not be read: {exc}") from exc
+    parts = getattr(score, "parts", None)
+    part = (parts[0] if parts else score).stripTies()
+    signature = part.recurse().getElementsByClass("TimeSignature").first()
+    meter = signature.ratioString if signature is not None else "4/4"
+    mark = part.recurse().getElementsByClass("MetronomeMark").first()
+    tempo = round(mark.getQuarterBPM()) if mark is not None and mark.number else 96
+    key_signature = part.recurse().getElementsByClass("KeySignature").first()
+    key = key_signature.asKey().tonic.name.replace("-", "b") if key_signature is not None else "C"
+    notes: list[TuneNote] = []
+    rests: list[tuple[Fraction, Fraction]] = []
+    breaks: set[int] = set()  # indexes of notes a phrase ends on
+    for element in part.recurse().notesAndRests:
+        onset = Fraction(element.getOffsetInHierarchy(part)).limit_denominator(96)
+        length = Fraction(element.quarterLength).limit_denominator(96)
+        if length <= 0:
+            continue  # grace notes carry no syllable
+        if element.isRest:
+            rests.append((onset, length))
+            if notes:
+                breaks.add(len(notes) - 1)
+            continue
+        pitch = max(p.midi for p in element.pitches) if element.isChord else element.pitch.midi
+        notes.append(TuneNote(int(pitch), onset, length, _strong(float(element.beatStrength), meter)))
+    if len(notes) < MIN_NOTES:
+        raise FormError(f"melody {path!r} has {len(notes)} note(s): a tune to set words to needs at least {MIN_NOTES}")
+    median = statistics.median(n.length for n in notes)
+    bar = Fraction(signature.barDuration.quarterLength).limit_denominator(96) if signature is not None else Fraction(4)
+    long_notes = {i for i, n in enumerate(notes) if n.length >= max(2 * median, Fraction(1))}
+    breaks |= {i for i in long_notes if (notes[i].onset + notes[i].length) % bar == 0}
+    breaks.add(len(notes) - 1)
+    phrases = _repeats(_split_long(notes, sorted(breaks)))
+    return Tune(_rhymed(phrases, scheme), meter, tempo, key, Path(path).name, tuple(rests))
+
+
+def _strong(beat_strength: float, meter: str) -> bool:
+    """Beat 1, and the middle of a bar of four beats or two compound beats (4/4's beat 3, 6/8's
+    second dotted quarter); music21 gives 3/4's beats 2 and 3 the strength of 4/4's beat 3, but a
+    waltz has one strong beat."""
+    numerator = int(meter.split("/")[0]) if meter.split("/")[0].isdigit() else 4
+    return beat_strength >= 1.0 or (beat_strength >= 0.5 and numerator in (4, 6, 12))
+
+
+def _split_long(notes: list[TuneNote], ends: list[int]) -> list[tuple[TuneNote, ...]]:
+    out: list[tuple[TuneNote, ...]] = []
+    start = 0
+    for end in ends:
+        pending = [notes[start : end + 1]]
+        while pending:
+            phrase = pending.pop(0)
+            if len(phrase) <= MAX_PHRASE:
+                out.append(tuple(phrase))
+                continue
+            middle = range(len(phrase) // 4, 3 * len(phrase) // 4)
+            cut = max(middle, key=lambda i: (phrase[i].length, -abs(i - len(phrase) // 2)))
+            pending[:0] = [phrase[: cut + 1], phrase[cut + 1 :]]
+        start = end + 1
+    return out
+
+
+def _repeats(phrases: list[tuple[TuneNote, ...]]) -> list[Phrase]:
+    """Which phrases are sung to an earlier phrase's words: those in a run of two or more that
+    repeats an earlier run to the same notes (a chorus). A phrase sung twice alone to new words
+    (twinkle's "up above the world so high, / like a diamond in the sky") gets words of its own."""
+    shapes = [Phrase(notes).shape for notes in phrases]
+    tune_of = [next((j for j in range(i) if shapes[j] == shapes[i]), None) for i in range(len(phrases))]
+
+    def in_run(i: int) -> bool:
+        j = tune_of[i]
+        if j is None:
+            return False
+        after = i + 1 < len(phrases) and tune_of[i + 1] == j + 1 and j + 1 < i
+        before = i > 0 and j > 0 and tune_of[i - 1] == j - 1
+        return after or before
+
+    out: list[Phrase] = []
+    for i, notes in enumerate(phrases):
+        j = tune_of[i]
+        source = j if j is not None and in_run(i) else None
+        while source is not None and out[source].repeat_of is not None:
+            source = out[source].repeat_of  # a chorus sung a third time repeats the first
+        out.append(Phrase(notes, source))
+    return out
+
+
+def _rhymed(phrases: list[Phrase], scheme: str) -> tuple[Phrase, ...]:
+    if scheme and not scheme.replace("-", "").isalpha():
+        raise FormError(f"scheme {scheme!r}: rhyme letters (A-Z, - for unrhymed), one per phrase, e.g. AABB")
+    distinct = [i for i, p in enumerate(phrases) if p.repeat_of is None]
+    letters: dict[int, str | None] = {}
+    for k, i in enumerate(distinct):
+        if scheme:
+            letter = scheme[k % len(scheme)]
+            # the scheme repeats: each pass through it rhymes anew (AABB CCDD ...)
+            letters[i] = None if letter == "-" else f"{letter}{k // len(scheme)}"
+        else:
+            paired = k // 2 * 2 + 1 < len(distinct)
+            letters[i] = f"R{k // 2}" if paired else None
+    return tuple(
+        Phrase(p.notes, p.repeat_of, letters[p.repeat_of if p.repeat_of is not None else i])
+        for i, p in enumerate(phrases)
+    )
