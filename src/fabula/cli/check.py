@@ -11,8 +11,10 @@ from pathlib import Path
 
 import click
 
-VERSE_FORMS = ("haiku", "limerick", "quatrain", "sonnet", "free", "wujue", "qijue", "wulv", "qilv")
-NEW_FORMS = ("ci", "acrostic", "couplet")
+VERSE_FORMS = (
+    *("haiku", "limerick", "quatrain", "sonnet", "free"),
+    *("wujue", "qijue", "wulv", "qilv", "ci", "acrostic", "couplet"),
+)
 
 
 @click.group()
@@ -22,7 +24,7 @@ def check() -> None:
 
 @check.command("poem")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path))
-@click.option("--form", "form_name", type=click.Choice(VERSE_FORMS + NEW_FORMS), required=True)
+@click.option("--form", "form_name", type=click.Choice(VERSE_FORMS), required=True)
 @click.option(
     "--scheme",
     type=click.Choice(["ABAB", "AABB"]),
@@ -42,7 +44,7 @@ def check_poem_command(file: Path, form_name: str, scheme: str, sets: tuple[str,
     """Syllables per line, rhyme scheme, stress, and every violation of the form."""
     from fabula.cli.write import parse_sets
     from fabula.verse.check import check_verse
-    from fabula.verse.kinds import verse_kind
+    from fabula.verse.kinds import NEW_FORMS, verse_kind
 
     text = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
     options = parse_sets(sets)

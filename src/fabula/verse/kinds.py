@@ -16,6 +16,7 @@ so the form a poem is written to and the form it is judged by are always the sam
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +26,7 @@ from fabula.verse.chinese import FORMS as SHI_FORMS
 from fabula.verse.chinese import HAN
 
 CHINESE_FORMS = (*SHI_FORMS, "ci", "couplet")  # acrostic is Chinese when its head is
-NEW_FORMS = ("ci", "acrostic", "couplet")
+NEW_FORMS = ("ci", "acrostic", "couplet")  # beyond the English and the regulated forms
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,6 @@ class VerseKind:
 
     def assemble(self, text: str) -> str:
         """One line of verse per line (a ci: one clause per line), each with its punctuation."""
-        import re
-
         if not self.chinese:
             return text
         if self.form == "couplet" and self.inputs["first"]:
