@@ -130,6 +130,11 @@ def test_write_from_melody_on_the_command_line(tmp_path: Path) -> None:
     assert len(data["text"].splitlines()) == 6
     assert [len(p["notes"]) for p in data["melody"]["phrases"]] == [7] * 6
     assert data["melody"]["files"] == [str(out)] and out.is_file()
+    assert data["provenance"]["prompt"]["inputs"]["tune_abc"] == TWINKLE.read_text(encoding="utf-8")
+    later = tmp_path / "later.mid"  # the tune is kept with the work: it exports again without the file
+    result = CliRunner().invoke(cli, ["works", "export", data["id"], "-o", str(later)])
+    assert result.exit_code == 0, result.output
+    assert later.read_bytes() == out.read_bytes()
     result = CliRunner().invoke(cli, ["write", "poem", "x", "--from-melody", str(TWINKLE)])
     assert result.exit_code == 2 and "only lyrics are written to a melody" in result.output
 
@@ -165,4 +170,10 @@ def test_a_client_over_http_cannot_make_the_server_read_a_file(fabula_home: Path
         )
         assert reply.status_code == 400 and "read on the command line only" in reply.text, reply.text
         assert client.get("/api/works").json()["works"] == []
+        # the tune as ABC text is read from the request, and kept with the work
+        body["inputs"] = {"tune_abc": TWINKLE.read_text(encoding="utf-8")}
+        reply = client.post("/api/works", json=body)
+        assert reply.status_code in (200, 201), reply.text
+        checks = reply.json()["candidates"][0]["checks"]
+        assert checks["phrases"] == 6 and len(checks["lines"]) <= 6  # the fake engine's words, judged against it
     close_all()

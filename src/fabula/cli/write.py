@@ -161,7 +161,10 @@ def write(
     if o["tune_path"] is not None:
         if form != "lyrics":
             raise InvalidParam("--from-melody", str(o["tune_path"]), "only lyrics are written to a melody")
-        inputs["tune"] = str(o["tune_path"].resolve())
+        if o["tune_path"].suffix.lower() == ".abc":  # the tune itself is kept with the work
+            inputs["tune_abc"] = o["tune_path"].read_text(encoding="utf-8")
+        else:
+            inputs["tune"] = str(o["tune_path"].resolve())
     if form == "stream-script":
         from fabula.cli.stream import write_stream_script
 
@@ -267,5 +270,6 @@ def _show(result: Any, as_json: bool, stream: bool, explain: bool, db_url: str) 
             else f"tones follow {melody['tone_pitch_agreement']:.0%} of pitch steps"
         )
         files = f" → {', '.join(str(p) for p in melody['files'])}" if melody["files"] else ""
+        files += f" (no files: {melody['not_written']})" if "not_written" in melody else ""
         facts = f"{melody['notes']} notes in {melody['key']}, {melody['meter']}, {melody['tempo']} bpm"
         notice(f"melody: {facts}; {fit}{files}")

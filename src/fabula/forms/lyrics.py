@@ -2,7 +2,7 @@
 
 The distinct sections (each verse, the chorus once, the bridge) are written in one constrained
 pass; the song is then assembled with the chorus repeated verbatim, and checked section by section.
-Given a melody (`tune`, from `--from-melody`), its phrases are the lines instead
+Given a melody (`tune`, a file from `--from-melody`, or `tune_abc`, ABC text), its phrases are the lines instead
 (`fabula.music.setting`): one syllable per note, stress on strong beats, a chorus sung again.
 """
 
@@ -29,14 +29,10 @@ def language_of(inputs: Mapping[str, str]) -> str:
 
 
 def tune_of(inputs: Mapping[str, str]) -> Any:
-    """The melody the words are written to (`--from-melody`), or None."""
-    if not inputs.get("tune"):
-        return None
-    from pathlib import Path
+    """The melody the words are written to (`--from-melody`, or ABC text), or None."""
+    from fabula.music.tune import tune_from_inputs
 
-    from fabula.music.tune import read_tune
-
-    return read_tune(Path(inputs["tune"]), inputs.get("scheme") or None)
+    return tune_from_inputs(inputs)
 
 
 def sections_of(inputs: Mapping[str, str]) -> list[Section]:

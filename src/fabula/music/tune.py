@@ -16,6 +16,7 @@ or, by default, distinct phrases rhyme in pairs (AABB...), a last odd one left u
 from __future__ import annotations
 
 import statistics
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cache
@@ -24,6 +25,7 @@ from pathlib import Path
 from fabula.errors import FormError
 
 MAX_PHRASE = 16
+MAX_BYTES = 200_000
 MIN_NOTES = 2
 SUFFIXES = (".mid", ".midi", ".abc")
 
@@ -75,22 +77,37 @@ def read_tune(path: Path, scheme: str | None = None) -> Tune:
         raise FormError(f"melody {str(path)!r}: a MIDI (.mid) or ABC (.abc) file is needed")
     if not path.is_file():
         raise FormError(f"melody {str(path)!r} does not exist")
-    stat = path.stat()
-    return _read(str(path.resolve()), stat.st_mtime_ns, stat.st_size, (scheme or "").strip().upper())
+    if path.stat().st_size > MAX_BYTES:
+        raise FormError(f"melody {str(path)!r} is over {MAX_BYTES // 1000} kB: a melody to sing is smaller")
+    fmt = "abc" if path.suffix.lower() == ".abc" else "midi"
+    return _parse(path.read_bytes(), fmt, path.name, (scheme or "").strip().upper())
+
+
+def read_abc(text: str, scheme: str | None = None) -> Tune:
+    """The tune written out in ABC notation (the way a client over HTTP gives one)."""
+    if len(text.encode("utf-8")) > MAX_BYTES:
+        raise FormError(f"tune_abc is over {MAX_BYTES // 1000} kB: a melody to sing is smaller")
+    return _parse(text.encode("utf-8"), "abc", "ABC", (scheme or "").strip().upper())
+
+
+def tune_from_inputs(inputs: Mapping[str, str]) -> Tune | None:
+    """The tune a lyrics form's inputs name: ABC text (`tune_abc`) or a file (`tune`), or None."""
+    scheme = inputs.get("scheme") or None
+    if inputs.get("tune_abc"):
+        return read_abc(inputs["tune_abc"], scheme)
+    if inputs.get("tune"):
+        return read_tune(Path(inputs["tune"]), scheme)
+    return None
 
 
 @cache
-def _read(path: str, _mtime: int, _size: int, scheme: str) -> Tune:
+def _parse(data: bytes, fmt: str, source: str, scheme: str) -> Tune:
     import music21
 
-    data = Path(path).read_bytes()  # read here: music21 leaves a file it fails on open
-    midi = not path.lower().endswith(".abc")
-    try:
-        score = music21.converter.parseData(
-            data if midi else data.decode("utf-8", "replace"), format="midi" if midi else "abc"
-        )
+    try:  # from bytes: music21 leaves a file it fails on open
+        score = music21.converter.parseData(data if fmt == "midi" else data.decode("utf-8", "replace"), format=fmt)
     except Exception as exc:  # music21 raises many kinds for a damaged file
-        raise FormError(f"melody {path!r} could not be read: {exc}") from exc
+        raise FormError(f"melody {source!r} could not be read: {exc}") from exc
     parts = getattr(score, "parts", None)
     part = (parts[0] if parts else score).stripTies()
     signature = part.recurse().getElementsByClass("TimeSignature").first()
@@ -115,14 +132,16 @@ def _read(path: str, _mtime: int, _size: int, scheme: str) -> Tune:
         pitch = max(p.midi for p in element.pitches) if element.isChord else element.pitch.midi
         notes.append(TuneNote(int(pitch), onset, length, _strong(float(element.beatStrength), meter)))
     if len(notes) < MIN_NOTES:
-        raise FormError(f"melody {path!r} has {len(notes)} note(s): a tune to set words to needs at least {MIN_NOTES}")
+        raise FormError(
+            f"melody {source!r} has {len(notes)} note(s): a tune to set words to needs at least {MIN_NOTES}"
+        )
     median = statistics.median(n.length for n in notes)
     bar = Fraction(signature.barDuration.quarterLength).limit_denominator(96) if signature is not None else Fraction(4)
     long_notes = {i for i, n in enumerate(notes) if n.length >= max(2 * median, Fraction(1))}
     breaks |= {i for i in long_notes if (notes[i].onset + notes[i].length) % bar == 0}
     breaks.add(len(notes) - 1)
     phrases = _repeats(_split_long(notes, sorted(breaks)))
-    return Tune(_rhymed(phrases, scheme), meter, tempo, key, Path(path).name, tuple(rests))
+    return Tune(_rhymed(phrases, scheme), meter, tempo, key, source, tuple(rests))
 
 
 def _strong(beat_strength: float, meter: str) -> bool:

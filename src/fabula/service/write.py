@@ -125,7 +125,7 @@ def check_job(job: WriteJob) -> None:
     form = get_form(job.form)
     for name in FILE_INPUTS.get(job.form, ()):
         if job.inputs.get(name) and not job.local_files:
-            where = "a melody file is read on the command line only: fabula write lyrics --from-melody"
+            where = "a melody file is read on the command line only; over HTTP, give the tune as ABC text in tune_abc"
             raise InvalidParam(name, job.inputs[name], where)
     form.render(job.prompt, job.inputs)  # an unknown input or value (form=villanelle) fails here, not after a load
     if job.export is not None:
@@ -223,7 +223,7 @@ def finish(work: Work, job: WriteJob, settings: Settings, store: Any) -> WriteRe
     from fabula.responsible.review import export_manifest, gate
 
     copy = keep_copy(work, settings, store) if job.keep_copy else None
-    given_tune = job.form == "lyrics" and bool(job.inputs.get("tune"))
+    given_tune = job.form == "lyrics" and bool(job.inputs.get("tune") or job.inputs.get("tune_abc"))
     melody = compose_melody(work, job.melody) if job.melody or given_tune else None
     for path in (melody or {}).get("files", []):
         export_manifest(store.get(work.id), Path(path), settings)  # every exported file has its manifest
@@ -269,13 +269,13 @@ def melody_of(song: str, provenance: dict[str, Any]) -> tuple[Any, str]:
     from fabula.music.melody import compose
 
     inputs = provenance["prompt"]["inputs"]
-    if inputs.get("tune"):  # words written to a given melody: that melody, with them
-        from fabula.music.setting import sung_melody
-        from fabula.music.tune import read_tune
+    from fabula.music.tune import tune_from_inputs
 
-        return sung_melody(read_tune(Path(inputs["tune"]), inputs.get("scheme") or None), song), Path(
-            inputs["tune"]
-        ).stem[:60]
+    given = tune_from_inputs(inputs)
+    if given is not None:  # words written to a given melody: that melody, with them
+        from fabula.music.setting import sung_melody
+
+        return sung_melody(given, song), provenance["prompt"]["user_prompt"][:60]
     try:
         tempo = int(inputs.get("tempo", "96"))
     except ValueError:
@@ -285,11 +285,39 @@ def melody_of(song: str, provenance: dict[str, Any]) -> tuple[Any, str]:
 
 
 def compose_melody(work: Work, files: MelodyFiles) -> dict[str, Any]:
-    """Compose a melody for a saved song and write the files asked for."""
+    """Compose a melody for a saved song (or take the one its words were written to) and write
+    the files asked for."""
+    from fabula.music.tune import tune_from_inputs
+
+    inputs = work.provenance["prompt"]["inputs"]
+    given = tune_from_inputs(inputs)
+    if given is not None:  # the given tune's phrases and notes, and how the words fit them
+        from fabula.music.setting import check_setting, melody_json
+
+        fit = check_setting(work.text, given, inputs.get("language", "en") or "en")
+        measures = {k: fit[k] for k in ("syllables_per_note", "strong_beat_stress", "tone_pitch_agreement") if k in fit}
+        report = melody_json(given) | {"notes": len(given.notes), "files": []} | measures
+        if fit["syllables_per_note"] < 1.0 or len(work.text.splitlines()) != len(given.phrases):
+            # words that do not fit the notes cannot be sung to them: the work stays saved, unscored
+            return report | {"not_written": "the words do not have one syllable per note: " + fit["violations"][0]}
+        tune, title = melody_of(work.text, work.provenance)
+        return report | {"files": [str(f) for f in _melody_files(tune, title, files)]}
+    tune, title = melody_of(work.text, work.provenance)
+    return {
+        "files": [str(f) for f in _melody_files(tune, title, files)],
+        "key": tune.key,
+        "tempo": tune.tempo,
+        "meter": tune.meter,
+        "notes": len(tune.notes),
+        "bars": tune.bars,
+        "strong_beat_stress": round(tune.strong_beat_stress(), 4),
+    }
+
+
+def _melody_files(tune: Any, title: str, files: MelodyFiles) -> list[Path]:
     from fabula.music.export import write_abc, write_midi
     from fabula.music.musicxml import write_musicxml
 
-    tune, title = melody_of(work.text, work.provenance)
     written = [write_midi(tune, files.midi, title)] if files.midi else []
     written += [write_abc(tune, files.abc, title)] if files.abc else []
     written += [write_musicxml(tune, files.musicxml, title)] if files.musicxml else []
@@ -301,21 +329,4 @@ def compose_melody(work: Work, files: MelodyFiles) -> dict[str, Any]:
         with tempfile.TemporaryDirectory() as scratch:
             source = files.midi or write_midi(tune, Path(scratch) / "song.mid", title)
             written.append(render_wav(source, files.wav))
-    inputs = work.provenance["prompt"]["inputs"]
-    if inputs.get("tune"):  # the given tune's phrases and notes, and how the words fit them
-        from fabula.music.setting import check_setting, melody_json
-        from fabula.music.tune import read_tune
-
-        given = read_tune(Path(inputs["tune"]), inputs.get("scheme") or None)
-        fit = check_setting(work.text, given, inputs.get("language", "en") or "en")
-        measures = {k: fit[k] for k in ("syllables_per_note", "strong_beat_stress", "tone_pitch_agreement") if k in fit}
-        return melody_json(given) | {"files": [str(f) for f in written], "notes": len(tune.notes)} | measures
-    return {
-        "files": [str(f) for f in written],
-        "key": tune.key,
-        "tempo": tune.tempo,
-        "meter": tune.meter,
-        "notes": len(tune.notes),
-        "bars": tune.bars,
-        "strong_beat_stress": round(tune.strong_beat_stress(), 4),
-    }
+    return written
