@@ -111,6 +111,8 @@ def test_acrostic_inputs_are_checked() -> None:
         verse_kind({"form": "acrostic", "head": "春风", "shape": "qijue"})
     with pytest.raises(InvalidParam, match="a haiku has 3 lines: give a head of 3 letters"):
         verse_kind({"form": "acrostic", "head": "MOON", "shape": "haiku"})
+    with pytest.raises(InvalidParam, match="4 heads \\(a 绝句\\) or 8 \\(a 律诗\\)"):
+        verse_kind({"form": "acrostic", "head": "春风"})
     with pytest.raises(InvalidParam, match="needs its heads"):
         verse_kind({"form": "acrostic"})
     with pytest.raises(InvalidParam, match="letters A-Z"):

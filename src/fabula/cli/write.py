@@ -153,7 +153,15 @@ def write(
     form: str, prompt: str | None, sets: tuple[str, ...], as_json: bool, no_stream: bool, explain: bool, **options: Any
 ) -> None:
     """Write a FORM (story, poem, lyrics, ...) from PROMPT with a language model, and save it."""
-    from fabula.service.write import MelodyFiles, WriteJob, chinese_verse, engine_for, job_settings, run_write
+    from fabula.service.write import (
+        MelodyFiles,
+        WriteJob,
+        check_job,
+        chinese_verse,
+        engine_for,
+        job_settings,
+        run_write,
+    )
 
     params = build_params(pop_sampling(options))
     inputs = parse_sets(sets)
@@ -212,6 +220,7 @@ def write(
     # NPC tree (JSON under a schema) shows a progress bar instead of half-written JSON
     structured = get_form(form).json_schema is not None
     stream = not (as_json or no_stream or structured or form == "lyrics" or chinese_verse(form, inputs))
+    check_job(job)  # bad inputs are refused before an engine is loaded
     if not as_json:
         notice(f"loading {engine_for(job, settings)[0]} engine…")
     with token_progress(as_json or not structured, f"writing the {form}", params.n, params.max_tokens) as counted:

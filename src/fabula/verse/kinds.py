@@ -134,11 +134,11 @@ def _acrostic(inputs: Mapping[str, str]) -> VerseKind:
     if HAN.fullmatch(head[0]):
         if not all(HAN.fullmatch(c) for c in head):
             raise InvalidParam("head", head, "a Chinese acrostic's heads are Han characters only")
-        shape = shape or {4: "wujue", 8: "wulv"}.get(len(head), "")
+        if not shape and len(head) not in (4, 8):
+            raise InvalidParam("head", head, "a Chinese acrostic has 4 heads (a 绝句) or 8 (a 律诗), one per line")
+        shape = shape or {4: "wujue", 8: "wulv"}[len(head)]
         if shape not in SHI_FORMS:
-            raise InvalidParam(
-                "shape", shape or None, f"a Chinese acrostic is one of the shi forms: {', '.join(SHI_FORMS)}"
-            )
+            raise InvalidParam("shape", shape, f"a Chinese acrostic is one of the shi forms: {', '.join(SHI_FORMS)}")
         length, count, title = SHI_FORMS[shape]
         if len(head) != count:
             raise InvalidParam("head", head, f"a {title} has {count} lines: give {count} heads, one per line")
