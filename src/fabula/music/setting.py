@@ -18,6 +18,7 @@ benchmarks quote (syllables per note, strong-beat stress, tone-pitch agreement).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fabula.decoding.constrained import CharacterConstraint
@@ -90,8 +91,6 @@ def layout(text: str, tune: Tune) -> str:
     """Every phrase's line in sung order, a chorus phrase repeating its earlier words."""
     written = [line.strip() for line in text.splitlines() if line.strip()]
     if "\n" not in text.strip() and any(c in text for c in "，。"):
-        import re
-
         written = [part for part in re.split(r"(?<=[，。！？])", text.strip()) if part.strip()]
     lines: list[str] = []
     own = iter(written)
@@ -102,7 +101,7 @@ def layout(text: str, tune: Tune) -> str:
             lines.append(next(own, ""))
     lines += list(own)  # anything left over is kept, for the check to report
     if any(HAN.search(line) for line in lines):  # Chinese: a comma after each phrase, a full stop at the end
-        lines = [line.rstrip("，。") + ("。" if i == len(lines) - 1 else "，") for i, line in enumerate(lines)]
+        lines = [line.rstrip("，。！？；") + ("。" if i == len(lines) - 1 else "，") for i, line in enumerate(lines)]
     return "\n".join(lines)
 
 

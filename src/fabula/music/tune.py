@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
-from functools import cache
+from functools import lru_cache
 from pathlib import Path
 
 from fabula.errors import FormError
@@ -58,7 +58,6 @@ class Tune:
     tempo: int
     key: str
     source: str = ""
-    rests: tuple[tuple[Fraction, Fraction], ...] = field(default=())  # (onset, length) of every rest
 
     @property
     def notes(self) -> tuple[TuneNote, ...]:
@@ -100,7 +99,7 @@ def tune_from_inputs(inputs: Mapping[str, str]) -> Tune | None:
     return None
 
 
-@cache
+@lru_cache(maxsize=32)  # a server sees many tunes: keep the last few, not all
 def _parse(data: bytes, fmt: str, source: str, scheme: str) -> Tune:
     import music21
 
@@ -108,8 +107,8 @@ def _parse(data: bytes, fmt: str, source: str, scheme: str) -> Tune:
         score = music21.converter.parseData(data if fmt == "midi" else data.decode("utf-8", "replace"), format=fmt)
     except Exception as exc:  # music21 raises many kinds for a damaged file
         raise FormError(f"melody {source!r} could not be read: {exc}") from exc
-    parts = getattr(score, "parts", None)
-    part = (parts[0] if parts else score).stripTies()
+    parts = list(getattr(score, "parts", None) or [])
+    part = next((p for p in parts if p.recurse().notes), score).stripTies()  # the first part that sings
     signature = part.recurse().getElementsByClass("TimeSignature").first()
     meter = signature.ratioString if signature is not None else "4/4"
     mark = part.recurse().getElementsByClass("MetronomeMark").first()
@@ -117,7 +116,6 @@ def _parse(data: bytes, fmt: str, source: str, scheme: str) -> Tune:
     key_signature = part.recurse().getElementsByClass("KeySignature").first()
     key = key_signature.asKey().tonic.name.replace("-", "b") if key_signature is not None else "C"
     notes: list[TuneNote] = []
-    rests: list[tuple[Fraction, Fraction]] = []
     breaks: set[int] = set()  # indexes of notes a phrase ends on
     for element in part.recurse().notesAndRests:
         onset = Fraction(element.getOffsetInHierarchy(part)).limit_denominator(96)
@@ -125,7 +123,6 @@ def _parse(data: bytes, fmt: str, source: str, scheme: str) -> Tune:
         if length <= 0:
             continue  # grace notes carry no syllable
         if element.isRest:
-            rests.append((onset, length))
             if notes:
                 breaks.add(len(notes) - 1)
             continue
@@ -141,7 +138,7 @@ def _parse(data: bytes, fmt: str, source: str, scheme: str) -> Tune:
     breaks |= {i for i in long_notes if (notes[i].onset + notes[i].length) % bar == 0}
     breaks.add(len(notes) - 1)
     phrases = _repeats(_split_long(notes, sorted(breaks)))
-    return Tune(_rhymed(phrases, scheme), meter, tempo, key, source, tuple(rests))
+    return Tune(_rhymed(phrases, scheme), meter, tempo, key, source)
 
 
 def _strong(beat_strength: float, meter: str) -> bool:
