@@ -151,6 +151,7 @@ CASES: dict[str, tuple[Setup, str]] = {
         "127.0.0.1:1",
     ),
     "home under a file": (env_case("FABULA_HOME", "/dev/null/fabula"), "/dev/null"),
+    "home empty": (env_case("FABULA_HOME", ""), "FABULA_HOME"),
     "engine unknown": (env_case("FABULA_ENGINE", "nonsense", WRITE), "nonsense"),
     "model missing": (env_case("FABULA_MODEL", "/nonexistent/m.gguf", WRITE), "/nonexistent/m.gguf"),
     "safety level unknown": (env_case("FABULA_SAFETY", "hate=extreme", [*WRITE, "--engine", "fake"]), "extreme"),

@@ -93,6 +93,15 @@ class Settings(BaseSettings):
             raise ValueError("use a number of threads from 1 to 256, or auto (the cores other work leaves free)")
         return count
 
+    @field_validator("home", mode="before")
+    @classmethod
+    def _home_named(cls, value: object) -> object:
+        """An empty FABULA_HOME would make the home the current folder (Path("") is "."), so the
+        database and caches would land wherever the command runs: refused instead."""
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("an empty name would put the database wherever the command runs; name a folder")
+        return value
+
     @field_validator("hf_dtype")
     @classmethod
     def _known_dtype(cls, value: str) -> str:
