@@ -109,3 +109,11 @@ def each_database(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatc
     get_settings.cache_clear()
     yield "postgresql"
     get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _engines_closed_at_the_end() -> Iterator[None]:
+    """Engines the registry keeps between tests (a model loads once per run) are closed when the
+    run ends, with their kept connections, instead of being left to the interpreter's exit."""
+    yield
+    close_all()
