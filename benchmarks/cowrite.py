@@ -105,7 +105,7 @@ def session(args: argparse.Namespace) -> None:
     print(f"({reuse / cold:.2f} of the time); outputs identical in {same}/{len(rows)} calls")
     if args.json:
         summary = {"cold_s": round(cold, 1), "reuse_s": round(reuse, 1), "ratio": round(reuse / cold, 3)}
-        args.json.write_text(json.dumps({"words": len(text.split()), "rows": rows, **summary}, indent=1) + "\n")
+        args.json.write_text(json.dumps({"words": words, "rows": rows, **summary}, indent=1) + "\n")
 
 
 def main() -> None:

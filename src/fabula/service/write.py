@@ -267,21 +267,21 @@ def melody_of(song: str, provenance: dict[str, Any]) -> tuple[Any, str]:
     """The melody a saved song was given (its key, tempo, meter and seed), and its title: the same
     notes whenever it is composed, so a song saved today exports its score later."""
     from fabula.music.melody import compose
-
-    inputs = provenance["prompt"]["inputs"]
     from fabula.music.tune import tune_from_inputs
 
+    inputs = provenance["prompt"]["inputs"]
+    title = provenance["prompt"]["user_prompt"][:60]
     given = tune_from_inputs(inputs)
     if given is not None:  # words written to a given melody: that melody, with them
         from fabula.music.setting import sung_melody
 
-        return sung_melody(given, song), provenance["prompt"]["user_prompt"][:60]
+        return sung_melody(given, song), title
     try:
         tempo = int(inputs.get("tempo", "96"))
     except ValueError:
         raise InvalidParam("tempo", inputs.get("tempo"), "must be a whole number of beats per minute") from None
     tune = compose(song, inputs.get("key", "C"), tempo, inputs.get("meter", "4/4"), seed=provenance["seed"])
-    return tune, provenance["prompt"]["user_prompt"][:60]
+    return tune, title
 
 
 def compose_melody(work: Work, files: MelodyFiles) -> dict[str, Any]:
@@ -292,7 +292,7 @@ def compose_melody(work: Work, files: MelodyFiles) -> dict[str, Any]:
     inputs = work.provenance["prompt"]["inputs"]
     given = tune_from_inputs(inputs)
     if given is not None:  # the given tune's phrases and notes, and how the words fit them
-        from fabula.music.setting import check_setting, melody_json
+        from fabula.music.setting import check_setting, melody_json, sung_melody
 
         fit = check_setting(work.text, given, inputs.get("language", "en") or "en")
         measures = {k: fit[k] for k in ("syllables_per_note", "strong_beat_stress", "tone_pitch_agreement") if k in fit}
@@ -300,8 +300,8 @@ def compose_melody(work: Work, files: MelodyFiles) -> dict[str, Any]:
         if fit["syllables_per_note"] < 1.0 or len(work.text.splitlines()) != len(given.phrases):
             # words that do not fit the notes cannot be sung to them: the work stays saved, unscored
             return report | {"not_written": "the words do not have one syllable per note: " + fit["violations"][0]}
-        tune, title = melody_of(work.text, work.provenance)
-        return report | {"files": [str(f) for f in _melody_files(tune, title, files)]}
+        title = work.provenance["prompt"]["user_prompt"][:60]
+        return report | {"files": [str(f) for f in _melody_files(sung_melody(given, work.text), title, files)]}
     tune, title = melody_of(work.text, work.provenance)
     return {
         "files": [str(f) for f in _melody_files(tune, title, files)],

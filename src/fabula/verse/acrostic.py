@@ -50,8 +50,9 @@ def check_acrostic(text: str, head: str, shape: str | None, chinese: bool) -> di
     """The form's own report, and a violation for each line that does not begin with its head."""
     if chinese:
         from fabula.verse.chinese import check_chinese
+        from fabula.verse.kinds import SHAPE_BY_HEADS
 
-        report = check_chinese(text, shape or {4: "wujue", 8: "wulv"}.get(len(head), "wujue"))
+        report = check_chinese(text, shape or SHAPE_BY_HEADS.get(len(head), "wujue"))
         firsts = [line["text"][:1] for line in report["lines"]]
     else:
         from fabula.verse.check import check_poem

@@ -103,10 +103,11 @@ def _rhyme_violations(form: VerseForm, reports: list[dict[str, Any]]) -> list[st
 
 def verse_forms() -> tuple[str, ...]:
     """Every form `check_verse` knows: the English ones, the Chinese ones, and the acrostic."""
+    from fabula.verse.chinese import FORMS as SHI_FORMS
     from fabula.verse.forms import FORMS
-    from fabula.verse.kinds import CHINESE_FORMS
+    from fabula.verse.kinds import NEW_FORMS
 
-    return (*FORMS, *CHINESE_FORMS, "acrostic")
+    return (*FORMS, *SHI_FORMS, *NEW_FORMS)
 
 
 def check_verse(text: str, form: object, scheme: str | None = None, **options: str) -> dict[str, Any]:

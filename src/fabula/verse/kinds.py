@@ -26,6 +26,7 @@ from fabula.verse.chinese import FORMS as SHI_FORMS
 from fabula.verse.chinese import HAN
 
 CHINESE_FORMS = (*SHI_FORMS, "ci", "couplet")  # acrostic is Chinese when its head is
+SHAPE_BY_HEADS = {4: "wujue", 8: "wulv"}  # a Chinese acrostic's form when none is named
 NEW_FORMS = ("ci", "acrostic", "couplet")  # beyond the English and the regulated forms
 
 
@@ -134,9 +135,9 @@ def _acrostic(inputs: Mapping[str, str]) -> VerseKind:
     if HAN.fullmatch(head[0]):
         if not all(HAN.fullmatch(c) for c in head):
             raise InvalidParam("head", head, "a Chinese acrostic's heads are Han characters only")
-        if not shape and len(head) not in (4, 8):
+        if not shape and len(head) not in SHAPE_BY_HEADS:
             raise InvalidParam("head", head, "a Chinese acrostic has 4 heads (a 绝句) or 8 (a 律诗), one per line")
-        shape = shape or {4: "wujue", 8: "wulv"}[len(head)]
+        shape = shape or SHAPE_BY_HEADS[len(head)]
         if shape not in SHI_FORMS:
             raise InvalidParam("shape", shape, f"a Chinese acrostic is one of the shi forms: {', '.join(SHI_FORMS)}")
         length, count, title = SHI_FORMS[shape]
