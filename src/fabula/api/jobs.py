@@ -166,13 +166,15 @@ class JobRunner:
                 self._turns.append(who)
             else:
                 del self._waiting[who]
+            # marked before the lock is let go: a job read as `queued` is one cancel can still take
+            # out of its queue, never one already handed to a worker
+            self._set(job_id, status="running")
             self.executor.submit(self._run, job_id, work, progress)
 
     def _run(self, job_id: str, work: Callable[[Progress], dict[str, Any]], progress: Progress) -> None:
         try:
             if progress.cancel.is_set():
                 raise JobCancelled
-            self._set(job_id, status="running")
             LOG.info("job %s started", job_id)
             result = work(progress)
             self._set(job_id, status="done", result=result)
