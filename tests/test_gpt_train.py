@@ -190,3 +190,40 @@ def test_cli_takes_dashed_overrides_and_names_bad_ones(tmp_path: Path, fabula_ho
     assert json.loads(result.output.strip().splitlines()[-1])["step"] == 3
     result = CliRunner().invoke(cli, ["train", "pretrain", "--out", str(tmp_path / "n"), "--model.n_layers=2"])
     assert result.exit_code == 2 and "override '--model.n_layers=2'" in result.output
+
+
+def test_a_run_started_from_a_model_keeps_its_vocabulary_and_its_weights(tmp_path: Path, fabula_home: Path) -> None:
+    """Fine-tuning (train.init_from): the corpus is encoded with the base model's tokenizer, a
+    character it never saw is <unk>, and training starts where the base left off, not from noise."""
+    base = tmp_path / "base"
+    pretrain(load_config(None, tiny_overrides(write_corpus(tmp_path / "a"), 60)), base, fabula_home)
+    other = write_corpus(tmp_path / "b", seed=1)
+    # 龘 is not in the base's vocabulary
+    (other / "new.txt").write_text("《龘》龘龘龘龘龘，春花秋月山。\n", encoding="utf-8")
+    tuned_events: list[dict[str, object]] = []
+    fresh_events: list[dict[str, object]] = []
+    tuned = load_config(None, [*tiny_overrides(other, 3), f"train.init_from={base}"])
+    pretrain(tuned, tmp_path / "tuned", fabula_home, on_event=tuned_events.append)
+    pretrain(load_config(None, tiny_overrides(other, 3)), tmp_path / "fresh", fabula_home, on_event=fresh_events.append)
+
+    assert load_tokenizer(tmp_path / "tuned").tokens == load_tokenizer(base).tokens  # type: ignore[union-attr]
+    assert "龘" in load_tokenizer(tmp_path / "fresh").tokens  # type: ignore[union-attr]
+    data = next(e["data"] for e in tuned_events if e["event"] == "start")
+    meta = json.loads((fabula_home / str(data).removeprefix("FABULA_HOME/") / "meta.json").read_text())
+    assert meta["train"]["unknown"] + meta["val"]["unknown"] == 6
+    first = [next(float(e["loss"]) for e in events if e["event"] == "train") for events in (tuned_events, fresh_events)]  # type: ignore[arg-type]
+    assert first[0] < first[1] - 1.0  # the base already knows these characters
+
+
+def test_a_run_started_from_a_model_refuses_another_shape(tmp_path: Path, fabula_home: Path) -> None:
+    corpus = write_corpus(tmp_path / "a")
+    pretrain(load_config(None, tiny_overrides(corpus, 2)), tmp_path / "base", fabula_home)
+    wider = load_config(None, [*tiny_overrides(corpus, 2), "model.n_embd=64", f"train.init_from={tmp_path / 'base'}"])
+    with pytest.raises(ConfigError, match="has model.n_embd=32; set the same"):
+        pretrain(wider, tmp_path / "wider", fabula_home)
+    with pytest.raises(ConfigError, match="GPT model 'no-such-model' not found"):
+        missing = load_config(None, [*tiny_overrides(corpus, 2), "train.init_from=no-such-model"])
+        pretrain(missing, tmp_path / "x", fabula_home)
+    bpe = load_config(None, [*tiny_overrides(corpus, 2), "data.tokenizer=bpe", f"train.init_from={tmp_path / 'base'}"])
+    with pytest.raises(ConfigError, match="has a char tokenizer; set data.tokenizer=char"):
+        pretrain(bpe, tmp_path / "y", fabula_home)

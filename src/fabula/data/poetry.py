@@ -126,6 +126,40 @@ def clean_poem(record: dict[str, Any], lengths: tuple[int, ...] = (5, 7)) -> str
     return f"《{title}》{body}"
 
 
+def clean_ci(record: dict[str, Any]) -> str | None:
+    """One training line "《tune》ci" for a Song ci, or None when it holds anything but Han
+    characters and clause punctuation. The title is the tune alone (a subtitle after "·" is
+    dropped), so a model trained on these lines is told the tune by its title."""
+    body = NOTE.sub("", "".join(record.get("lines", []))).replace(" ", "")
+    if len(body) < 10 or not body.endswith(("。", "？", "！")):
+        return None
+    if any(not (HAN.fullmatch(ch) or ch in "，。？！；、") for ch in body):
+        return None
+    tune = "".join(HAN.findall(re.split(r"[·・\s]", str(record.get("title", "")).strip())[0]))[:10]
+    return f"《{tune}》{body}" if tune else None
+
+
+def with_theme(line: str) -> str:
+    """A ci line titled "《tune·theme》", the theme a two-character noun of the ci itself (chosen by
+    a hash of the text, so the same ci always gets the same one).
+
+    The Song ci are titled by their tune alone, so a model trained on them as they are learns to
+    ignore what a writer asks for. A title that names a word the ci goes on to use teaches it to
+    write toward the theme its title names, which is how fabula's prompt is given (《如梦令·春雨》).
+    A ci without such a noun keeps its tune-only title."""
+    import hashlib
+
+    import jieba.posseg
+
+    tune, _, body = line[1:].partition("》")
+    tagged = jieba.posseg.cut(body)
+    nouns = sorted({w for w, flag in tagged if flag.startswith("n") and len(w) == 2 and HAN.match(w[-1])})
+    if not nouns:
+        return line
+    pick = nouns[int.from_bytes(hashlib.blake2b(body.encode(), digest_size=4).digest(), "big") % len(nouns)]
+    return f"《{tune}·{pick}》{body}"
+
+
 def poems(target: Path, collection: str) -> Iterator[dict[str, Any]]:
     path = target / f"{collection}.jsonl"
     if not path.is_file():

@@ -135,7 +135,7 @@ def unregister(home: Path, name: str) -> None:
 
 def register_training_corpus(home: Path, corpus: str) -> None:
     """Called when training data is prepared: a folder corpus becomes a reference source too."""
-    if corpus in ("austen", "tang"):
+    if corpus in ("austen", *POETRY):
         return  # installed corpora are indexed anyway
     folder = Path(corpus).expanduser().resolve()
     name = "train-" + re.sub(r"[^a-z0-9_.-]", "-", folder.name.lower())[:50]

@@ -17,7 +17,7 @@ from fabula.gpt.model import GPTConfig
 
 @dataclass
 class DataConfig:
-    corpus: str = "tang"  # tang | austen | a folder of .txt files
+    corpus: str = "tang"  # tang | ci | austen | a folder of .txt files
     tokenizer: str = "char"  # char | bpe
     vocab_size: int = 4096  # bpe only: merges stop here
     min_count: int = 2  # char only: rarer characters become <unk>
@@ -41,6 +41,9 @@ class OptimConfig:
     sample_interval: int = 500
     checkpoint_interval: int = 200
     threads: int = 0  # 0: all cores
+    # a GPT (a name `--engine gpt --model` knows, or a folder) whose weights and tokenizer the run
+    # starts from: fine-tuning our Tang model on the Song ci, say. Its [model] shape is kept.
+    init_from: str = ""
 
 
 @dataclass

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,18 +21,20 @@ from fabula.errors import ConfigError
 from fabula.gpt.tokenizers import BPETokenizer, CharTokenizer
 from fabula.train.config import DataConfig
 
+CORPORA = ("tang", "ci", "austen")  # by name; anything else is a folder of .txt files
+
 
 def documents(config: DataConfig, home: Path) -> Iterator[str]:
     corpus = config.corpus
-    if corpus == "tang":
-        from fabula.data.poetry import clean_poem, fetch_poetry, poems
+    if corpus in ("tang", "ci"):
+        from fabula.data.poetry import clean_ci, clean_poem, fetch_poetry, poems, with_theme
 
         target = home / "data" / "poetry"
         fetch_poetry(target)
-        for record in poems(target, "tang"):
-            line = clean_poem(record)
+        for record in poems(target, corpus):
+            line = clean_poem(record) if corpus == "tang" else clean_ci(record)
             if line:
-                yield line
+                yield line if corpus == "tang" else with_theme(line)
     elif corpus == "austen":
         from fabula.data.austen import fetch_austen
 
@@ -42,7 +45,7 @@ def documents(config: DataConfig, home: Path) -> Iterator[str]:
     else:
         folder = Path(corpus).expanduser()
         if not folder.is_dir():
-            raise ConfigError(f"corpus {corpus!r}: use tang, austen, or a folder of .txt files")
+            raise ConfigError(f"corpus {corpus!r}: use {', '.join(CORPORA)}, or a folder of .txt files")
         files = sorted(folder.rglob("*.txt"))
         if not files:
             raise ConfigError(f"corpus folder {folder} has no .txt files")
@@ -71,19 +74,34 @@ def is_val(document: str, fraction: float) -> bool:
     return int.from_bytes(digest, "big") / 2**64 < fraction
 
 
-def data_key(config: DataConfig) -> str:
-    blob = json.dumps(config.__dict__, sort_keys=True)
+def data_key(config: DataConfig, vocabulary: str = "") -> str:
+    blob = json.dumps(config.__dict__, sort_keys=True) + vocabulary
     return hashlib.blake2b(blob.encode(), digest_size=6).hexdigest()
 
 
-def prepare(config: DataConfig, home: Path, force: bool = False) -> Path:
-    """Prepare once per data configuration; later calls return the same folder."""
+def prepare(
+    config: DataConfig, home: Path, force: bool = False, tokenizer: CharTokenizer | BPETokenizer | None = None
+) -> Path:
+    """Prepare once per data configuration; later calls return the same folder.
+
+    `tokenizer` is the vocabulary of a model the run starts from (`train.init_from`): the corpus
+    is encoded with it, not with one trained on the corpus, so the model's token ids keep meaning
+    what they meant. Its vocabulary is part of the folder's key."""
     if config.tokenizer not in ("char", "bpe"):
         raise ConfigError(f"data.tokenizer={config.tokenizer!r}: use char or bpe")
+    if tokenizer is not None and tokenizer.kind != config.tokenizer:
+        raise ConfigError(
+            f"data.tokenizer={config.tokenizer!r}: the model the run starts from has a {tokenizer.kind} tokenizer;"
+            f" set data.tokenizer={tokenizer.kind}"
+        )
     if not 0.0 < config.val_fraction < 0.5:
         raise ConfigError(f"data.val_fraction={config.val_fraction}: must be in (0, 0.5)")
-    name = Path(config.corpus).name if config.corpus not in ("tang", "austen") else config.corpus
-    out = home / "data" / "prepared" / f"{name}-{config.tokenizer}-{data_key(config)}"
+    name = Path(config.corpus).name if config.corpus not in CORPORA else config.corpus
+    vocabulary = ""
+    if tokenizer is not None:
+        with tempfile.TemporaryDirectory(prefix="fabula-vocab-") as scratch:
+            vocabulary = tokenizer.save(Path(scratch)).read_text(encoding="utf-8")
+    out = home / "data" / "prepared" / f"{name}-{config.tokenizer}-{data_key(config, vocabulary)}"
     if (out / "meta.json").is_file() and not force:
         return out
     seen: set[str] = set()
@@ -104,11 +122,11 @@ def prepare(config: DataConfig, home: Path, force: bool = False) -> Path:
     from fabula.responsible.reference import register_training_corpus
 
     register_training_corpus(home, config.corpus)  # what a model learns from is checked against too
-    tokenizer: CharTokenizer | BPETokenizer
-    if config.tokenizer == "char":
-        tokenizer = CharTokenizer.train(train_docs, min_count=config.min_count)
-    else:
-        tokenizer = BPETokenizer.train(train_docs, vocab_size=config.vocab_size)
+    if tokenizer is None:
+        if config.tokenizer == "char":
+            tokenizer = CharTokenizer.train(train_docs, min_count=config.min_count)
+        else:
+            tokenizer = BPETokenizer.train(train_docs, vocab_size=config.vocab_size)
     out.mkdir(parents=True, exist_ok=True)
     dtype = np.uint16 if tokenizer.vocab_size < 2**16 else np.uint32
     counts = {}
@@ -121,7 +139,8 @@ def prepare(config: DataConfig, home: Path, force: bool = False) -> Path:
         tmp = out / f"{split}.bin.tmp"
         array.tofile(tmp)
         tmp.replace(out / f"{split}.bin")
-        counts[split] = {"documents": len(docs), "tokens": int(array.size)}
+        unknown = int((array == 0).sum()) if tokenizer.kind == "char" else 0  # id 0 is <unk>
+        counts[split] = {"documents": len(docs), "tokens": int(array.size), "unknown": unknown}
     tokenizer.save(out)
     meta: dict[str, Any] = {
         "data": config.__dict__,

@@ -22,6 +22,7 @@ import math
 import os
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ import numpy as np
 import torch
 
 from fabula.errors import ConfigError
-from fabula.gpt.model import GPT
+from fabula.gpt.model import GPT, GPTConfig
 from fabula.gpt.tokenizers import load_tokenizer
 from fabula.train.config import TrainConfig
 from fabula.train.prepare import load_split, prepare
@@ -125,6 +126,26 @@ def save_weights(model: GPT, folder: Path) -> None:
     record_hash(folder / "model.safetensors")  # compared on every load: a damaged file is refused
 
 
+def _starting_model(cfg: TrainConfig, home: Path) -> tuple[GPT, Any] | None:
+    """The model named by `train.init_from` with its tokenizer, or None. Its shape becomes the
+    run's: a [model] setting given (not left at its default) that differs is refused, naming it,
+    since the weights could not load into another shape."""
+    if not cfg.train.init_from:
+        return None
+    from fabula.gpt.export import load_gpt
+    from fabula.gpt.registry import resolve_gpt
+
+    model, tokenizer, _ = load_gpt(resolve_gpt(cfg.train.init_from, home))
+    wanted, found, default = asdict(cfg.model), asdict(model.config), asdict(GPTConfig())
+    shape = ("block_size", "n_layer", "n_head", "n_embd")
+    differ = [k for k in shape if wanted[k] != default[k] and wanted[k] != found[k]]
+    if differ:
+        shown = ", ".join(f"model.{k}={found[k]}" for k in differ)
+        raise ConfigError(f"train.init_from={cfg.train.init_from!r} has {shown}; set the same, or start from scratch")
+    cfg.model = GPTConfig(**{**found, "fused": cfg.model.fused, "dropout": cfg.model.dropout})
+    return model, tokenizer
+
+
 def _write_json(path: Path, data: Any) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2))
@@ -141,7 +162,8 @@ def pretrain(
     """Train (or continue training) the model described by `cfg` into folder `out`."""
     emit = on_event or (lambda event: None)
     torch.set_num_threads(cfg.train.threads or (os.cpu_count() or 1))
-    data_dir = prepare(cfg.data, home)
+    base = _starting_model(cfg, home)
+    data_dir = prepare(cfg.data, home, tokenizer=base[1] if base else None)
     tokenizer = load_tokenizer(data_dir)
     cfg.model.vocab_size = tokenizer.vocab_size
     train_data, val_data = load_split(data_dir, "train"), load_split(data_dir, "val")
@@ -154,6 +176,8 @@ def pretrain(
         raise ConfigError(f"{out} already holds a checkpoint: pass --resume to continue it, or choose another --out")
     torch.manual_seed(cfg.train.seed)
     model = GPT(cfg.model)  # initialised under the run's seed (a resume then loads its weights)
+    if base is not None:
+        model.load_state_dict(base[0].state_dict())
     optimizer = configure_optimizer(model, cfg)
     step = 0
     history: dict[str, list[list[float]]] = {"train": [], "val": []}
