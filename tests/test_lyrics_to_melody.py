@@ -11,9 +11,9 @@ from click.testing import CliRunner
 from fabula.backends import get_backend
 from fabula.cli.main import cli
 from fabula.errors import FormError
-from fabula.music.export import write_midi
+from fabula.music.export import abc_text, write_midi
 from fabula.music.setting import check_setting, layout, sung_melody, tone_rule
-from fabula.music.tune import read_tune
+from fabula.music.tune import read_abc, read_tune
 from fabula.pipeline import write
 from fabula.sampling import SamplingParams
 from fabula.settings import get_settings
@@ -101,6 +101,33 @@ def test_tones_follow_the_pitch() -> None:
     assert rule[2] == {1, 2} and rule[6] == {3, 4}  # up to G: level or rising; down to G: low or falling
 
 
+def test_a_slur_is_a_melisma_sung_on_one_syllable_and_kept_in_every_export(tmp_path: Path) -> None:
+    tune = read_tune(TUNES / "amazing-grace.abc")  # "A-ma-zing grace": "zing" over the slurred E/C/
+    first = tune.phrases[0]
+    assert [i for i, n in enumerate(first.notes) if n.held] == [3, 12] and len(first.sung) == 14
+    assert tone_rule(first)[3] == {1, 2}  # "grace" on E: the step into it is from the held C, rising
+    words = (
+        "Amazing grace, how sweet the sound that saved a wretch like me\n"
+        "I once was lost but now am found\nwas blind but now I see at last"
+    )
+    assert check_setting(words, tune)["syllables_per_note"] == 1.0
+    report = check_setting(words.replace("sweet", "sweet sweet"), tune)
+    assert "line 1: 15 syllables for 14 notes (2 more held in melismas)" in report["violations"]
+    melody = sung_melody(tune, words)
+    held = [n for n in melody.notes if n.held]
+    assert len(held) == sum(len(p.notes) - len(p.sung) for p in tune.phrases) > 0
+    pairs = zip(melody.notes, melody.notes[1:], strict=False)
+    assert all(n.syllable == before.syllable for before, n in pairs if n.held)
+    abc = abc_text(melody)
+    assert "(E" in abc and "zing_ grace" in abc
+    assert read_abc(abc).phrases == tune.phrases  # the slurs come back: the same tune, the same melismas
+    import music21
+
+    notes = list(music21.converter.parse(str(write_midi(melody, tmp_path / "grace.mid"))).stripTies().recurse().notes)
+    assert len(notes) == len(melody.notes)  # every note sounds, a lyric only where a syllable starts
+    assert [n.lyric for n in notes[:4]] == ["A", "ma", "zing", None]
+
+
 def test_the_default_model_writes_english_words_to_the_tune(tmp_path: Path) -> None:
     backend = get_backend("llamacpp", "", get_settings())
     work = write(backend, "lyrics", "the stars at night", {"tune": str(TWINKLE)}, SamplingParams(seed=3, n=1))
@@ -137,6 +164,27 @@ def test_write_from_melody_on_the_command_line(tmp_path: Path) -> None:
     assert later.read_bytes() == out.read_bytes()
     result = CliRunner().invoke(cli, ["write", "poem", "x", "--from-melody", str(TWINKLE)])
     assert result.exit_code == 2 and "only lyrics are written to a melody" in result.output
+
+
+def test_a_midi_tune_is_kept_with_the_work_not_its_path(tmp_path: Path) -> None:
+    import base64
+
+    import music21
+
+    midi = tmp_path / "twinkle.mid"
+    music21.converter.parse(TWINKLE.read_text(encoding="utf-8"), format="abc").write("midi", fp=str(midi))
+    args = ["write", "lyrics", "the stars", "--from-melody", str(midi), "--seed", "3", "--json", "--no-stream"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    inputs = data["provenance"]["prompt"]["inputs"]
+    assert base64.b64decode(inputs["tune_midi"]) == midi.read_bytes() and not inputs.get("tune")
+    assert [len(p["notes"]) for p in data["melody"]["phrases"]] == [7] * 6
+    midi.unlink()  # gone: the work still has its tune
+    result = CliRunner().invoke(cli, ["works", "export", data["id"], "-o", str(tmp_path / "again.mid")])
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2 and "does not exist" in result.output
 
 
 def test_check_lyrics_against_a_melody(tmp_path: Path) -> None:
@@ -176,4 +224,8 @@ def test_a_client_over_http_cannot_make_the_server_read_a_file(fabula_home: Path
         assert reply.status_code in (200, 201), reply.text
         checks = reply.json()["candidates"][0]["checks"]
         assert checks["phrases"] == 6 and len(checks["lines"]) <= 6  # the fake engine's words, judged against it
+        for bad, named in [("not base64!", "give the bytes of a .mid file in base64"), ("QUJD", "begins MThd")]:
+            body["inputs"] = {"tune_midi": bad}
+            reply = client.post("/api/works", json=body)
+            assert reply.status_code == 400 and "tune_midi=" in reply.text and named in reply.text, reply.text
     close_all()

@@ -169,10 +169,12 @@ def write(
     if o["tune_path"] is not None:
         if form != "lyrics":
             raise InvalidParam("--from-melody", str(o["tune_path"]), "only lyrics are written to a melody")
-        if o["tune_path"].suffix.lower() == ".abc":  # the tune itself is kept with the work
+        from fabula.music.tune import midi_text
+
+        if o["tune_path"].suffix.lower() == ".abc":  # the tune itself is kept with the work, not its path
             inputs["tune_abc"] = o["tune_path"].read_text(encoding="utf-8")
         else:
-            inputs["tune"] = str(o["tune_path"].resolve())
+            inputs["tune_midi"] = midi_text(o["tune_path"])
     if form == "stream-script":
         from fabula.cli.stream import write_stream_script
 

@@ -36,10 +36,11 @@ def write_midi(melody: Melody, path: Path, title: str = "fabula song") -> Path:
     now = 0
     for note in melody.notes:
         start = note.start * slot
-        voice.append(mido.MetaMessage("lyrics", text=_text(note.syllable.lyric), time=start - now))
-        voice.append(
-            mido.Message("note_on", note=note.pitch, velocity=96 if note.syllable.stressed else 72, channel=0, time=0)
-        )
+        if not note.held:  # a melisma's further notes sing on: no new lyric event
+            voice.append(mido.MetaMessage("lyrics", text=_text(note.syllable.lyric), time=start - now))
+        wait = start - now if note.held else 0
+        velocity = 96 if note.syllable.stressed else 72
+        voice.append(mido.Message("note_on", note=note.pitch, velocity=velocity, channel=0, time=wait))
         voice.append(mido.Message("note_off", note=note.pitch, velocity=0, channel=0, time=note.length * slot))
         now = start + note.length * slot
     song.tracks.extend([meta, voice])
@@ -56,7 +57,8 @@ def abc_text(melody: Melody, title: str = "fabula song") -> str:
     words = ""
     section = None
     cursor = 0
-    for note in melody.notes:
+    notes = melody.notes
+    for i, note in enumerate(notes):
         if note.section != section:
             section = note.section
             lines.append(f"% {section}")
@@ -64,8 +66,14 @@ def abc_text(melody: Melody, title: str = "fabula song") -> str:
             _rest(music, cursor, note.start, bar)
         if note.start % bar == 0 and music and music[-1] != "|":
             music.append("|")
-        music.append(_abc_pitch(note.pitch, melody.key) + (str(note.length) if note.length > 1 else ""))
-        words += note.syllable.lyric + ("" if note.syllable.lyric.endswith("-") else " ")
+        written = _abc_pitch(note.pitch, melody.key) + (str(note.length) if note.length > 1 else "")
+        slur_opens = not note.held and i + 1 < len(notes) and notes[i + 1].held  # a melisma is slurred
+        slur_closes = note.held and (i + 1 == len(notes) or not notes[i + 1].held)
+        music.append(("(" if slur_opens else "") + written + (")" if slur_closes else ""))
+        if note.held:  # ABC's "_": the syllable before is held on over this note
+            words = words.rstrip(" ") + ("_" if words.endswith("-") else "_ ")
+        else:
+            words += note.syllable.lyric + ("" if note.syllable.lyric.endswith("-") else " ")
         cursor = note.start + note.length
         if cursor % bar == 0:
             music.append("|")

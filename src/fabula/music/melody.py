@@ -34,7 +34,8 @@ class Note:
     length: int  # in eighths
     syllable: Syllable
     section: str
-    line_end: bool = False  # the last syllable of a lyric line
+    line_end: bool = False  # the last note of a lyric line
+    held: bool = False  # a melisma: the syllable of the note before goes on over this one
 
 
 @dataclass(frozen=True)

@@ -59,9 +59,10 @@ def score(melody: Melody, title: str = "fabula song") -> Any:
             part.append(m21.note.Rest(quarterLength=(note.start - cursor) / melody.unit))
         sounding = m21.note.Note(midi=note.pitch, quarterLength=note.length / melody.unit)
         syllable = note.syllable
-        sounding.lyrics.append(
-            m21.note.Lyric(text=syllable.text, syllabic=_syllabic(syllable.word_start, syllable.word_end))
-        )
+        if not note.held:  # a melisma's further notes carry no lyric of their own
+            sounding.lyrics.append(
+                m21.note.Lyric(text=syllable.text, syllabic=_syllabic(syllable.word_start, syllable.word_end))
+            )
         part.append(sounding)
         cursor = note.start + note.length
     bar = melody.slots_per_bar

@@ -1,7 +1,8 @@
 """Words set to a given tune: one syllable per note, stress on the strong beats, rhymes at phrase ends.
 
 The tune (`fabula.music.tune`) gives the lines: one per phrase, as many syllables as the phrase has
-notes (English: by the CMU dictionary; Chinese: one character each). Only the phrases with words of
+notes to start one on (a melisma, the notes under a slur, sings one syllable; English: counted by
+the CMU dictionary; Chinese: one character each). Only the phrases with words of
 their own are written; a chorus phrase sings its earlier words again, laid out by `layout`.
 
 - English: `TuneVerseConstraint` is the verse constraint with one more rule at each finished
@@ -35,23 +36,25 @@ RISING, FALLING = frozenset({1, 2}), frozenset({3, 4})
 
 
 def tone_rule(phrase: Phrase) -> tuple[frozenset[int] | None, ...]:
-    """The tones each character of the phrase may have, from the step into its note."""
+    """The tones each character of the phrase may have, from the step into its first note (from
+    the note before, the last of a melisma included)."""
     out: list[frozenset[int] | None] = [None]
     for before, note in zip(phrase.notes, phrase.notes[1:], strict=False):
-        out.append(RISING if note.pitch > before.pitch else FALLING if note.pitch < before.pitch else None)
+        if not note.held:
+            out.append(RISING if note.pitch > before.pitch else FALLING if note.pitch < before.pitch else None)
     return tuple(out)
 
 
 def setting_form(tune: Tune) -> VerseForm:
     """The lines to write: one per phrase with words of its own, syllables = notes."""
     lines = tuple(
-        LineSpec(len(p.notes), len(p.notes), len(p.notes), p.rhyme) for p in (tune.phrases[i] for i in tune.distinct)
+        LineSpec(len(p.sung), len(p.sung), len(p.sung), p.rhyme) for p in (tune.phrases[i] for i in tune.distinct)
     )
     return VerseForm("tune", f"words to {tune.source or 'a tune'}", lines, instruction(tune))
 
 
 def instruction(tune: Tune) -> str:
-    counts = ", ".join(str(len(tune.phrases[i].notes)) for i in tune.distinct)
+    counts = ", ".join(str(len(tune.phrases[i].sung)) for i in tune.distinct)
     return f"Write song lyrics to a melody: {len(tune.distinct)} lines of {counts} syllables, one per note."
 
 
@@ -60,7 +63,7 @@ class TuneVerseConstraint(VerseConstraint):
 
     def __init__(self, tune: Tune, lexicon: Lexicon) -> None:
         super().__init__(setting_form(tune), lexicon)
-        self.strong = [tuple(n.strong for n in tune.phrases[i].notes) for i in tune.distinct]
+        self.strong = [tuple(n.strong for n in tune.phrases[i].sung) for i in tune.distinct]
 
     def _finish_word(self, s: VerseState) -> VerseState | None:
         after = super()._finish_word(s)
@@ -80,7 +83,7 @@ def constraint_for(tune: Tune, language: str, lexicon: Lexicon | None) -> Charac
         from fabula.verse.chinese_constraint import ChineseLyricsConstraint
 
         phrases = [tune.phrases[i] for i in tune.distinct]
-        lines = [(len(p.notes), p.rhyme or f"-{k}") for k, p in enumerate(phrases)]
+        lines = [(len(p.sung), p.rhyme or f"-{k}") for k, p in enumerate(phrases)]
         return ChineseLyricsConstraint(lines, {len(lines) - 1}, [tone_rule(p) for p in phrases])
     if lexicon is None:
         raise ValueError("English words to a tune need the pronouncing lexicon")
@@ -116,8 +119,10 @@ def melody_json(tune: Tune) -> dict[str, Any]:
             {
                 "notes": [
                     {"pitch": n.pitch, "onset": float(n.onset), "length": float(n.length), "strong": n.strong}
+                    | ({"held": True} if n.held else {})
                     for n in p.notes
                 ],
+                "syllables": len(p.sung),
                 "repeats": p.repeat_of,
                 "rhyme": p.rhyme,
             }
@@ -139,12 +144,14 @@ def check_setting(text: str, tune: Tune, language: str = "en") -> dict[str, Any]
     matched = strong_total = strong_ok = steps = steps_ok = 0
     reports = []
     for i, (line, phrase) in enumerate(zip(lines, tune.phrases, strict=False), start=1):
-        sylls = line_syllables(line)
-        if len(sylls) == len(phrase.notes):
+        sylls, sung = line_syllables(line), phrase.sung
+        if len(sylls) == len(sung):
             matched += 1
         else:
-            violations.append(f"line {i}: {len(sylls)} syllables for {len(phrase.notes)} notes")
-        for k, (syl, note) in enumerate(zip(sylls, phrase.notes, strict=False)):
+            held = len(phrase.notes) - len(sung)
+            melismas = f" ({held} more held in melismas)" if held else ""
+            violations.append(f"line {i}: {len(sylls)} syllables for {len(sung)} notes{melismas}")
+        for k, (syl, note) in enumerate(zip(sylls, sung, strict=False)):
             if language == "zh":
                 allowed = tone_rule(phrase)[k]
                 if allowed is not None:  # the reading in context, or the character's most common one
@@ -159,7 +166,7 @@ def check_setting(text: str, tune: Tune, language: str = "en") -> dict[str, Any]
             and _words(line) != _words(lines[phrase.repeat_of])
         ):
             violations.append(f"line {i} repeats the tune of line {phrase.repeat_of + 1}, so it sings its words")
-        reports.append({"text": line, "syllables": len(sylls), "notes": len(phrase.notes), "rhyme": phrase.rhyme})
+        reports.append({"text": line, "syllables": len(sylls), "notes": len(sung), "rhyme": phrase.rhyme})
     violations += _rhyme_violations(lines, tune, language)
     stress = strong_ok / strong_total if strong_total else 1.0
     tones = steps_ok / steps if steps else 1.0
@@ -208,8 +215,9 @@ def _rhyme_violations(lines: list[str], tune: Tune, language: str) -> list[str]:
 
 
 def sung_melody(tune: Tune, text: str) -> Any:
-    """The tune with its words, one syllable per note, as a `Melody` the MIDI, ABC and MusicXML
-    writers take: on a grid fine enough for every onset and length (eighths, or sixteenths, ...)."""
+    """The tune with its words, one syllable per note (a melisma's held notes carry none), as a
+    `Melody` the MIDI, ABC and MusicXML writers take: on a grid fine enough for every onset and
+    length (eighths, or sixteenths, ...)."""
     from math import lcm
 
     from fabula.music.melody import KEYS, Melody, Note
@@ -221,11 +229,15 @@ def sung_melody(tune: Tune, text: str) -> Any:
     out = []
     for i, (phrase, line) in enumerate(zip(tune.phrases, lines, strict=False)):
         sylls = line_syllables(line)
-        if len(sylls) != len(phrase.notes):
-            raise FormError(f"line {i + 1} has {len(sylls)} syllables for {len(phrase.notes)} notes of the tune")
-        for k, (note, syl) in enumerate(zip(phrase.notes, sylls, strict=True)):
+        if len(sylls) != len(phrase.sung):
+            raise FormError(f"line {i + 1} has {len(sylls)} syllables for {len(phrase.sung)} notes of the tune")
+        words = iter(sylls)
+        syl = sylls[0]
+        for k, note in enumerate(phrase.notes):
+            syl = syl if note.held else next(words)
             start, length = int(note.onset * unit), max(1, int(note.length * unit))
-            out.append(Note(note.pitch, start, length, syl, f"Phrase {i + 1}", line_end=k == len(sylls) - 1))
+            last = k == len(phrase.notes) - 1
+            out.append(Note(note.pitch, start, length, syl, f"Phrase {i + 1}", line_end=last, held=note.held))
     key = tune.key if tune.key in KEYS else "C"  # the writers spell other keys' notes with accidentals
     end = max(n.start + n.length for n in out)
     melody = Melody(key, tune.tempo, tune.meter, tuple(out), 0, unit)

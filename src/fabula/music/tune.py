@@ -9,20 +9,26 @@ median note and at least a quarter) that ends its bar, and at the end. A phrase 
 split after its longest note in the middle half. Two or more phrases in a row whose notes
 (intervals and rhythm) are those of an earlier run are a chorus: they are sung to its words.
 
+A slur marks a melisma: the notes under it carry one syllable, sung on the first (`held` marks
+the others), so a phrase has as many syllables as notes that are not held. A slur across a phrase
+end ends with the phrase.
+
 Rhymes fall on phrase ends: by a given scheme (one letter per distinct phrase, cycled, e.g. AABB),
 or, by default, distinct phrases rhyme in pairs (AABB...), a last odd one left unrhymed.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import statistics
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
 
-from fabula.errors import FormError
+from fabula.errors import FormError, InvalidParam
 
 MAX_PHRASE = 16
 MAX_BYTES = 200_000
@@ -36,6 +42,7 @@ class TuneNote:
     onset: Fraction  # quarter notes from the start
     length: Fraction  # quarter notes
     strong: bool  # on a strong beat
+    held: bool = False  # under a slur after its first note: the syllable before goes on (a melisma)
 
 
 @dataclass(frozen=True)
@@ -45,10 +52,15 @@ class Phrase:
     rhyme: str | None = None  # rhyme letter of its last syllable
 
     @property
-    def shape(self) -> tuple[tuple[int, Fraction, bool], ...]:
-        """What makes two phrases the same tune: intervals, lengths, strong beats."""
+    def shape(self) -> tuple[tuple[int, Fraction, bool, bool], ...]:
+        """What makes two phrases the same tune: intervals, lengths, strong beats, melismas."""
         first = self.notes[0].pitch
-        return tuple((n.pitch - first, n.length, n.strong) for n in self.notes)
+        return tuple((n.pitch - first, n.length, n.strong, n.held) for n in self.notes)
+
+    @property
+    def sung(self) -> tuple[TuneNote, ...]:
+        """The notes a new syllable starts on: one per syllable of the phrase's line."""
+        return tuple(n for n in self.notes if not n.held)
 
 
 @dataclass(frozen=True)
@@ -89,11 +101,35 @@ def read_abc(text: str, scheme: str | None = None) -> Tune:
     return _parse(text.encode("utf-8"), "abc", "ABC", (scheme or "").strip().upper())
 
 
+def midi_text(path: Path) -> str:
+    """A MIDI file as the base64 text of `tune_midi`, so that the tune is saved with the work (a
+    path would name a file that may be gone when the work is read again)."""
+    read_tune(path)  # a missing, oversized or unreadable melody is refused here, by its name
+    return base64.b64encode(Path(path).read_bytes()).decode("ascii")
+
+
+def read_midi_text(text: str, scheme: str | None = None) -> Tune:
+    """The tune of `tune_midi`: a MIDI file in base64 (how a client over HTTP gives one)."""
+    if len(text) > MAX_BYTES * 4 // 3 + 4:
+        bound = f"a melody to sing is a MIDI file under {MAX_BYTES // 1000} kB"
+        raise InvalidParam("tune_midi", f"{len(text)} characters", bound)
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidParam("tune_midi", text[:40], "give the bytes of a .mid file in base64") from None
+    if not data.startswith(b"MThd"):
+        raise InvalidParam("tune_midi", text[:40], "give a MIDI file (it begins MThd); ABC text goes in tune_abc")
+    return _parse(data, "midi", "MIDI", (scheme or "").strip().upper())
+
+
 def tune_from_inputs(inputs: Mapping[str, str]) -> Tune | None:
-    """The tune a lyrics form's inputs name: ABC text (`tune_abc`) or a file (`tune`), or None."""
+    """The tune a lyrics form's inputs name: ABC text (`tune_abc`), a MIDI file in base64
+    (`tune_midi`) or a file's path (`tune`), or None."""
     scheme = inputs.get("scheme") or None
     if inputs.get("tune_abc"):
         return read_abc(inputs["tune_abc"], scheme)
+    if inputs.get("tune_midi"):
+        return read_midi_text(inputs["tune_midi"], scheme)
     if inputs.get("tune"):
         return read_tune(Path(inputs["tune"]), scheme)
     return None
@@ -108,7 +144,14 @@ def _parse(data: bytes, fmt: str, source: str, scheme: str) -> Tune:
     except Exception as exc:  # music21 raises many kinds for a damaged file
         raise FormError(f"melody {source!r} could not be read: {exc}") from exc
     parts = list(getattr(score, "parts", None) or [])
-    part = next((p for p in parts if p.recurse().notes), score).stripTies()  # the first part that sings
+    sings = next((p for p in parts if p.recurse().notes), score)  # the first part that sings
+    slurred = {  # onsets of the notes a slur carries on from its first
+        Fraction(n.getOffsetInHierarchy(sings)).limit_denominator(96)
+        for slur in score.recurse().getElementsByClass("Slur")
+        for n in slur.getSpannedElements()[1:]
+        if sings in n.containerHierarchy()
+    }
+    part = sings.stripTies()
     signature = part.recurse().getElementsByClass("TimeSignature").first()
     meter = signature.ratioString if signature is not None else "4/4"
     mark = part.recurse().getElementsByClass("MetronomeMark").first()
@@ -127,7 +170,8 @@ def _parse(data: bytes, fmt: str, source: str, scheme: str) -> Tune:
                 breaks.add(len(notes) - 1)
             continue
         pitch = max(p.midi for p in element.pitches) if element.isChord else element.pitch.midi
-        notes.append(TuneNote(int(pitch), onset, length, _strong(float(element.beatStrength), meter)))
+        held = onset in slurred and bool(notes) and len(notes) - 1 not in breaks
+        notes.append(TuneNote(int(pitch), onset, length, _strong(float(element.beatStrength), meter), held))
     if len(notes) < MIN_NOTES:
         raise FormError(
             f"melody {source!r} has {len(notes)} note(s): a tune to set words to needs at least {MIN_NOTES}"
@@ -157,7 +201,8 @@ def _split_long(notes: list[TuneNote], ends: list[int]) -> list[tuple[TuneNote, 
         while pending:
             phrase = pending.pop(0)
             if len(phrase) <= MAX_PHRASE:
-                out.append(tuple(phrase))
+                first = phrase[0]  # a phrase starts a syllable, even where a slur ran into it
+                out.append((replace(first, held=False), *phrase[1:]) if first.held else tuple(phrase))
                 continue
             middle = range(len(phrase) // 4, 3 * len(phrase) // 4)
             cut = max(middle, key=lambda i: (phrase[i].length, -abs(i - len(phrase) // 2)))

@@ -125,7 +125,10 @@ def check_job(job: WriteJob) -> None:
     form = get_form(job.form)
     for name in FILE_INPUTS.get(job.form, ()):
         if job.inputs.get(name) and not job.local_files:
-            where = "a melody file is read on the command line only; over HTTP, give the tune as ABC text in tune_abc"
+            where = (
+                "a melody file is read on the command line only;"
+                " over HTTP, give ABC text in tune_abc or a MIDI file in base64 in tune_midi"
+            )
             raise InvalidParam(name, job.inputs[name], where)
     form.render(job.prompt, job.inputs)  # an unknown input or value (form=villanelle) fails here, not after a load
     if job.export is not None:
@@ -223,7 +226,7 @@ def finish(work: Work, job: WriteJob, settings: Settings, store: Any) -> WriteRe
     from fabula.responsible.review import export_manifest, gate
 
     copy = keep_copy(work, settings, store) if job.keep_copy else None
-    given_tune = job.form == "lyrics" and bool(job.inputs.get("tune") or job.inputs.get("tune_abc"))
+    given_tune = job.form == "lyrics" and any(job.inputs.get(k) for k in ("tune", "tune_abc", "tune_midi"))
     melody = compose_melody(work, job.melody) if job.melody or given_tune else None
     for path in (melody or {}).get("files", []):
         export_manifest(store.get(work.id), Path(path), settings)  # every exported file has its manifest
