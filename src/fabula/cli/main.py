@@ -105,7 +105,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("fabula.cli.serve:serve", "Serve the HTTP API (OpenAI-compatible /v1), the studio and /docs."),
     "batch": ("fabula.cli.batch:batch", "Batch jobs: a file of requests in, one JSON line per result out."),
     "persona": ("fabula.cli.stream:persona", "Persona cards: YAML, or SillyTavern's Character Card V2 (JSON or PNG)."),
-    "stream": ("fabula.cli.stream:stream", "The virtual streamer: replay a chat against a persona."),
+    "stream": (
+        "fabula.cli.stream:stream",
+        "The virtual streamer: replay a chat, or go live in IRC (Twitch) chat.",
+    ),
     "plugins": ("fabula.cli.plugins:plugins", "Engines, forms and exporters added by installed packages."),
 }
 

@@ -1,4 +1,5 @@
-"""`fabula persona ...` and `fabula stream simulate`: the virtual streamer from the command line."""
+"""`fabula persona ...`, `fabula stream simulate` and `fabula stream live`: the virtual streamer
+from the command line."""
 
 from __future__ import annotations
 
@@ -54,7 +55,8 @@ def show_card(card: Path) -> None:
 
 @click.group()
 def stream() -> None:
-    """The virtual streamer: replay a chat against a persona (and, in `fabula serve`, live chat)."""
+    """The virtual streamer: replay a chat against a persona, or go live in an IRC (Twitch) channel
+    (and, in `fabula serve`, live chat over a WebSocket)."""
 
 
 def read_chat(path: Path) -> list[dict[str, Any]]:
@@ -152,6 +154,113 @@ def simulate(
         click.echo(json.dumps(result, ensure_ascii=False))
     else:
         notice(json.dumps(result["summary"], indent=1))
+
+
+@stream.command("live")
+@click.argument("persona_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--irc", "address", required=True, help="The chat's IRC server, HOST:PORT (Twitch: irc.chat.twitch.tv:6667)."
+)
+@click.option("--channel", required=True, help="The channel to join, e.g. '#test' (quote the #).")
+@click.option("--nick", default="fabula", show_default=True, help="The character's nickname in the channel.")
+@click.option(
+    "--max-seconds",
+    type=click.FloatRange(1),
+    default=3600.0,
+    show_default=True,
+    help="End the stream after this long; queued messages are then skipped.",
+)
+@click.option(
+    "--send-rate",
+    default="20/30",
+    show_default=True,
+    help="At most MESSAGES/SECONDS sent (Twitch: 20/30, 100/30 as a moderator).",
+)
+@click.option("--max-batch", type=click.IntRange(1, 10), default=3, show_default=True)
+@click.option(
+    "--max-wait", type=click.FloatRange(1), default=20.0, show_default=True, help="Seconds a message may wait."
+)
+@click.option("--max-tokens", type=click.IntRange(8, 512), default=80, show_default=True)
+@click.option("--seed", type=int, help="Seed the replies.")
+@click.option("--no-memory", is_flag=True, help="Neither recall nor remember viewers and streams.")
+@click.option("--engine")
+@click.option("--model")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print every message's verdict and the summary as JSON at the end."
+)
+def live(
+    persona_file: Path,
+    address: str,
+    channel: str,
+    nick: str,
+    max_seconds: float,
+    send_rate: str,
+    max_batch: int,
+    max_wait: float,
+    max_tokens: int,
+    seed: int | None,
+    no_memory: bool,
+    engine: str | None,
+    model: str | None,
+    as_json: bool,
+) -> None:
+    """Go live as PERSONA_FILE in an IRC channel: every viewer message is moderated, ranked and
+    answered in the channel (or skipped) within MAX_WAIT seconds, until MAX_SECONDS are up. A
+    server password (Twitch: oauth:TOKEN) is read from FABULA_IRC_PASSWORD, never from the command
+    line, where other users of the machine could read it."""
+    import os
+
+    from fabula.backends import get_backend
+    from fabula.sampling import SamplingParams
+    from fabula.service.streams import LiveSession, run_live
+    from fabula.settings import get_settings
+    from fabula.stream.irc import IrcChat, parse_address
+    from fabula.stream.live import Outcome
+    from fabula.stream.persona import load_persona
+
+    parse_address(address)  # bad arguments are refused before the model loads
+    IrcChat.check_names(channel, nick)
+    rate = parse_rate(send_rate)
+    character = load_persona(persona_file)
+    settings = get_settings()
+    backend = get_backend(engine or settings.engine, model if model is not None else settings.model, settings)
+    params = SamplingParams(temperature=0.8, top_p=0.95, max_tokens=max_tokens, seed=seed)
+    session = LiveSession(
+        character, backend, settings, params=params, max_batch=max_batch, max_wait=max_wait, remember=not no_memory
+    )
+    if not as_json:
+        notice(f"{character.name} is going live in {channel} on {address} for {max_seconds:g} s")
+
+    def show(outcome: Outcome) -> None:
+        if not as_json and outcome.verdict == "answered":
+            notice(f"[{outcome.message.user}] {outcome.message.text}\n  → {outcome.reply}")
+
+    result = run_live(
+        session,
+        address,
+        channel,
+        nick,
+        max_seconds,
+        password=os.environ.get("FABULA_IRC_PASSWORD") or None,
+        rate=rate,
+        on_outcome=show,
+    )
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False))
+    else:
+        notice(json.dumps(result["summary"], indent=1))
+
+
+def parse_rate(value: str) -> tuple[int, float]:
+    """MESSAGES/SECONDS, e.g. 20/30."""
+    count, sep, seconds = value.partition("/")
+    try:
+        parsed = int(count), float(seconds)
+    except ValueError:
+        parsed = (0, 0.0)
+    if not sep or parsed[0] < 1 or parsed[1] <= 0:
+        raise InvalidParam("--send-rate", value, "MESSAGES/SECONDS, e.g. 20/30 (Twitch's limit for a regular account)")
+    return parsed
 
 
 def write_stream_script(

@@ -10,6 +10,7 @@ that when the session closes the stream is summarised into memory from the answe
 from __future__ import annotations
 
 import statistics
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -105,6 +106,75 @@ def simulate(
         speak_replies(replies, session.character, speak_dir)
     session.close()
     return {"replies": replies, "summary": summarize(replies, seconds, session.chat.batches)}
+
+
+def run_live(
+    session: LiveSession,
+    address: str,
+    channel: str,
+    nick: str,
+    max_seconds: float,
+    *,
+    password: str | None = None,
+    rate: tuple[int, float] = (20, 30.0),
+    on_outcome: Callable[[Outcome], None] | None = None,
+) -> dict[str, Any]:
+    """The character live in an IRC channel (Twitch chat or any IRC server) for `max_seconds`.
+
+    Every viewer message gets exactly one verdict, as in `simulate`; a reply is said in the
+    channel addressed to the viewers it answers (`@ana @ben ...`), at most `rate` = (messages,
+    seconds). Messages still queued when the time is up are skipped. Returns the replies, the
+    summary, and the connection's facts (connections made, lines sent)."""
+    from fabula.stream.irc import IrcChat, TokenBucket, parse_address
+
+    host, port = parse_address(address)
+    messages: list[ChatMessage] = []
+
+    def record(outcome: Outcome) -> None:
+        session.record(outcome)
+        if on_outcome is not None:
+            on_outcome(outcome)
+
+    gate = threading.Lock()  # a message heard as the stream ends is queued before the end, or skipped
+    ended = False
+
+    def heard(message: ChatMessage) -> None:
+        message.arrived = time.monotonic()
+        with gate:
+            messages.append(message)
+            outcome = Outcome(message, "skipped", reason="the stream ended first") if ended else None
+            outcome = outcome or session.chat.intake(message)
+        if outcome is not None:
+            record(outcome)
+
+    irc = IrcChat(host, port, channel, nick, heard, password=password, rate=TokenBucket(*rate))
+    irc.start()
+    deadline = time.monotonic() + max_seconds
+    try:
+        while time.monotonic() < deadline:
+            batch, skipped = session.chat.next_batch()
+            for outcome in skipped:
+                record(outcome)
+            if not batch:
+                time.sleep(0.02)
+                continue
+            outcomes = session.chat.answer(batch)
+            for outcome in outcomes:
+                record(outcome)
+            viewers = " ".join(dict.fromkeys(f"@{m.user}" for m in batch))
+            irc.say(f"{viewers} {outcomes[0].reply}")
+        with gate:
+            ended = True
+            left = session.chat.end()
+        for outcome in left:
+            record(outcome)
+    finally:
+        irc.stop()
+        session.close()
+    replies = [session.outcomes[m.id].to_dict() for m in messages if m.id in session.outcomes]
+    summary = summarize(replies, time.monotonic() - session.started, session.chat.batches)
+    summary |= {"connections": irc.connections, "lines_sent": len(irc.sent), "lines_unsent": irc.pending()}
+    return {"replies": replies, "summary": summary}
 
 
 def speak_replies(replies: list[dict[str, Any]], character: Persona, folder: Path) -> None:

@@ -14,7 +14,8 @@ Every message gets exactly one verdict:
   a donation while anything else can go.
 
 Ranking: a donation first, then a mention of the character's name, then a question, then a
-regular viewer; ties go to the oldest. A batch is up to `max_batch` messages answered in one reply.
+regular viewer (or one with a subscriber, vip, moderator or founder badge); ties go to the
+oldest. A batch is up to `max_batch` messages answered in one reply.
 A message that gives the character orders (`injection.gives_orders`) is a batch of its own and
 is answered with the character's deflection, never by the model, so it can neither be obeyed nor
 touch the reply another viewer gets. A reply that recites the character's memory of viewers is
@@ -47,6 +48,7 @@ LOG = logging.getLogger(__name__)
 AUDIENCE_LEVELS = "hate=low,threats=low,doxxing=low,sexual_explicit=low,self_harm=low,personal_data=medium"
 QUESTION = re.compile(r"\?|^\s*(who|what|when|where|why|how|do|does|did|can|could|would|will|is|are)\b", re.I)
 FALLBACK = "Ooh, let's move on to the next one!"
+SUPPORTER_BADGES = {"subscriber", "vip", "moderator", "founder"}  # ranked like a regular viewer
 
 
 @dataclass
@@ -59,6 +61,7 @@ class ChatMessage:
     priority: float = 0.0
     regular: bool = False  # looked up once, at intake
     orders: str | None = None  # the words that make it an order to the character, found at intake
+    badges: tuple[str, ...] = ()  # the platform's badges (IRCv3 `badges`: subscriber, moderator, vip ...)
 
 
 @dataclass
@@ -185,7 +188,7 @@ class LiveChat:
             score += 20
         if QUESTION.search(message.text):
             score += 10
-        if message.regular:
+        if message.regular or SUPPORTER_BADGES & set(message.badges):
             score += 5
         return score
 
@@ -208,6 +211,12 @@ class LiveChat:
             self._queue = [m for m in self._queue if id(m) not in picked]
         skipped = [Outcome(m, "skipped", reason=f"not picked within {self.max_wait_s:g} s") for m in stale]
         return batch, skipped
+
+    def end(self, why: str = "the stream ended first") -> list[Outcome]:
+        """Close the queue: whatever still waits is skipped, so every message has its verdict."""
+        with self._lock:
+            left, self._queue = self._queue, []
+        return [Outcome(m, "skipped", reason=why) for m in left]
 
     def _pick(self) -> list[ChatMessage]:
         """The first `max_batch` of the ranked queue, except that an order goes alone."""
