@@ -8,11 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,8 +20,8 @@ import yaml
 from fabula.errors import InvalidParam
 from fabula.stream.irc import IrcChat, TokenBucket, parse_address, parse_line, split_text
 from fabula.stream.live import ChatMessage
+from tests.irc_helpers import NGIRCD, IrcServer, Viewer
 
-NGIRCD = shutil.which("ngircd") or ("/usr/sbin/ngircd" if Path("/usr/sbin/ngircd").is_file() else None)
 # in CI a missing server is a failure (.ci/run installs it), elsewhere a skip with the reason
 needs_server = pytest.mark.skipif(
     NGIRCD is None and not os.environ.get("CI"), reason="ngIRCd is not installed (apt-get install ngircd)"
@@ -83,98 +80,12 @@ def test_bad_addresses_and_names_are_refused_by_name(address: str, channel: str,
         IrcChat.check_names(channel, nick)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class IrcServer:
-    """ngIRCd in the foreground on a free port, startable again on the same port."""
-
-    def __init__(self, folder: Path) -> None:
-        self.port = _free_port()
-        self.config = folder / "ngircd.conf"
-        uid = "ServerUID = 0\n" if os.geteuid() == 0 else ""
-        self.config.write_text(
-            "[Global]\nName = irc.fabula.test\nInfo = fabula tests\nListen = 127.0.0.1\n"
-            f"Ports = {self.port}\nMotdPhrase = hello\nPidFile = {folder / 'ngircd.pid'}\n{uid}"
-            "[Limits]\nMaxConnectionsIP = 0\nMaxNickLength = 30\n"
-            "[Options]\nPAM = no\nIdent = no\nDNS = no\n"
-        )
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        assert NGIRCD is not None, "ngIRCd is missing in CI: .ci/run installs it"
-        self.process = subprocess.Popen(
-            [NGIRCD, "-n", "-f", str(self.config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("ngIRCd did not start")
-
-    def kill(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait()
-            self.process = None
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[IrcServer]:
     irc = IrcServer(tmp_path)
     irc.start()
     yield irc
     irc.kill()
-
-
-class Viewer:
-    """A chat user on a real socket: joins the channel, says things, hears what is said there."""
-
-    def __init__(self, port: int, nick: str, channel: str = "#test") -> None:
-        self.nick, self.channel = nick, channel
-        self.heard: list[tuple[str, str]] = []  # (speaker, text)
-        self.joined: set[str] = set()
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-        self.sock.sendall(f"NICK {nick}\r\nUSER {nick} 0 * :viewer\r\nJOIN {channel}\r\n".encode())
-        self.thread = threading.Thread(target=self._read, daemon=True)
-        self.thread.start()
-
-    def _read(self) -> None:
-        buffer = b""
-        try:
-            while data := self.sock.recv(65536):
-                buffer += data
-                *lines, buffer = buffer.split(b"\r\n")
-                for raw in lines:
-                    line = parse_line(raw.decode("utf-8", "replace"))
-                    if line.command == "PING":
-                        self.sock.sendall(f"PONG :{line.params[-1]}\r\n".encode())
-                    elif line.command == "PRIVMSG":
-                        self.heard.append((line.nick, line.params[-1]))
-                    elif line.command == "JOIN":
-                        self.joined.add(line.nick)
-        except OSError:
-            pass
-
-    def say(self, text: str) -> None:
-        self.sock.sendall(f"PRIVMSG {self.channel} :{text}\r\n".encode())
-
-    def wait_for(self, condition: object, seconds: float = 20.0) -> bool:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if callable(condition) and condition():
-                return True
-            time.sleep(0.05)
-        return False
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 @needs_server
