@@ -18,7 +18,8 @@ import pytest
 import yaml
 
 from fabula.errors import InvalidParam
-from fabula.stream.irc import IrcChat, TokenBucket, parse_address, parse_line, split_text
+from fabula.stream.connector import TokenBucket, split_text
+from fabula.stream.irc import IrcChat, parse_address, parse_line
 from fabula.stream.live import ChatMessage
 from tests.irc_helpers import NGIRCD, IrcServer, Viewer
 
@@ -47,7 +48,7 @@ def test_a_line_is_read_with_its_tags_prefix_and_text() -> None:
 
 def test_a_reply_is_cut_into_lines_that_fit_at_word_ends() -> None:
     text = "星" * 200 + " and " + "word " * 120
-    lines = split_text(text, limit=100)
+    lines = split_text(text, 100)
     assert all(len(line.encode("utf-8")) <= 100 for line in lines)
     assert lines[:6] == ["星" * 33] * 6  # a word longer than a line is cut by characters (3 bytes each)
     assert lines[6].startswith("星星 and word")
@@ -126,10 +127,10 @@ def test_the_streamer_answers_a_real_channel_and_every_message_gets_one_verdict(
 @needs_server
 def test_a_restarted_server_is_rejoined_and_no_reply_in_the_outbox_is_lost(server: IrcServer) -> None:
     heard: list[ChatMessage] = []
-    chat = IrcChat("127.0.0.1", server.port, "#test", "luna", heard.append, rate=TokenBucket(2, 1.0))
-    chat.start()
+    chat = IrcChat("127.0.0.1", server.port, "#test", "luna", rate=TokenBucket(2, 1.0))
+    chat.start(heard.append)
     try:
-        assert chat.joined.wait(10)
+        assert chat.ready.wait(10)
         viewer = Viewer(server.port, "ana")
         assert viewer.wait_for(lambda: "ana" in viewer.joined)
         for i in range(4):
@@ -142,11 +143,11 @@ def test_a_restarted_server_is_rejoined_and_no_reply_in_the_outbox_is_lost(serve
         for i in range(3):
             chat.say(f"while down {i}")  # kept in the outbox until the channel is joined again
         time.sleep(2.0)  # its tries to reconnect back off: 0.5 s, 1 s, 2 s, so the viewer is back first
-        assert chat.pending() == 3 and not chat.joined.is_set()
+        assert chat.pending() == 3 and not chat.ready.is_set()
         server.start()
         viewer = Viewer(server.port, "ana")
         assert viewer.wait_for(lambda: "ana" in viewer.joined)
-        assert chat.joined.wait(30), "the streamer did not reconnect"
+        assert chat.ready.wait(30), "the streamer did not reconnect"
         assert viewer.wait_for(lambda: len(viewer.heard) == 3, 30), viewer.heard
         assert [text for _, text in viewer.heard] == [f"while down {i}" for i in range(3)]
         viewer.say("hello again")

@@ -158,11 +158,11 @@ def simulate(
 
 @stream.command("live")
 @click.argument("persona_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "--irc", "address", required=True, help="The chat's IRC server, HOST:PORT (Twitch: irc.chat.twitch.tv:6667)."
-)
-@click.option("--channel", required=True, help="The channel to join, e.g. '#test' (quote the #).")
-@click.option("--nick", default="fabula", show_default=True, help="The character's nickname in the channel.")
+@click.option("--irc", "address", help="An IRC chat: the server, HOST:PORT (Twitch: irc.chat.twitch.tv:6667).")
+@click.option("--channel", help="With --irc: the channel to join, e.g. '#test' (quote the #).")
+@click.option("--nick", default="fabula", show_default=True, help="With --irc: the character's nickname.")
+@click.option("--youtube", "live_chat_id", help="A YouTube live chat: its liveChatId (token in FABULA_YOUTUBE_TOKEN).")
+@click.option("--api", help="With --youtube: the chat API's base URL (default: YouTube Data API v3).")
 @click.option(
     "--max-seconds",
     type=click.FloatRange(1),
@@ -185,14 +185,14 @@ def simulate(
 @click.option("--no-memory", is_flag=True, help="Neither recall nor remember viewers and streams.")
 @click.option("--engine")
 @click.option("--model")
-@click.option(
-    "--json", "as_json", is_flag=True, help="Print every message's verdict and the summary as JSON at the end."
-)
+@click.option("--json", "as_json", is_flag=True, help="At the end, every message's verdict and the summary as JSON.")
 def live(
     persona_file: Path,
-    address: str,
-    channel: str,
+    address: str | None,
+    channel: str | None,
     nick: str,
+    live_chat_id: str | None,
+    api: str | None,
     max_seconds: float,
     send_rate: str,
     max_batch: int,
@@ -204,23 +204,41 @@ def live(
     model: str | None,
     as_json: bool,
 ) -> None:
-    """Go live as PERSONA_FILE in an IRC channel: every viewer message is moderated, ranked and
-    answered in the channel (or skipped) within MAX_WAIT seconds, until MAX_SECONDS are up. A
-    server password (Twitch: oauth:TOKEN) is read from FABULA_IRC_PASSWORD, never from the command
-    line, where other users of the machine could read it."""
+    """Go live as PERSONA_FILE in a platform's chat, IRC (Twitch speaks it) or YouTube's: every
+    viewer message is moderated, ranked and answered in the chat (or skipped) within MAX_WAIT
+    seconds, until MAX_SECONDS are up or the platform ends the chat. Secrets come from the
+    environment, never the command line, where other users of the machine could read them: an
+    IRC server password (Twitch: oauth:TOKEN) from FABULA_IRC_PASSWORD, a YouTube OAuth token
+    from FABULA_YOUTUBE_TOKEN."""
     import os
 
     from fabula.backends import get_backend
     from fabula.sampling import SamplingParams
     from fabula.service.streams import LiveSession, run_live
     from fabula.settings import get_settings
-    from fabula.stream.irc import IrcChat, parse_address
+    from fabula.stream.connector import ChatConnector, TokenBucket
     from fabula.stream.live import Outcome
     from fabula.stream.persona import load_persona
 
-    parse_address(address)  # bad arguments are refused before the model loads
-    IrcChat.check_names(channel, nick)
-    rate = parse_rate(send_rate)
+    rate = TokenBucket(*parse_rate(send_rate))
+    chat: ChatConnector
+    if (address is None) == (live_chat_id is None):
+        raise InvalidParam("--irc/--youtube", address or live_chat_id, "name one chat: --irc HOST:PORT or --youtube ID")
+    if address is not None:  # bad arguments are refused before the model loads
+        from fabula.stream.irc import IrcChat, parse_address
+
+        if not channel:
+            raise InvalidParam("--channel", channel, "an IRC chat needs its channel, e.g. --channel '#test'")
+        host, port = parse_address(address)
+        chat = IrcChat(host, port, channel, nick, password=os.environ.get("FABULA_IRC_PASSWORD") or None, rate=rate)
+        where = f"{channel} on {address}"
+    else:
+        from fabula.stream.polled import YOUTUBE_API, PolledChat
+
+        assert live_chat_id is not None
+        token = os.environ.get("FABULA_YOUTUBE_TOKEN") or None
+        chat = PolledChat(live_chat_id, token, api=api or YOUTUBE_API, rate=rate)
+        where = f"live chat {live_chat_id}"
     character = load_persona(persona_file)
     settings = get_settings()
     backend = get_backend(engine or settings.engine, model if model is not None else settings.model, settings)
@@ -229,22 +247,13 @@ def live(
         character, backend, settings, params=params, max_batch=max_batch, max_wait=max_wait, remember=not no_memory
     )
     if not as_json:
-        notice(f"{character.name} is going live in {channel} on {address} for {max_seconds:g} s")
+        notice(f"{character.name} is going live in {where} for {max_seconds:g} s")
 
     def show(outcome: Outcome) -> None:
         if not as_json and outcome.verdict == "answered":
             notice(f"[{outcome.message.user}] {outcome.message.text}\n  → {outcome.reply}")
 
-    result = run_live(
-        session,
-        address,
-        channel,
-        nick,
-        max_seconds,
-        password=os.environ.get("FABULA_IRC_PASSWORD") or None,
-        rate=rate,
-        on_outcome=show,
-    )
+    result = run_live(session, chat, max_seconds, on_outcome=show)
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False))
     else:

@@ -20,6 +20,7 @@ from typing import Any
 from fabula.errors import InvalidParam
 from fabula.sampling import SamplingParams
 from fabula.settings import Settings
+from fabula.stream.connector import ChatConnector
 from fabula.stream.live import ChatMessage, LiveChat, Outcome, audience_policy, replay
 from fabula.stream.memory import StreamMemory, topic_words
 from fabula.stream.persona import Persona
@@ -110,24 +111,18 @@ def simulate(
 
 def run_live(
     session: LiveSession,
-    address: str,
-    channel: str,
-    nick: str,
+    chat: ChatConnector,
     max_seconds: float,
     *,
-    password: str | None = None,
-    rate: tuple[int, float] = (20, 30.0),
     on_outcome: Callable[[Outcome], None] | None = None,
 ) -> dict[str, Any]:
-    """The character live in an IRC channel (Twitch chat or any IRC server) for `max_seconds`.
+    """The character live in a platform's chat (`chat`: IRC, which Twitch speaks, or a polled REST
+    chat such as YouTube's) for `max_seconds`, or until the platform ends the chat.
 
-    Every viewer message gets exactly one verdict, as in `simulate`; a reply is said in the
-    channel addressed to the viewers it answers (`@ana @ben ...`), at most `rate` = (messages,
-    seconds). Messages still queued when the time is up are skipped. Returns the replies, the
-    summary, and the connection's facts (connections made, lines sent)."""
-    from fabula.stream.irc import IrcChat, TokenBucket, parse_address
-
-    host, port = parse_address(address)
+    Every viewer message gets exactly one verdict, as in `simulate`; a reply is said in the chat
+    addressed to the viewers it answers (`@ana @ben ...`), at the connector's rate. Messages still
+    queued at the end are skipped. Returns the replies, the summary, and the connection's facts
+    (connections made, lines sent, refused and left unsent, and why the chat ended if it did)."""
     messages: list[ChatMessage] = []
 
     def record(outcome: Outcome) -> None:
@@ -147,11 +142,10 @@ def run_live(
         if outcome is not None:
             record(outcome)
 
-    irc = IrcChat(host, port, channel, nick, heard, password=password, rate=TokenBucket(*rate))
-    irc.start()
+    chat.start(heard)
     deadline = time.monotonic() + max_seconds
     try:
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and chat.ended is None:
             batch, skipped = session.chat.next_batch()
             for outcome in skipped:
                 record(outcome)
@@ -162,18 +156,24 @@ def run_live(
             for outcome in outcomes:
                 record(outcome)
             viewers = " ".join(dict.fromkeys(f"@{m.user}" for m in batch))
-            irc.say(f"{viewers} {outcomes[0].reply}")
+            chat.say(f"{viewers} {outcomes[0].reply}")
         with gate:
             ended = True
             left = session.chat.end()
         for outcome in left:
             record(outcome)
     finally:
-        irc.stop()
+        chat.stop()
         session.close()
     replies = [session.outcomes[m.id].to_dict() for m in messages if m.id in session.outcomes]
     summary = summarize(replies, time.monotonic() - session.started, session.chat.batches)
-    summary |= {"connections": irc.connections, "lines_sent": len(irc.sent), "lines_unsent": irc.pending()}
+    summary |= {
+        "connections": chat.connections,
+        "lines_sent": len(chat.sent),
+        "lines_refused": len(chat.refused),
+        "lines_unsent": chat.pending(),
+        **({"chat_ended": chat.ended} if chat.ended else {}),
+    }
     return {"replies": replies, "summary": summary}
 
 

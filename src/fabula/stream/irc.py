@@ -6,11 +6,11 @@ channel, and turns each channel PRIVMSG into a `ChatMessage`: the viewer's displ
 `display-name` tag, else the nick), their badges (`badges`), and a donation from cheered bits
 (`bits`, a hundred to the dollar). PING is answered with PONG at once, from the reading thread.
 
-Replies go out through an outbox: a token bucket holds sending to the platform's rate (Twitch:
-20 messages in 30 seconds for a regular account), a line is cut at word ends to fit 400 bytes,
-and a reply leaves the outbox only once the socket took all of it. When the connection drops
-(the server restarts, the network fails) the connector reconnects with doubling back-off, joins
-again and sends what is still in the outbox, so no reply the loop handed over is lost.
+Replies go out through the connector's outbox (`stream/connector.py`): at the platform's rate
+(Twitch: 20 messages in 30 seconds for a regular account), cut at word ends to fit 400 bytes, and
+out of the outbox only once the socket took all of it. When the connection drops (the server
+restarts, the network fails) the connector reconnects with doubling back-off, joins again and
+sends what is still in the outbox, so no reply the loop handed over is lost.
 
 Tag values are unescaped as IRCv3 says: `\\:` is ";", `\\s` a space, `\\\\` a backslash, `\\r` and
 `\\n` line breaks.
@@ -22,13 +22,11 @@ import logging
 import re
 import socket
 import threading
-import time
-from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import count
 
 from fabula.errors import InvalidParam
+from fabula.stream.connector import ChatConnector, TokenBucket
 from fabula.stream.live import ChatMessage
 
 LOG = logging.getLogger(__name__)
@@ -76,29 +74,6 @@ def parse_line(line: str) -> IrcLine:
     return IrcLine(tags, prefix, command, params)
 
 
-def split_text(text: str, limit: int = MAX_LINE_BYTES) -> list[str]:
-    """Lines of at most `limit` UTF-8 bytes, cut at spaces where possible (a line break is a space)."""
-    out: list[str] = []
-    line = ""
-    for word in " ".join(text.split()).split(" "):
-        candidate = f"{line} {word}" if line else word
-        if len(candidate.encode("utf-8")) <= limit:
-            line = candidate
-            continue
-        if line:
-            out.append(line)
-        while len(word.encode("utf-8")) > limit:  # one word longer than a line: cut it by characters
-            cut = limit
-            while len(word[:cut].encode("utf-8")) > limit:
-                cut -= 1
-            out.append(word[:cut])
-            word = word[cut:]
-        line = word
-    if line:
-        out.append(line)
-    return out
-
-
 def parse_address(value: str) -> tuple[str, int]:
     """HOST:PORT as `--irc` takes it."""
     host, sep, port = value.rpartition(":")
@@ -107,36 +82,12 @@ def parse_address(value: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-@dataclass
-class TokenBucket:
-    """At most `burst` sends in any `per_seconds` window, refilled evenly."""
+class IrcChat(ChatConnector):
+    """One channel of one IRC server. `start(on_message)` connects (and keeps reconnecting until
+    `stop()`); `on_message(ChatMessage)` is called from the reading thread for each viewer's
+    message; `ready` is set while the channel is joined."""
 
-    burst: int = 20
-    per_seconds: float = 30.0
-    clock: Callable[[], float] = time.monotonic
-    _tokens: float = field(init=False)
-    _at: float = field(init=False)
-
-    def __post_init__(self) -> None:
-        self._tokens, self._at = float(self.burst), self.clock()
-
-    def wait_time(self) -> float:
-        """Seconds until one send is allowed (0: now)."""
-        now = self.clock()
-        self._tokens = min(self.burst, self._tokens + (now - self._at) * self.burst / self.per_seconds)
-        self._at = now
-        return 0.0 if self._tokens >= 1 else (1 - self._tokens) * self.per_seconds / self.burst
-
-    def take(self) -> None:
-        self._tokens -= 1
-
-
-class IrcChat:
-    """One channel of one IRC server, read and written from two threads of its own.
-
-    `on_message(ChatMessage)` is called from the reading thread for each viewer's message; `say`
-    queues a line for the channel. `start()` connects (and keeps reconnecting until `stop()`).
-    """
+    max_line = MAX_LINE_BYTES
 
     def __init__(
         self,
@@ -144,28 +95,19 @@ class IrcChat:
         port: int,
         channel: str,
         nick: str,
-        on_message: Callable[[ChatMessage], None],
         *,
         password: str | None = None,
         rate: TokenBucket | None = None,
         max_backoff_s: float = 30.0,
     ) -> None:
+        super().__init__(rate)
         self.check_names(channel, nick)
         self.host, self.port, self.channel, self.nick = host, port, channel, nick
         self.password = password
-        self.on_message = on_message
-        self.rate = rate or TokenBucket()
         self.max_backoff_s = max_backoff_s
-        self.outbox: deque[str] = deque()
-        self.sent: list[tuple[float, str]] = []  # (monotonic time, line): what the socket took
-        self.connections = 0
-        self.joined = threading.Event()
         self._ids = count()
-        self._stop = threading.Event()
-        self._wake = threading.Event()
         self._sock: socket.socket | None = None
         self._write_lock = threading.Lock()
-        self._threads: list[threading.Thread] = []
 
     @staticmethod
     def check_names(channel: str, nick: str) -> None:
@@ -174,29 +116,7 @@ class IrcChat:
         if not NICK.fullmatch(nick):
             raise InvalidParam("--nick", nick, "a nickname of letters, digits and _-[]{}|^`, at most 30")
 
-    # ---- the loop's side ------------------------------------------------------------------------
-
-    def start(self) -> None:
-        for target, name in ((self._read_forever, "fabula-irc-read"), (self._send_forever, "fabula-irc-send")):
-            thread = threading.Thread(target=target, name=name, daemon=True)
-            thread.start()
-            self._threads.append(thread)
-
-    def say(self, text: str) -> None:
-        """Queue `text` for the channel (cut into lines that fit); sent at the platform's rate."""
-        self.outbox.extend(split_text(text))
-        self._wake.set()
-
-    def pending(self) -> int:
-        return len(self.outbox)
-
-    def stop(self, drain_s: float = 5.0) -> None:
-        """Send what is queued (for at most `drain_s` seconds), then QUIT and close."""
-        deadline = time.monotonic() + drain_s
-        while self.outbox and time.monotonic() < deadline:
-            time.sleep(0.05)
-        self._stop.set()
-        self._wake.set()
+    def _close(self) -> None:
         sock = self._sock
         if sock is not None:
             try:
@@ -204,8 +124,6 @@ class IrcChat:
             except OSError:
                 pass
             sock.close()
-        for thread in self._threads:
-            thread.join(timeout=5)
 
     # ---- connection -----------------------------------------------------------------------------
 
@@ -242,7 +160,7 @@ class IrcChat:
                 if not self._stop.is_set():
                     LOG.warning("IRC connection lost (%s); reconnecting", exc)
             finally:
-                self.joined.clear()
+                self.ready.clear()
                 self._sock = None
                 sock.close()
             if not self._stop.is_set():
@@ -273,7 +191,7 @@ class IrcChat:
             self._write(sock, f"NICK {self.nick}")
         elif line.command == "JOIN" and line.nick.lower() == self.nick.lower():
             LOG.info("IRC: joined %s as %s", self.channel, self.nick)
-            self.joined.set()
+            self.ready.set()
             self._wake.set()
         elif line.command == "PRIVMSG" and len(line.params) == 2 and line.params[0].lower() == self.channel.lower():
             if line.nick.lower() != self.nick.lower():
@@ -289,27 +207,12 @@ class IrcChat:
         badges = tuple(b.split("/", 1)[0] for b in line.tags.get("badges", "").split(",") if b)
         return ChatMessage(next(self._ids), name, text, donation, badges=badges)
 
-    # ---- sending --------------------------------------------------------------------------------
-
-    def _send_forever(self) -> None:
-        while not self._stop.is_set():
-            if not self.outbox or not self.joined.is_set():
-                self._wake.wait(0.5)
-                self._wake.clear()
-                continue
-            wait = self.rate.wait_time()
-            if wait > 0:
-                self._stop.wait(wait)
-                continue
-            sock = self._sock
-            line = self.outbox[0]
-            if sock is None:
-                continue
-            try:
-                self._write(sock, f"PRIVMSG {self.channel} :{line}")
-            except OSError:
-                self._stop.wait(0.2)
-                continue  # still in the outbox: sent again once the reader has reconnected
-            self.rate.take()
-            self.outbox.popleft()
-            self.sent.append((time.monotonic(), line))
+    def _deliver(self, line: str) -> bool:
+        sock = self._sock
+        if sock is None:
+            return False
+        try:
+            self._write(sock, f"PRIVMSG {self.channel} :{line}")
+        except OSError:
+            return False  # the reader reconnects; the line is sent again then
+        return True
