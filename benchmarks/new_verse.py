@@ -3,6 +3,7 @@
 For each form, 20 prompts of our own, each written twice with the same seed: once only asked
 (constraints off: the model continues its prompt freely and the validator judges what comes) and
 once under the form's constraint. Chinese forms run on the shipped Tang-poem model (gpt engine),
+ci also on the shipped ci model (the Tang model fine-tuned on the Song ci, `configs/song-ci.toml`),
 the English acrostic on the embedded default model. Reported per form: compliance off and on, the
 median seconds per poem, the median perplexity of the chosen tokens under the model itself, and
 for the parallel forms the median share of positions whose character classes match.
@@ -55,7 +56,9 @@ def cases(n: int) -> list[tuple[str, str, str, dict[str, str]]]:
     """(row name, engine, prompt, inputs) for every poem of the run."""
     out: list[tuple[str, str, str, dict[str, str]]] = []
     for i in range(n):
-        out.append(("ci", "gpt", TITLES[i], {"form": "ci", "cipai": TUNES[i % len(TUNES)]}))
+        ci = {"form": "ci", "cipai": TUNES[i % len(TUNES)]}
+        out.append(("ci, Tang model", "gpt", TITLES[i], ci))
+        out.append(("ci, ci model", "gpt-ci", TITLES[i], ci))
         shape = "wujue" if i % 2 == 0 else "qijue"
         out.append(("acrostic (藏头诗)", "gpt", HEADS[i], {"form": "acrostic", "head": HEADS[i], "shape": shape}))
         out.append(("couplet, second line", "gpt", "对联", {"form": "couplet", "first": FIRST_LINES[i]}))
@@ -79,14 +82,17 @@ def run(n: int, seed: int) -> dict[str, dict[str, list[dict[str, Any]]]]:
     from fabula.sampling import SamplingParams
     from fabula.settings import get_settings
 
-    backends = {name: get_backend(name, "", get_settings()) for name in ("gpt", "llamacpp")}
+    models = {"gpt": ("gpt", "tang-poems"), "gpt-ci": ("gpt", "song-ci"), "llamacpp": ("llamacpp", "")}
+    backends = {name: get_backend(engine, model, get_settings()) for name, (engine, model) in models.items()}
     for name, backend in backends.items():  # load each model (and the English lexicon) before timing
-        inputs = {"form": "wujue"} if name == "gpt" else {"form": "acrostic", "head": "AB"}
+        inputs = {"form": "wujue"} if name.startswith("gpt") else {"form": "acrostic", "head": "AB"}
         write(backend, "poem", "warm-up", inputs, SamplingParams(seed=0))
     results: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    per_prompt = len(cases(1))
     for i, (row, engine, prompt, inputs) in enumerate(cases(n)):
         for mode in ("off", "on"):
-            params = SamplingParams(seed=seed + i, max_tokens=400, temperature=0.8)
+            # one seed per prompt: the rows of a prompt (the two ci models) are written under the same seed
+            params = SamplingParams(seed=seed + i // per_prompt, max_tokens=400, temperature=0.8)
             start = time.perf_counter()
             work = write(backends[engine], "poem", prompt, inputs, params, constrain=(mode == "on"))
             seconds = time.perf_counter() - start
@@ -103,7 +109,7 @@ def run(n: int, seed: int) -> dict[str, dict[str, list[dict[str, Any]]]]:
                     "violations": (cand.checks or {}).get("violations", [])[:3],
                 }
             )
-        print(f"{row:22} {i // 6 + 1:2}/{n} on={results[row]['on'][-1]['ok']}", file=sys.stderr, flush=True)
+        print(f"{row:22} {i // per_prompt + 1:2}/{n} on={results[row]['on'][-1]['ok']}", file=sys.stderr, flush=True)
     return results
 
 

@@ -117,3 +117,32 @@ def test_check_poem_reads_a_ci_from_a_file(tmp_path: Path) -> None:
     assert result.exit_code == 1 and not json.loads(result.stdout)["ok"]
     result = CliRunner().invoke(cli, ["check", "poem", str(poem), "--form", "ci"])
     assert result.exit_code == 2 and "a ci needs its tune" in result.output
+
+
+def test_song_ci_become_training_lines_titled_by_tune_and_a_theme_from_the_ci() -> None:
+    from fabula.data.poetry import clean_ci, with_theme
+
+    record = {"title": "如梦令 春晚", "lines": ["昨夜雨疏风骤，浓睡不消残酒。", "试问卷帘人，却道海棠依旧。"]}
+    line = clean_ci(record)
+    assert line == "《如梦令》昨夜雨疏风骤，浓睡不消残酒。试问卷帘人，却道海棠依旧。"
+    themed = with_theme(line)
+    tune, theme = themed[1 : themed.index("》")].split("，")
+    assert tune == "如梦令" and len(theme) == 2 and theme in line and themed.endswith(line[5:])
+    assert with_theme(line) == themed  # the same ci always gets the same theme
+    assert clean_ci({"title": "定风波", "lines": ["浦映□花花映浦。无尽处。"]}) is None  # a lost character
+    assert clean_ci({"title": "失调名", "lines": ["多情到了多病"]}) is None  # no ending
+
+
+def test_a_ci_is_written_by_the_ci_model_told_its_tune_and_theme() -> None:
+    from fabula.gpt.registry import available
+    from fabula.service.write import WriteJob, engine_for
+    from fabula.settings import Settings
+    from fabula.verse.kinds import verse_kind
+
+    inputs = {"form": "ci", "cipai": "如梦令"}
+    assert engine_for(WriteJob(form="poem", prompt="春晚", inputs=inputs), Settings()) == ("gpt", "song-ci")
+    assert engine_for(WriteJob(form="poem", prompt="春晚", inputs={"form": "wujue"}), Settings()) == ("gpt", "")
+    assert "song-ci" in available(Path("/nonexistent"))  # shipped with the package
+    kind = verse_kind(inputs)
+    assert kind is not None and kind.continuation("春晚") == "《如梦令，春晚》"
+    assert kind.continuation(" ") == "《如梦令》"

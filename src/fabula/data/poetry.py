@@ -140,12 +140,13 @@ def clean_ci(record: dict[str, Any]) -> str | None:
 
 
 def with_theme(line: str) -> str:
-    """A ci line titled "《tune·theme》", the theme a two-character noun of the ci itself (chosen by
-    a hash of the text, so the same ci always gets the same one).
+    """A ci line titled "《tune，theme》", the theme a two-character noun of the ci itself (chosen by
+    a hash of the text, so the same ci always gets the same one). The comma is the separator
+    because it is in the Tang model's vocabulary, which the ci model keeps ("·" is not).
 
     The Song ci are titled by their tune alone, so a model trained on them as they are learns to
     ignore what a writer asks for. A title that names a word the ci goes on to use teaches it to
-    write toward the theme its title names, which is how fabula's prompt is given (《如梦令·春雨》).
+    write toward the theme its title names, which is how fabula's prompt is given (《如梦令，春雨》).
     A ci without such a noun keeps its tune-only title."""
     import hashlib
 
@@ -157,7 +158,7 @@ def with_theme(line: str) -> str:
     if not nouns:
         return line
     pick = nouns[int.from_bytes(hashlib.blake2b(body.encode(), digest_size=4).digest(), "big") % len(nouns)]
-    return f"《{tune}·{pick}》{body}"
+    return f"《{tune}，{pick}》{body}"
 
 
 def poems(target: Path, collection: str) -> Iterator[dict[str, Any]]:

@@ -92,11 +92,15 @@ def chinese_verse(form: str, inputs: Mapping[str, str]) -> bool:
 
 def engine_for(job: WriteJob, settings: Settings) -> tuple[str, str]:
     """(engine, model) for the job: what it names, else the settings'; Chinese verse on the default
-    engine goes to our Tang-poem GPT, because the default model writes no Chinese."""
+    engine goes to our Tang-poem GPT (a ci to its fine-tuned ci model), because the default model
+    writes no Chinese."""
     if job.engine is not None:
         return job.engine, job.model if job.model is not None else settings.model
     if "engine" not in settings.model_fields_set and chinese_verse(job.form, job.inputs):
-        return "gpt", job.model or ""  # a model named here is one of our GPTs (a name or a folder)
+        from fabula.verse.kinds import shipped_model
+
+        # a model named here is one of our GPTs (a name or a folder)
+        return "gpt", job.model or shipped_model(job.form, job.inputs)
     return settings.engine, job.model if job.model is not None else settings.model
 
 

@@ -28,6 +28,7 @@ from fabula.verse.chinese import HAN
 CHINESE_FORMS = (*SHI_FORMS, "ci", "couplet")  # acrostic is Chinese when its head is
 SHAPE_BY_HEADS = {4: "wujue", 8: "wulv"}  # a Chinese acrostic's form when none is named
 NEW_FORMS = ("ci", "acrostic", "couplet")  # beyond the English and the regulated forms
+CI_MODEL = "song-ci"  # configs/song-ci.toml: the Tang model fine-tuned on the Song ci
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,10 @@ class VerseKind:
         "《title》poem" lines, so the prompt becomes the title; a couplet's first line follows it."""
         if not self.chinese:
             return prompt
-        title = f"《{prompt.strip().strip('《》')}》"
+        theme = prompt.strip().strip("《》")
+        if self.form == "ci":  # the ci model was trained on "《tune，theme》" titles (fabula.data.poetry)
+            return f"《{self.inputs['cipai']}，{theme}》" if theme else f"《{self.inputs['cipai']}》"
+        title = f"《{theme}》"
         return f"{title}{self.inputs['first']}，" if self.form == "couplet" and self.inputs["first"] else title
 
     def assemble(self, text: str) -> str:
@@ -73,6 +77,12 @@ def written_in_chinese(form: str, inputs: Mapping[str, str]) -> bool:
         return False
     verse = (inputs.get("form") or "").lower()
     return verse in CHINESE_FORMS or (verse == "acrostic" and bool(HAN.match(inputs.get("head", "").strip())))
+
+
+def shipped_model(form: str, inputs: Mapping[str, str]) -> str:
+    """The shipped GPT that writes Chinese verse of this kind when no model is named: the model
+    fine-tuned on the Song ci for a ci, else "" (the registry's default, the Tang-poem model)."""
+    return CI_MODEL if form == "poem" and (inputs.get("form") or "").lower() == "ci" else ""
 
 
 def verse_kind(inputs: Mapping[str, str]) -> VerseKind | None:
