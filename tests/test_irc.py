@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from fabula.errors import InvalidParam
-from fabula.stream.connector import TokenBucket, split_text
+from fabula.stream.connector import SendRate, split_text
 from fabula.stream.irc import IrcChat, parse_address, parse_line
 from fabula.stream.live import ChatMessage
 from tests.irc_helpers import NGIRCD, IrcServer, Viewer
@@ -58,13 +58,16 @@ def test_a_reply_is_cut_into_lines_that_fit_at_word_ends() -> None:
 
 def test_sending_is_held_to_the_rate() -> None:
     now = [0.0]
-    bucket = TokenBucket(2, 1.0, clock=lambda: now[0])
-    for _ in range(2):
-        assert bucket.wait_time() == 0.0
-        bucket.take()
-    assert bucket.wait_time() == pytest.approx(0.5)
-    now[0] = 0.5
-    assert bucket.wait_time() == 0.0
+    rate = SendRate(2, 1.0, clock=lambda: now[0])
+    for at in (0.0, 0.4):
+        now[0] = at
+        assert rate.wait_time() == 0.0
+        rate.take()
+    assert rate.wait_time() == pytest.approx(0.6)  # a third send within the second must wait
+    now[0] = 1.0
+    assert rate.wait_time() == 0.0  # the first send has left the window
+    rate.take()
+    assert rate.wait_time() == pytest.approx(0.4)  # never more than two in any second
 
 
 @pytest.mark.parametrize(
@@ -127,7 +130,7 @@ def test_the_streamer_answers_a_real_channel_and_every_message_gets_one_verdict(
 @needs_server
 def test_a_restarted_server_is_rejoined_and_no_reply_in_the_outbox_is_lost(server: IrcServer) -> None:
     heard: list[ChatMessage] = []
-    chat = IrcChat("127.0.0.1", server.port, "#test", "luna", rate=TokenBucket(2, 1.0))
+    chat = IrcChat("127.0.0.1", server.port, "#test", "luna", rate=SendRate(2, 1.0))
     chat.start(heard.append)
     try:
         assert chat.ready.wait(10)
@@ -136,8 +139,8 @@ def test_a_restarted_server_is_rejoined_and_no_reply_in_the_outbox_is_lost(serve
         for i in range(4):
             chat.say(f"before {i}")
         assert viewer.wait_for(lambda: len(viewer.heard) == 4), viewer.heard
-        gaps = [b - a for (a, _), (b, _) in zip(chat.sent[1:], chat.sent[2:], strict=False)]
-        assert all(gap >= 0.45 for gap in gaps), gaps  # after a burst of two, one each half second
+        spans = [b - a for (a, _), (b, _) in zip(chat.sent, chat.sent[2:], strict=False)]
+        assert all(span >= 0.95 for span in spans), spans  # never three lines within a second
         server.kill()
         viewer.close()
         for i in range(3):

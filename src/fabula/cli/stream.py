@@ -216,11 +216,11 @@ def live(
     from fabula.sampling import SamplingParams
     from fabula.service.streams import LiveSession, run_live
     from fabula.settings import get_settings
-    from fabula.stream.connector import ChatConnector, TokenBucket
+    from fabula.stream.connector import ChatConnector, SendRate
     from fabula.stream.live import Outcome
     from fabula.stream.persona import load_persona
 
-    rate = TokenBucket(*parse_rate(send_rate))
+    rate = SendRate(*parse_rate(send_rate))
     chat: ChatConnector
     if (address is None) == (live_chat_id is None):
         raise InvalidParam("--irc/--youtube", address or live_chat_id, "name one chat: --irc HOST:PORT or --youtube ID")

@@ -2,7 +2,7 @@
 
 A connector (IRC in `stream/irc.py`, a polled REST chat in `stream/polled.py`) reads viewers'
 messages on a thread of its own and hands each to `on_message`; `say(text)` queues a reply. The
-outbox is sent by one more thread: a token bucket holds it to the platform's rate, each reply is
+outbox is sent by one more thread: a sliding window holds it to the platform's rate, each reply is
 cut at word ends into lines the platform takes (`max_line`, in UTF-8 bytes or in characters), and
 a line leaves the outbox only once the platform took it (`_deliver` returned True). A line the
 platform refuses for good is set aside in `refused`, so one bad line cannot hold up the rest;
@@ -27,27 +27,25 @@ OnMessage = Callable[[ChatMessage], None]
 
 
 @dataclass
-class TokenBucket:
-    """At most `burst` sends in any `per_seconds` window, refilled evenly."""
+class SendRate:
+    """At most `limit` sends in any `per_seconds` window, counted the way a platform counts them
+    (Twitch: 20 messages in 30 seconds). A token bucket of the same size would allow up to twice
+    that in one window (a full bucket, then its refill) and get the account silenced."""
 
-    burst: int = 20
+    limit: int = 20
     per_seconds: float = 30.0
     clock: Callable[[], float] = time.monotonic
-    _tokens: float = field(init=False)
-    _at: float = field(init=False)
-
-    def __post_init__(self) -> None:
-        self._tokens, self._at = float(self.burst), self.clock()
+    _sent: deque[float] = field(default_factory=deque, init=False)
 
     def wait_time(self) -> float:
-        """Seconds until one send is allowed (0: now)."""
+        """Seconds until one more send stays within the limit (0: now)."""
         now = self.clock()
-        self._tokens = min(self.burst, self._tokens + (now - self._at) * self.burst / self.per_seconds)
-        self._at = now
-        return 0.0 if self._tokens >= 1 else (1 - self._tokens) * self.per_seconds / self.burst
+        while self._sent and self._sent[0] <= now - self.per_seconds:
+            self._sent.popleft()
+        return 0.0 if len(self._sent) < self.limit else self._sent[0] + self.per_seconds - now
 
     def take(self) -> None:
-        self._tokens -= 1
+        self._sent.append(self.clock())
 
 
 def split_text(text: str, limit: int, measure: Callable[[str], int] = lambda s: len(s.encode("utf-8"))) -> list[str]:
@@ -80,8 +78,8 @@ class ChatConnector:
     max_line = 400
     measure: Callable[[str], int] = staticmethod(lambda s: len(s.encode("utf-8")))  # type: ignore[assignment]
 
-    def __init__(self, rate: TokenBucket | None = None) -> None:
-        self.rate = rate or TokenBucket()
+    def __init__(self, rate: SendRate | None = None) -> None:
+        self.rate = rate or SendRate()
         self.on_message: OnMessage = lambda message: None
         self.outbox: deque[str] = deque()
         self.sent: list[tuple[float, str]] = []  # (monotonic time, line): what the platform took

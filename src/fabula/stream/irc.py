@@ -6,7 +6,7 @@ channel, and turns each channel PRIVMSG into a `ChatMessage`: the viewer's displ
 `display-name` tag, else the nick), their badges (`badges`), and a donation from cheered bits
 (`bits`, a hundred to the dollar). PING is answered with PONG at once, from the reading thread.
 
-Replies go out through the connector's outbox (`stream/connector.py`): at the platform's rate
+Replies go out through the connector's outbox (`stream/connector.py`): within the platform's rate
 (Twitch: 20 messages in 30 seconds for a regular account), cut at word ends to fit 400 bytes, and
 out of the outbox only once the socket took all of it. When the connection drops (the server
 restarts, the network fails) the connector reconnects with doubling back-off, joins again and
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from itertools import count
 
 from fabula.errors import InvalidParam
-from fabula.stream.connector import ChatConnector, TokenBucket
+from fabula.stream.connector import ChatConnector, SendRate
 from fabula.stream.live import ChatMessage
 
 LOG = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ class IrcChat(ChatConnector):
         nick: str,
         *,
         password: str | None = None,
-        rate: TokenBucket | None = None,
+        rate: SendRate | None = None,
         max_backoff_s: float = 30.0,
     ) -> None:
         super().__init__(rate)

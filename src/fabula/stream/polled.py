@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 
 from fabula.errors import InvalidParam
-from fabula.stream.connector import ChatConnector, TokenBucket
+from fabula.stream.connector import ChatConnector, SendRate
 from fabula.stream.live import ChatMessage
 
 LOG = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ class PolledChat(ChatConnector):
         token: str | None,
         *,
         api: str = YOUTUBE_API,
-        rate: TokenBucket | None = None,
+        rate: SendRate | None = None,
         max_backoff_s: float = 30.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
