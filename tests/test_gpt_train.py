@@ -73,7 +73,7 @@ def test_prepare_dedups_splits_by_document_and_is_cached(tmp_path: Path, fabula_
 
 @pytest.mark.parametrize(
     ("corpus", "message"),
-    [("no/such/folder", "use tang, austen, or a folder"), ("EMPTY", "has no .txt files")],
+    [("no/such/folder", "use tang, ci, austen, or a folder"), ("EMPTY", "has no .txt files")],
 )
 def test_prepare_names_a_bad_corpus(tmp_path: Path, fabula_home: Path, corpus: str, message: str) -> None:
     if corpus == "EMPTY":

@@ -101,6 +101,12 @@ def test_tones_follow_the_pitch() -> None:
     assert rule[2] == {1, 2} and rule[6] == {3, 4}  # up to G: level or rising; down to G: low or falling
 
 
+def test_a_pickup_bar_keeps_the_bar_lines_after_it_where_they_are() -> None:
+    # "E | A2 A A B c | B2 A F3 |": the upbeat E is a bar of its own, so F3 ends the second bar
+    tune = read_tune(TUNES / "sea-shanty.abc")
+    assert [len(p.notes) for p in tune.phrases] == [9, 6, 9, 7]  # counted from the first beat: 15, 2, 5, 9
+
+
 def test_a_slur_is_a_melisma_sung_on_one_syllable_and_kept_in_every_export(tmp_path: Path) -> None:
     tune = read_tune(TUNES / "amazing-grace.abc")  # "A-ma-zing grace": "zing" over the slurred E/C/
     first = tune.phrases[0]

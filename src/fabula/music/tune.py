@@ -160,6 +160,7 @@ def _parse(data: bytes, fmt: str, source: str, scheme: str) -> Tune:
     key = key_signature.asKey().tonic.name.replace("-", "b") if key_signature is not None else "C"
     notes: list[TuneNote] = []
     breaks: set[int] = set()  # indexes of notes a phrase ends on
+    bar_ends: set[int] = set()  # indexes of notes that end their bar (a pickup bar is a short one)
     for element in part.recurse().notesAndRests:
         onset = Fraction(element.getOffsetInHierarchy(part)).limit_denominator(96)
         length = Fraction(element.quarterLength).limit_denominator(96)
@@ -171,18 +172,29 @@ def _parse(data: bytes, fmt: str, source: str, scheme: str) -> Tune:
             continue
         pitch = max(p.midi for p in element.pitches) if element.isChord else element.pitch.midi
         held = onset in slurred and bool(notes) and len(notes) - 1 not in breaks
+        if _ends_its_bar(element, length):
+            bar_ends.add(len(notes))
         notes.append(TuneNote(int(pitch), onset, length, _strong(float(element.beatStrength), meter), held))
     if len(notes) < MIN_NOTES:
         raise FormError(
             f"melody {source!r} has {len(notes)} note(s): a tune to set words to needs at least {MIN_NOTES}"
         )
     median = statistics.median(n.length for n in notes)
-    bar = Fraction(signature.barDuration.quarterLength).limit_denominator(96) if signature is not None else Fraction(4)
     long_notes = {i for i, n in enumerate(notes) if n.length >= max(2 * median, Fraction(1))}
-    breaks |= {i for i in long_notes if (notes[i].onset + notes[i].length) % bar == 0}
+    breaks |= long_notes & bar_ends
     breaks.add(len(notes) - 1)
     phrases = _repeats(_split_long(notes, sorted(breaks)))
     return Tune(_rhymed(phrases, scheme), meter, tempo, key, source)
+
+
+def _ends_its_bar(element: object, length: Fraction) -> bool:
+    """Whether the note ends where its bar ends, measured in the bar itself: a tune that starts
+    with a pickup (an upbeat bar shorter than the rest) keeps its later bar lines where they are."""
+    measure = element.getContextByClass("Measure")  # type: ignore[attr-defined]
+    if measure is None:
+        return False
+    end = Fraction(element.offset).limit_denominator(96) + length  # type: ignore[attr-defined]
+    return end == Fraction(measure.duration.quarterLength).limit_denominator(96)
 
 
 def _strong(beat_strength: float, meter: str) -> bool:
