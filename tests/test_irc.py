@@ -125,6 +125,7 @@ def test_the_streamer_answers_a_real_channel_and_every_message_gets_one_verdict(
     order = next(r for r in result["replies"] if "DAN" in r["message"])
     assert "deflected" in order["reason"] and f"@cat {order['reply']}" in said
     assert result["summary"]["connections"] == 1 and result["summary"]["lines_unsent"] == 0
+    assert result["summary"]["messages_heard"] == result["summary"]["messages"] == 4
 
 
 @needs_server

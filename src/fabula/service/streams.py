@@ -168,6 +168,7 @@ def run_live(
     replies = [session.outcomes[m.id].to_dict() for m in messages if m.id in session.outcomes]
     summary = summarize(replies, time.monotonic() - session.started, session.chat.batches)
     summary |= {
+        "messages_heard": len(messages),  # equal to "messages": every one heard has its verdict
         "connections": chat.connections,
         "lines_sent": len(chat.sent),
         "lines_refused": len(chat.refused),
