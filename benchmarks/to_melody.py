@@ -2,7 +2,8 @@
 
 The tunes are the ABC files in tests/fixtures/tunes: public-domain songs written down by hand (Twinkle,
 Ode to Joy, Frère Jacques, Mary Had a Little Lamb, Amazing Grace, Au clair de la lune, London
-Bridge, Row Your Boat, Jingle Bells) and two of our own (Harbour Waltz, Night Train). Each tune gets
+Bridge, Row Your Boat, Jingle Bells) and ten of our own (Harbour Waltz, Night Train, Lantern Song,
+Morning Bell, River Road, Evening Hymn, Sea Shanty, Cradle, Market Day, Snowfall). Each tune gets
 English words on the embedded default model and Chinese words on the shipped Tang-poem model, once
 asked only (the lyrics form's prompt names the syllable counts; the model writes freely) and once
 constrained (`fabula write lyrics --from-melody`), with the same seed. Reported per language and
