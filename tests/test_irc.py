@@ -54,6 +54,7 @@ def test_a_reply_is_cut_into_lines_that_fit_at_word_ends() -> None:
     assert lines[6].startswith("星星 and word")
     assert "".join(lines).replace(" ", "") == text.replace(" ", "")  # nothing lost
     assert " ".join(lines[6:]).split()[1:] == text.split()[1:]  # the words after it are whole
+    assert split_text("hi\r\nQUIT :bye\x00\x01 now", 400) == ["hi QUIT :bye now"]  # no line ends early
 
 
 def test_sending_is_held_to_the_rate() -> None:

@@ -13,6 +13,7 @@ one that failed for now (the connection is down, the server erred) is tried agai
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections import deque
@@ -24,6 +25,7 @@ from fabula.stream.live import ChatMessage
 LOG = logging.getLogger(__name__)
 
 OnMessage = Callable[[ChatMessage], None]
+CONTROLS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass
@@ -50,10 +52,12 @@ class SendRate:
 
 def split_text(text: str, limit: int, measure: Callable[[str], int] = lambda s: len(s.encode("utf-8"))) -> list[str]:
     """Lines of at most `limit` (by `measure`: UTF-8 bytes unless told), cut at spaces where
-    possible; a word longer than a line is cut by characters. Line breaks count as spaces."""
+    possible; a word longer than a line is cut by characters. Line breaks count as spaces and
+    other control characters are dropped, so no reply can end a protocol line early (an IRC
+    reply holding "\r\nQUIT" would otherwise send a command)."""
     out: list[str] = []
     line = ""
-    for word in " ".join(text.split()).split(" "):
+    for word in CONTROLS.sub("", " ".join(text.split())).split(" "):
         candidate = f"{line} {word}" if line else word
         if measure(candidate) <= limit:
             line = candidate
