@@ -73,7 +73,9 @@ def fetch(name: str, force: bool, as_json: bool) -> None:
 
 @data.command("prepare")
 @click.argument("corpus")
-@click.option("--tokenizer", type=click.Choice(["char", "bpe"]), default=None, help="Default: char for tang, else bpe.")
+@click.option(
+    "--tokenizer", type=click.Choice(["char", "bpe"]), default=None, help="Default: char for tang and ci, else bpe."
+)
 @click.option("--vocab-size", type=click.IntRange(300, 65535), default=4096, show_default=True, help="BPE only.")
 @click.option("--min-count", type=click.IntRange(1), default=2, show_default=True, help="Char only.")
 @click.option("--val-fraction", type=float, default=0.02, show_default=True)
@@ -82,11 +84,11 @@ def fetch(name: str, force: bool, as_json: bool) -> None:
 def prepare_command(
     corpus: str, tokenizer: str | None, vocab_size: int, min_count: int, val_fraction: float, force: bool, as_json: bool
 ) -> None:
-    """Clean, deduplicate, split and tokenize CORPUS (tang, austen, or a folder of .txt files)."""
+    """Clean, deduplicate, split and tokenize CORPUS (tang, ci, austen, or a folder of .txt files)."""
     from fabula.train.config import DataConfig
     from fabula.train.prepare import prepare
 
-    kind = tokenizer or ("char" if corpus == "tang" else "bpe")
+    kind = tokenizer or ("char" if corpus in ("tang", "ci") else "bpe")  # Chinese verse: one token a character
     config = DataConfig(
         corpus=corpus, tokenizer=kind, vocab_size=vocab_size, min_count=min_count, val_fraction=val_fraction
     )
