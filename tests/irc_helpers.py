@@ -68,7 +68,6 @@ class Viewer:
 
     def __init__(self, port: int, nick: str, channel: str = "#test") -> None:
         self.nick, self.channel = nick, channel
-        self.heard: list[tuple[str, str]] = []  # (speaker, text)
         self.timed: list[tuple[float, str, str]] = []  # (monotonic time heard, speaker, text)
         self.joined: set[str] = set()
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
@@ -87,12 +86,16 @@ class Viewer:
                     if line.command == "PING":
                         self.sock.sendall(f"PONG :{line.params[-1]}\r\n".encode())
                     elif line.command == "PRIVMSG":
-                        self.heard.append((line.nick, line.params[-1]))
                         self.timed.append((time.monotonic(), line.nick, line.params[-1]))
                     elif line.command == "JOIN":
                         self.joined.add(line.nick)
         except OSError:
             pass
+
+    @property
+    def heard(self) -> list[tuple[str, str]]:
+        """(speaker, text) of every channel message heard, in order."""
+        return [(who, text) for _, who, text in self.timed]
 
     def say(self, text: str) -> None:
         self.sock.sendall(f"PRIVMSG {self.channel} :{text}\r\n".encode())

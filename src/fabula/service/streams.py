@@ -137,8 +137,10 @@ def run_live(
         message.arrived = time.monotonic()
         with gate:
             messages.append(message)
-            outcome = Outcome(message, "skipped", reason="the stream ended first") if ended else None
-            outcome = outcome or session.chat.intake(message)
+            if ended:
+                outcome: Outcome | None = Outcome(message, "skipped", reason="the stream ended first")
+            else:
+                outcome = session.chat.intake(message)
         if outcome is not None:
             record(outcome)
 

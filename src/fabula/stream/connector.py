@@ -19,6 +19,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import count
 
 from fabula.stream.live import ChatMessage
 
@@ -91,6 +92,7 @@ class ChatConnector:
         self.connections = 0
         self.ready = threading.Event()
         self.ended: str | None = None  # the platform ended the chat: why
+        self._ids = count()  # ChatMessage ids, unique across reconnections
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []

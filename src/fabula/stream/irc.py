@@ -23,7 +23,6 @@ import re
 import socket
 import threading
 from dataclasses import dataclass
-from itertools import count
 
 from fabula.errors import InvalidParam
 from fabula.stream.connector import ChatConnector, SendRate
@@ -105,7 +104,6 @@ class IrcChat(ChatConnector):
         self.host, self.port, self.channel, self.nick = host, port, channel, nick
         self.password = password
         self.max_backoff_s = max_backoff_s
-        self._ids = count()
         self._sock: socket.socket | None = None
         self._write_lock = threading.Lock()
 

@@ -22,7 +22,6 @@ Bearer ...` and never logged.
 from __future__ import annotations
 
 import logging
-from itertools import count
 from typing import Any
 
 import httpx
@@ -72,7 +71,6 @@ class PolledChat(ChatConnector):
         self.max_backoff_s = max_backoff_s
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._http = httpx.Client(headers=headers, timeout=10.0, transport=transport)
-        self._ids = count()
         self._own: set[str] = set()  # ids of the messages this connector posted
 
     def _close(self) -> None:
